@@ -1,0 +1,22 @@
+"""POST /bsale/notifications/{token}: acknowledge a Bsale notification and queue it."""
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bridge.http import resolver
+from bridge.intake import bsale
+from bridge.observability import logger, metrics
+
+app = resolver()
+
+
+@app.post("/bsale/notifications/<token>")
+def notification(token: str) -> dict[str, str]:
+    message = bsale.accept(token, app.current_event.decoded_body or "")
+    return {"status": "queued", "subject": message.subject}
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,22 @@
+"""SQS worker: apply queued Bsale notifications (partial batch failures: one bad message retries alone)."""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bridge.observability import logger, metrics
+from bridge.queue import WorkMessage
+from bridge.sync.worker import handle_bsale
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord) -> str:
+    logger.set_correlation_id(record.message_id)
+    return handle_bsale(WorkMessage.model_validate_json(record.body)).action
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,24 @@
+"""POST /jumpseller/webhooks: verify a Jumpseller webhook's signature and queue it."""
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bridge.http import resolver
+from bridge.intake import jumpseller
+from bridge.observability import logger, metrics
+
+app = resolver()
+
+
+@app.post("/jumpseller/webhooks")
+def webhook() -> dict[str, str]:
+    event = app.current_event
+    raw = event.decoded_body.encode() if event.decoded_body else b""
+    message = jumpseller.accept(event.headers, raw)
+    return {"status": "queued", "subject": message.subject}
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

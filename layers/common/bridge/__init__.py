@@ -1,0 +1,1 @@
+"""The Bsale ⇄ Jumpseller bridge: the domain package every function imports."""

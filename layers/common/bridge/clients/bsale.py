@@ -1,0 +1,96 @@
+"""The Bsale API, as this product uses it. One instance per shop (its token, its pace)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+from bridge.clients.http import ApiSession, pace_for
+from bridge.errors import ConfigurationError, UpstreamError
+from bridge.models.bsale import DocumentType, Instance, Office, PriceDetail, PriceList, Stock, Variant
+
+BSALE_API_URL = "https://api.bsale.io"
+BSALE_CREDENTIAL_URL = "https://credential.bsale.io"
+PAGE_LIMIT = 50  # Bsale's maximum
+RATE_PER_SECOND = 8  # Bsale's published limit since 10/2025
+
+
+class BsaleClient(ApiSession):
+    service = "Bsale"
+
+    def __init__(
+        self,
+        token: str,
+        base_url: str = BSALE_API_URL,
+        credential_url: str = BSALE_CREDENTIAL_URL,
+        session: requests.Session | None = None,
+    ) -> None:
+        super().__init__(base_url, pace_for("bsale", token, RATE_PER_SECOND), session)
+        self._token = token
+        self.credential_url = credential_url.rstrip("/")
+
+    def _auth(self, headers: dict[str, str]) -> None:
+        headers["access_token"] = self._token
+        return None
+
+    def _error_text(self, response: requests.Response) -> str:
+        # Bsale answers {"error": "..."}; keep its words verbatim, they are what its support understands.
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text[:500]
+        if isinstance(body, dict):
+            return str(body.get("error") or body.get("message") or body)[:500]
+        return str(body)[:500]
+
+    # -- reads ----------------------------------------------------------------------------------------------
+    def instance(self) -> Instance:
+        """The company behind the token (its id is the `cpnId` notifications carry)."""
+        return Instance.model_validate(self.get_json(f"{self.credential_url}/v1/instances/basic/{self._token}.json"))
+
+    def office(self, office_id: int) -> Office:
+        return Office.model_validate(self._get_one(f"/v1/offices/{office_id}.json", "office", office_id))
+
+    def price_list(self, price_list_id: int) -> PriceList:
+        return PriceList.model_validate(
+            self._get_one(f"/v1/price_lists/{price_list_id}.json", "price list", price_list_id)
+        )
+
+    def document_types(self, code_sii: str) -> list[DocumentType]:
+        items = self.pages("/v1/document_types.json", {"codesii": code_sii, "state": 0})
+        return [DocumentType.model_validate(item) for item in items]
+
+    def available_stock(self, variant_id: str, office_id: str) -> float:
+        """Available quantity of one variant in one office: the one read a stock notification needs."""
+        body = self.get_json("/v1/stocks.json", {"variantid": variant_id, "officeid": office_id})
+        rows = [Stock.model_validate(item) for item in body.get("items", [])]
+        rows = [row for row in rows if row.office.id == str(office_id) and row.variant.id == str(variant_id)]
+        return sum(row.quantity_available for row in rows)
+
+    def variant(self, variant_id: str) -> Variant:
+        body = self._get_one(f"/v1/variants/{variant_id}.json", "variant", variant_id, {"expand": "[product]"})
+        return Variant.model_validate(body)
+
+    def price(self, price_list_id: str, variant_id: str) -> PriceDetail | None:
+        body = self.get_json(f"/v1/price_lists/{price_list_id}/details.json", {"variantid": variant_id})
+        items = [PriceDetail.model_validate(item) for item in body.get("items", [])]
+        return next((item for item in items if item.variant.id == str(variant_id)), None)
+
+    def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint, 50 a page, following `next` as Bsale gives it."""
+        query: dict[str, Any] | None = {**(params or {}), "limit": PAGE_LIMIT, "offset": 0}
+        url = path
+        while url:
+            body = self.get_json(url, query)
+            yield from body.get("items", [])
+            url, query = body.get("next") or "", None  # `next` already carries the query
+
+    def _get_one(self, path: str, what: str, ident: Any, params: dict[str, Any] | None = None) -> Any:
+        try:
+            return self.get_json(path, params)
+        except UpstreamError as exc:
+            if exc.status_code == 404:
+                raise ConfigurationError(f"Bsale has no {what} with id {ident}") from exc
+            raise

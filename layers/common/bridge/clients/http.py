@@ -1,0 +1,160 @@
+"""One HTTP session per outside API: timeouts, a per-credential pace, and retries on 429 and 5xx.
+
+Retries here are short (a few seconds, inside one Lambda invocation). What still fails is raised as an
+UpstreamError marked retryable, and SQS retries the whole message later with back-off.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+
+from bridge.errors import UpstreamError
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+TIMEOUT = (3.05, 10)  # connect, read
+
+
+class Pace:
+    """At most `per_second` calls in any rolling second (and `per_minute` in any minute), per credential.
+
+    It paces one process; the SQS event sources' MaximumConcurrency bounds how many processes a queue runs.
+    """
+
+    def __init__(self, per_second: int, per_minute: int | None = None, clock: Callable[[], float] = time.monotonic):
+        self.per_second = per_second
+        self.per_minute = per_minute
+        self._clock = clock
+        self._calls: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def wait(self) -> float:
+        """Block until a call is allowed; return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                horizon = 60.0 if self.per_minute else 1.0
+                while self._calls and now - self._calls[0] >= horizon:
+                    self._calls.popleft()
+                delay = self._delay(now)
+                if delay <= 0:
+                    self._calls.append(now)
+                    return waited
+            time.sleep(delay)
+            waited += delay
+
+    def _delay(self, now: float) -> float:
+        last_second = [t for t in self._calls if now - t < 1.0]
+        delay = 0.0
+        if len(last_second) >= self.per_second:
+            delay = 1.0 - (now - last_second[-self.per_second])
+        if self.per_minute and len(self._calls) >= self.per_minute:
+            delay = max(delay, 60.0 - (now - self._calls[-self.per_minute]))
+        return delay
+
+
+_paces: dict[tuple[str, str], Pace] = {}
+_paces_lock = threading.Lock()
+
+
+def pace_for(service: str, credential: str, per_second: int, per_minute: int | None = None) -> Pace:
+    """The process-wide pace of one credential, shared by every client built for it."""
+    with _paces_lock:
+        key = (service, credential)
+        if key not in _paces:
+            _paces[key] = Pace(per_second, per_minute)
+        return _paces[key]
+
+
+class ApiSession:
+    """Calls one API with one credential; subclasses say how auth and error bodies look."""
+
+    service = "api"
+    max_attempts = 4
+    max_backoff = 8.0
+
+    def __init__(self, base_url: str, pace: Pace, session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.pace = pace
+        self.session = session or requests.Session()
+        self.calls = 0  # outbound requests made, for benchmarks and tests
+
+    # -- subclass hooks -------------------------------------------------------------------------------------
+    def _auth(self, headers: dict[str, str]) -> Any:
+        return None
+
+    def _error_text(self, response: requests.Response) -> str:
+        return response.text[:500]
+
+    def _retry_after(self, response: requests.Response, attempt: int) -> float:
+        header = response.headers.get("Retry-After")
+        if header and header.isdigit():
+            return float(header)
+        return self._backoff(attempt)
+
+    # -- the one request path -------------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        retry_unsafe: bool = False,
+    ) -> requests.Response:
+        """Send, retrying 429 always and 5xx / network failures only when the call is safe to repeat.
+
+        `retry_unsafe` marks a POST that Bsale deduplicates itself (a document with its salesId).
+        """
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        safe = method in ("GET", "PUT", "DELETE") or retry_unsafe
+        headers = {"Accept": "application/json"}
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        auth = self._auth(headers)
+        last: str = ""
+        for attempt in range(1, self.max_attempts + 1):
+            self.pace.wait()
+            self.calls += 1
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, headers=headers, auth=auth, timeout=TIMEOUT
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last = f"{type(exc).__name__}: no answer"
+                if not safe:
+                    raise UpstreamError(self.service, last, retryable=True) from exc
+                time.sleep(self._backoff(attempt))
+                continue
+            if response.status_code < 400:
+                return response
+            text = self._error_text(response)
+            if response.status_code == 429:
+                last = f"429 {text}"
+                time.sleep(min(self._retry_after(response, attempt), self.max_backoff))
+                continue
+            if response.status_code in RETRYABLE_STATUS and safe:
+                last = f"{response.status_code} {text}"
+                time.sleep(self._backoff(attempt))
+                continue
+            raise UpstreamError(
+                self.service,
+                text,
+                status_code=response.status_code,
+                retryable=response.status_code in RETRYABLE_STATUS,
+            )
+        raise UpstreamError(self.service, f"gave up after {self.max_attempts} attempts: {last}", retryable=True)
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter keeps many workers from retrying in lock-step.
+        return float(random.uniform(0, min(self.max_backoff, 0.25 * 2**attempt)))
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params).json()

@@ -1,0 +1,120 @@
+"""The Jumpseller API, as this product uses it. One instance per shop (its login, its pace)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from bridge.clients.http import ApiSession, pace_for
+from bridge.models.jumpseller import Hook, JsProduct
+
+JUMPSELLER_API_URL = "https://api.jumpseller.com/v1"
+PAGE_LIMIT = 100  # Jumpseller's maximum
+RATE_PER_SECOND = 20
+RATE_PER_MINUTE = 800
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a SKU lives in Jumpseller: a product without variants, or one variant of a product."""
+
+    product_id: int
+    variant_id: int | None = None
+
+
+class JumpsellerClient(ApiSession):
+    service = "Jumpseller"
+
+    def __init__(
+        self, login: str, auth_token: str, base_url: str = JUMPSELLER_API_URL, session: requests.Session | None = None
+    ) -> None:
+        super().__init__(base_url, pace_for("jumpseller", login, RATE_PER_SECOND, RATE_PER_MINUTE), session)
+        self._basic = (login, auth_token)
+
+    def _auth(self, headers: dict[str, str]) -> tuple[str, str]:
+        return self._basic
+
+    def _error_text(self, response: requests.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text[:500]
+        if isinstance(body, dict):
+            errors = body.get("errors")
+            if isinstance(errors, list) and errors:
+                return "; ".join(map(str, errors))[:500]
+            return str(body.get("message") or body.get("error") or body)[:500]
+        return str(body)[:500]
+
+    def _retry_after(self, response: requests.Response, attempt: int) -> float:
+        # Jumpseller tells how much of each window is left; an empty minute window means wait for it.
+        if response.headers.get("Jumpseller-PerMinuteRateLimit-Remaining") == "0":
+            return self.max_backoff
+        if response.headers.get("Jumpseller-PerSecondRateLimit-Remaining") == "0":
+            return 1.0
+        return super()._retry_after(response, attempt)
+
+    # -- catalog --------------------------------------------------------------------------------------------
+    def products(self) -> Iterator[JsProduct]:
+        page = 1
+        while True:
+            items = self.get_json("/products.json", {"page": page, "limit": PAGE_LIMIT})
+            for item in items:
+                yield JsProduct.model_validate(item.get("product", item))
+            if len(items) < PAGE_LIMIT:
+                return
+            page += 1
+
+    def product(self, product_id: int) -> JsProduct:
+        body = self.get_json(f"/products/{product_id}.json")
+        return JsProduct.model_validate(body.get("product", body))
+
+    def find_sku(self, sku: str) -> list[tuple[JsProduct, Target]]:
+        """Every product or variant whose SKU is exactly `sku` (the search itself matches loosely)."""
+        items = self.get_json("/products/search.json", {"query": sku, "fields": "sku,variants"})
+        found: list[tuple[JsProduct, Target]] = []
+        for item in items:
+            product = JsProduct.model_validate(item.get("product", item))
+            if product.variants:
+                found += [(product, Target(product.id, v.id)) for v in product.variants if v.sku == sku]
+            elif product.sku == sku:
+                found.append((product, Target(product.id)))
+        return found
+
+    def set_stock(
+        self, target: Target, stock: int | None, *, name: str, price: float, unlimited: bool = False
+    ) -> None:
+        """Write an absolute stock (None with unlimited=True: sell without limit)."""
+        fields: dict[str, Any] = {"stock_unlimited": unlimited}
+        if stock is not None:
+            fields["stock"] = stock
+        self._put(target, fields, name=name, price=price)
+
+    def set_price(self, target: Target, price: float, *, name: str) -> None:
+        self._put(target, {"price": price}, name=name, price=price)
+
+    def _put(self, target: Target, fields: dict[str, Any], *, name: str, price: float) -> None:
+        if target.variant_id is not None:
+            self.request("PUT", f"/products/{target.product_id}/variants/{target.variant_id}.json",
+                         json={"variant": fields})
+        else:
+            # The official spec requires name and price on a product PUT; we send back what the product has,
+            # so only stock (or price, when synced) changes.
+            body = {"name": name, "price": price, **fields}
+            self.request("PUT", f"/products/{target.product_id}.json", json={"product": body})
+
+    # -- hooks ----------------------------------------------------------------------------------------------
+    def hooks(self) -> list[Hook]:
+        items = self.get_json("/hooks.json", {"limit": PAGE_LIMIT})
+        return [Hook.model_validate(item.get("hook", item)) for item in items]
+
+    def create_hook(self, event: str, url: str) -> Hook:
+        body = self.request("POST", "/hooks.json", json={"hook": {"event": event, "url": url}}).json()
+        return Hook.model_validate(body.get("hook", body))
+
+    def store_info(self) -> dict[str, Any]:
+        body = self.get_json("/store/info.json")
+        return dict(body.get("store", body))

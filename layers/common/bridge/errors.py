@@ -1,0 +1,58 @@
+"""Errors as values a shop owner or operator can read. Each carries the HTTP status it maps to."""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BadRequest(BridgeError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(BridgeError):
+    status = 401
+    code = "bad_signature"
+
+
+class UnknownShop(BridgeError):
+    status = 404
+    code = "unknown_shop"
+
+
+class WrongCompany(BridgeError):
+    status = 403
+    code = "wrong_company"
+
+
+class PayloadTooLarge(BridgeError):
+    status = 413
+    code = "payload_too_large"
+
+
+class ConfigurationError(BridgeError):
+    """A shop setting Bsale or Jumpseller refuses (bad office, price list, credentials)."""
+
+    status = 422
+    code = "bad_configuration"
+
+
+class UpstreamError(BridgeError):
+    """Bsale or Jumpseller failed. `retryable` says whether trying again later can help."""
+
+    status = 502
+    code = "upstream_error"
+
+    def __init__(self, service: str, reason: str, *, status_code: int | None = None, retryable: bool) -> None:
+        super().__init__(f"{service}: {reason}")
+        self.service = service
+        self.upstream_reason = reason
+        self.status_code = status_code
+        self.retryable = retryable

@@ -1,0 +1,55 @@
+"""A connected shop (tenant): its choices, never its secrets."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bridge.clients.bsale import BSALE_API_URL, BSALE_CREDENTIAL_URL
+from bridge.clients.jumpseller import JUMPSELLER_API_URL
+
+# Jumpseller store codes are subdomains; the same characters make safe keys and URL parts.
+SHOP_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class ShopOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sync_price: bool = False
+    presale: bool = False
+    documents: bool = True
+    document_mode: str = Field(default="auto", pattern="^(auto|manual)$")
+    stale_after_minutes: int | None = Field(default=None, ge=5)
+
+
+class Shop(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    shop_id: str = Field(pattern=SHOP_ID_PATTERN)
+    cpn_id: int
+    office_id: int
+    price_list_id: int
+    document_types: dict[str, int] = Field(default_factory=dict)  # "39" boleta, "33" factura, "61" nota de crédito
+    bsale_api_url: str = BSALE_API_URL
+    bsale_credential_url: str = BSALE_CREDENTIAL_URL
+    jumpseller_api_url: str = JUMPSELLER_API_URL
+    options: ShopOptions = Field(default_factory=ShopOptions)
+    connected_at: int = 0
+    last_notification_at: int | None = None
+    stale_since: int | None = None
+
+
+class ShopSecrets(BaseModel):
+    """Kept in SSM Parameter Store as one SecureString per shop."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    bsale_token: str
+    jumpseller_login: str
+    jumpseller_auth_token: str
+    jumpseller_hooks_token: str
+    notify_token: str  # the secret part of the Bsale notification URL
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        return "ShopSecrets(***)"
+
+    __str__ = __repr__

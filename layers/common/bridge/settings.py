@@ -1,0 +1,27 @@
+"""Environment of every function, typed and read once. A missing variable fails at start, loudly."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    table_name: str = Field(alias="TABLE_NAME")
+    bsale_queue_url: str = Field(default="", alias="BSALE_QUEUE_URL")
+    order_queue_url: str = Field(default="", alias="ORDER_QUEUE_URL")
+    sync_queue_url: str = Field(default="", alias="SYNC_QUEUE_URL")
+    # SSM path under which each shop's secrets live: {prefix}/shops/{shop_id}/credentials
+    secrets_prefix: str = Field(default="/bridge", alias="SECRETS_PREFIX")
+    secrets_max_age: int = Field(default=300, alias="SECRETS_MAX_AGE")
+    max_body_bytes: int = Field(default=64 * 1024, alias="MAX_BODY_BYTES")
+    stale_after_minutes: int = Field(default=24 * 60, alias="STALE_AFTER_MINUTES")
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]  # values come from the environment

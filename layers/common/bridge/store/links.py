@@ -1,0 +1,104 @@
+"""Product links: a Bsale variant and the Jumpseller product or variant with the same SKU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from bridge.clients.jumpseller import Target
+from bridge.store import keys
+from bridge.store.table import client, deserialize, name, serialize, value
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    shop_id: str
+    variant_id: str  # Bsale variant id
+    sku: str
+    js_product_id: int
+    js_variant_id: int | None = None
+    js_name: str = ""  # sent back on product PUTs, which the official spec requires
+    js_price: float = 0
+    allow_negative: bool = False
+    pushed_stock: int | None = None  # last stock written to Jumpseller (None: unlimited or never)
+    pushed_unlimited: bool = False
+    stock_read_at: int = 0  # ns clock of the Bsale read behind the last write; older reads never win
+    held: int = 0  # units held by Jumpseller orders pending payment
+
+    @property
+    def target(self) -> Target:
+        return Target(self.js_product_id, self.js_variant_id)
+
+
+def get(shop_id: str, variant_id: str) -> Link | None:
+    found = client().get_item(TableName=name(), Key=serialize(keys.link(shop_id, variant_id)), ConsistentRead=True)
+    return Link.model_validate(deserialize(found["Item"])) if "Item" in found else None
+
+
+def save(link: Link) -> None:
+    item = {**keys.link(link.shop_id, link.variant_id), **keys.sku_index(link.shop_id, link.sku), **link.model_dump()}
+    client().put_item(TableName=name(), Item=serialize(item))
+
+
+def claim_stock_write(link: Link, read_at: int) -> bool:
+    """Take the right to write the stock read at `read_at`; False when a newer read already took it.
+
+    Two workers for one variant can overlap (duplicate notifications); the older truth must not land last.
+    """
+    try:
+        client().update_item(
+            TableName=name(),
+            Key=serialize(keys.link(link.shop_id, link.variant_id)),
+            UpdateExpression="SET stock_read_at = :t",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(stock_read_at) OR stock_read_at < :t)",
+            ExpressionAttributeValues={":t": value(read_at)},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def record_pushed_stock(link: Link, stock: int | None, unlimited: bool, read_at: int) -> None:
+    """Remember what was written, unless a newer read has claimed the variant since (it will record its own)."""
+    try:
+        client().update_item(
+            TableName=name(),
+            Key=serialize(keys.link(link.shop_id, link.variant_id)),
+            UpdateExpression="SET pushed_stock = :s, pushed_unlimited = :u",
+            ConditionExpression="stock_read_at = :t",
+            ExpressionAttributeValues={
+                ":s": value(stock) if stock is not None else {"NULL": True},
+                ":u": value(unlimited),
+                ":t": value(read_at),
+            },
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def all_links(shop_id: str) -> list[Link]:
+    links: list[Link] = []
+    kwargs: dict[str, Any] = {
+        "TableName": name(),
+        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+        "ExpressionAttributeValues": {":p": {"S": f"SHOP#{shop_id}"}, ":s": {"S": keys.link_prefix()}},
+    }
+    while True:
+        page = client().query(**kwargs)
+        links += [Link.model_validate(deserialize(item)) for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return links
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def record_unlinked(shop_id: str, variant_id: str, sku: str | None, reason: str) -> None:
+    """Remember why a variant is not linked, for the shop's status."""
+    item = {"pk": f"SHOP#{shop_id}", "sk": f"UNLINKED#{variant_id}", "variant_id": variant_id, "sku": sku,
+            "reason": reason}
+    client().put_item(TableName=name(), Item=serialize(item))

@@ -1,0 +1,112 @@
+"""Shops in DynamoDB: their settings, their notification stamp and stale flag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bridge.errors import UnknownShop, WrongCompany
+from bridge.models.shop import Shop
+from bridge.store import keys
+from bridge.store.table import client, deserialize, name, serialize, value
+
+_SHOP_FIELDS = set(Shop.model_fields)
+
+
+def save(shop: Shop, notify_hash: str) -> None:
+    """Create or replace a shop's settings, keeping its stamps when it already exists."""
+    item = {
+        **keys.shop(shop.shop_id),
+        **keys.shops_index(shop.shop_id),
+        **shop.model_dump(exclude={"last_notification_at", "stale_since"}),
+        "notify_hash": notify_hash,
+    }
+    sets = ", ".join(f"#{k} = :{k}" for k in item if k not in ("pk", "sk"))
+    client().update_item(
+        TableName=name(),
+        Key=serialize(keys.shop(shop.shop_id)),
+        UpdateExpression=f"SET {sets}",
+        ExpressionAttributeNames={f"#{k}": k for k in item if k not in ("pk", "sk")},
+        ExpressionAttributeValues={f":{k}": value(v) for k, v in item.items() if k not in ("pk", "sk")},
+    )
+
+
+def get(shop_id: str) -> Shop | None:
+    found = client().get_item(TableName=name(), Key=serialize(keys.shop(shop_id)), ConsistentRead=True)
+    return _shop(found["Item"]) if "Item" in found else None
+
+
+def require(shop_id: str) -> Shop:
+    shop = get(shop_id)
+    if shop is None:
+        raise UnknownShop(f"no shop '{shop_id}' is connected")
+    return shop
+
+
+def all_shops() -> list[Shop]:
+    shops: list[Shop] = []
+    kwargs: dict[str, Any] = {
+        "TableName": name(),
+        "IndexName": keys.SHOPS_INDEX,
+        "KeyConditionExpression": "gsi1pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": keys.SHOPS_PARTITION}},
+    }
+    while True:
+        page = client().query(**kwargs)
+        shops += [_shop(item) for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return shops
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def stamp_notification(shop_id: str, notify_hash: str, cpn_id: int, now: int) -> None:
+    """Record that Bsale just notified this shop and clear its stale flag, in one conditional write.
+
+    The condition is the authentication: the token's hash must be the shop's and the company its own.
+    Nothing is written when it fails.
+    """
+    try:
+        client().update_item(
+            TableName=name(),
+            Key=serialize(keys.shop(shop_id)),
+            UpdateExpression="SET last_notification_at = :now REMOVE stale_since",
+            ConditionExpression="notify_hash = :h AND cpn_id = :c",
+            ExpressionAttributeValues={":now": value(now), ":h": value(notify_hash), ":c": value(cpn_id)},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        old = deserialize(exc.response.get("Item", {}))
+        if old.get("notify_hash") == notify_hash:
+            raise WrongCompany(f"cpnId {cpn_id} is not the Bsale company of this shop") from exc
+        raise UnknownShop("unknown notification token") from exc
+
+
+def flag_stale(shop_id: str, since: int) -> bool:
+    """Flag a shop as not receiving updates; False when it already was (or notified meanwhile)."""
+    try:
+        client().update_item(
+            TableName=name(),
+            Key=serialize(keys.shop(shop_id)),
+            UpdateExpression="SET stale_since = :s",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(stale_since)",
+            ExpressionAttributeValues={":s": value(since)},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def record_event(shop_id: str, kind: str, ident: str, body: dict[str, Any], now: int, ttl_days: int = 30) -> None:
+    """Keep an accepted event the current workers do not act on, so nothing accepted is lost silently."""
+    item = {**keys.event(shop_id, kind, ident), "body": body, "at": now, "expires_at": now + ttl_days * 86400}
+    client().put_item(TableName=name(), Item=serialize(item))
+
+
+def _shop(item: dict[str, Any]) -> Shop:
+    data = deserialize(item)
+    return Shop.model_validate({k: v for k, v in data.items() if k in _SHOP_FIELDS})

@@ -1,0 +1,38 @@
+"""Pure rules of the catalog sync: what stock Jumpseller must show, and which variants can be linked."""
+
+from __future__ import annotations
+
+import math
+
+from bridge.models.bsale import Product, Variant
+
+PACK = 3  # Bsale product classification of packs / promotions
+
+
+def stock_to_push(available: float, held: int, *, allow_negative: bool, presale: bool) -> tuple[int | None, bool]:
+    """(stock, unlimited) for Jumpseller from Bsale's available quantity in the shop's office.
+
+    Pending Jumpseller orders already took `held` units that Bsale does not know about yet, so they come
+    off. Jumpseller counts whole units: a decimal availability rounds down, a negative one shows as 0.
+    With pre-sale on, a variant Bsale lets sell without stock is unlimited.
+    """
+    if presale and allow_negative:
+        return None, True
+    return max(0, math.floor(available - held + 1e-9)), False
+
+
+def unlinkable_reason(variant: Variant) -> str | None:
+    """Why a Bsale variant cannot be linked by SKU, or None when it can."""
+    if not variant.code:
+        return "no SKU in Bsale"
+    if variant.state != 0:
+        return "inactive in Bsale"
+    if variant.serial_number:
+        return "serial-numbered in Bsale"
+    product = variant.product
+    if isinstance(product, Product):
+        if product.classification == PACK:
+            return "pack in Bsale"
+        if product.state != 0:
+            return "inactive in Bsale"
+    return None
