@@ -12,7 +12,7 @@ from bridge.observability import logger, metrics
 def resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
 
-    @app.exception_handler(BridgeError)
+    @app.exception_handler(BridgeError)  # type: ignore[untyped-decorator]
     def _domain_error(exc: BridgeError) -> Response[dict[str, str]]:
         if exc.status < 500:
             # Rejections are expected from the open internet; they are counted, not alarming one by one.

@@ -20,7 +20,7 @@ def put(shop_id: str, secrets: ShopSecrets) -> None:
     aws.client("ssm").put_parameter(
         Name=path(shop_id), Value=json.dumps(secrets.model_dump()), Type="SecureString", Overwrite=True
     )
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
 def get(shop_id: str, *, fresh: bool = False) -> ShopSecrets:

@@ -78,7 +78,7 @@ def stamp_notification(shop_id: str, notify_hash: str, cpn_id: int, now: int) ->
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        old = deserialize(exc.response.get("Item", {}))
+        old = deserialize(dict(exc.response.get("Item", {})))  # type: ignore[call-overload]
         if old.get("notify_hash") == notify_hash:
             raise WrongCompany(f"cpnId {cpn_id} is not the Bsale company of this shop") from exc
         raise UnknownShop("unknown notification token") from exc

@@ -1,0 +1,138 @@
+"""Operator commands. `./dev admin --help` lists them.
+
+They act on the deployment named by the environment (TABLE_NAME, SECRETS_PREFIX, AWS credentials), or on
+the local stack with --local (moto on 127.0.0.1, names written by the running devstack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bridge.errors import BridgeError
+
+LOCAL_ENV = Path(".devstack/env.json")
+
+# Secrets may come from the environment instead of flags, so they stay out of shell history.
+SECRET_ENV = {
+    "jumpseller_auth_token": "JUMPSELLER_AUTH_TOKEN",
+    "jumpseller_hooks_token": "JUMPSELLER_HOOKS_TOKEN",
+    "bsale_token": "BSALE_TOKEN",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="admin", description=__doc__)
+    parser.add_argument("--local", action="store_true", help="act on the running local stack")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("connect-shop", help="register or update a shop (checked against Bsale and Jumpseller)")
+    c.add_argument("--file", type=Path, help="JSON file with any of the fields below (flags win)")
+    c.add_argument("--store-code")
+    c.add_argument("--jumpseller-login")
+    c.add_argument("--jumpseller-auth-token", help=f"or ${SECRET_ENV['jumpseller_auth_token']}")
+    c.add_argument("--jumpseller-hooks-token", help=f"or ${SECRET_ENV['jumpseller_hooks_token']}")
+    c.add_argument("--bsale-token", help=f"or ${SECRET_ENV['bsale_token']}")
+    c.add_argument("--office-id", type=int)
+    c.add_argument("--price-list-id", type=int)
+    c.add_argument("--bsale-api-url")
+    c.add_argument("--bsale-credential-url")
+    c.add_argument("--jumpseller-api-url")
+    c.add_argument("--api-url", help="public base URL of this deployment (stack output ApiUrl)")
+    c.add_argument("--sync-price", action=argparse.BooleanOptionalAction, default=None)
+    c.add_argument("--presale", action=argparse.BooleanOptionalAction, default=None)
+    c.add_argument("--documents", action=argparse.BooleanOptionalAction, default=None)
+    c.add_argument("--stale-after-minutes", type=int)
+
+    sub.add_parser("shops", help="list connected shops, one line each")
+    s = sub.add_parser("shop", help="show one shop's settings (never its secrets)")
+    s.add_argument("store_code")
+
+    args = parser.parse_args(argv)
+    if args.local:
+        use_local_stack()
+    try:
+        if args.command == "connect-shop":
+            return _connect(args)
+        if args.command == "shops":
+            return _shops()
+        return _shop(args.store_code)
+    except ValidationError as exc:
+        print(f"refused: {_validation_text(exc)}", file=sys.stderr)
+        return 2
+    except BridgeError as exc:
+        print(f"refused: {exc.reason}", file=sys.stderr)
+        return 2
+
+
+def use_local_stack() -> None:
+    if not LOCAL_ENV.exists():
+        raise SystemExit("the local stack is not running (start it with ./dev local)")
+    os.environ.update(json.loads(LOCAL_ENV.read_text()))
+
+
+def connect_request(args: argparse.Namespace) -> Any:
+    from bridge.shops.connect import ConnectRequest
+
+    data: dict[str, Any] = json.loads(args.file.read_text()) if args.file else {}
+    for field, env in SECRET_ENV.items():
+        if os.environ.get(env):
+            data.setdefault(field, os.environ[env])
+    for field in ("store_code", "jumpseller_login", "jumpseller_auth_token", "jumpseller_hooks_token", "bsale_token",
+                  "office_id", "price_list_id", "bsale_api_url", "bsale_credential_url", "jumpseller_api_url",
+                  "api_url"):
+        if getattr(args, field) is not None:
+            data[field] = getattr(args, field)
+    options = dict(data.get("options", {}))
+    for field in ("sync_price", "presale", "documents", "stale_after_minutes"):
+        if getattr(args, field) is not None:
+            options[field] = getattr(args, field)
+    data["options"] = options
+    return ConnectRequest.model_validate(data)
+
+
+def _connect(args: argparse.Namespace) -> int:
+    from bridge.shops.connect import connect
+
+    result = connect(connect_request(args))
+    shop = result.shop
+    print(f"connected shop '{shop.shop_id}': Bsale company {shop.cpn_id}, office {shop.office_id}, "
+          f"price list {shop.price_list_id}, document types {shop.document_types}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    if result.hooks_created:
+        print(f"Jumpseller hooks registered: {', '.join(result.hooks_created)}")
+    if result.notification_url:
+        print("Give Bsale this notification URL (keep it secret, it authenticates Bsale):")
+        print(f"  {result.notification_url}")
+    return 0
+
+
+def _shops() -> int:
+    from bridge.store import shops
+
+    for shop in sorted(shops.all_shops(), key=lambda s: s.shop_id):
+        stale = "STALE" if shop.stale_since else "ok"
+        print(f"{shop.shop_id:30} {stale:6} office={shop.office_id} last_notification={shop.last_notification_at}")
+    return 0
+
+
+def _shop(store_code: str) -> int:
+    from bridge.store import shops
+
+    print(shops.require(store_code).model_dump_json(indent=2))
+    return 0
+
+
+def _validation_text(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

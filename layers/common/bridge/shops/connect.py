@@ -1,0 +1,138 @@
+"""F1: connect (or update) a shop. Every choice is checked against Bsale and Jumpseller before it is saved."""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+import time
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bridge import secrets
+from bridge.clients.bsale import BSALE_API_URL, BSALE_CREDENTIAL_URL, BsaleClient
+from bridge.clients.jumpseller import JUMPSELLER_API_URL, JumpsellerClient
+from bridge.errors import ConfigurationError, UpstreamError
+from bridge.intake.bsale import token_hash
+from bridge.models.shop import SHOP_ID_PATTERN, Shop, ShopOptions, ShopSecrets
+from bridge.store import shops
+
+DOCUMENT_CODES = {"39": "boleta", "33": "factura", "61": "nota de crédito"}
+HOOK_EVENTS = (
+    "order_pending_payment", "order_paid", "order_canceled", "order_abandoned",
+    "product_created", "product_updated", "product_deleted",
+)
+
+
+class ConnectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    store_code: str = Field(pattern=SHOP_ID_PATTERN)
+    jumpseller_login: str = Field(min_length=1)
+    jumpseller_auth_token: str = Field(min_length=1)
+    jumpseller_hooks_token: str = Field(min_length=1)
+    bsale_token: str = Field(min_length=1)
+    office_id: int = Field(ge=1)
+    price_list_id: int = Field(ge=1)
+    bsale_api_url: str = BSALE_API_URL
+    bsale_credential_url: str = BSALE_CREDENTIAL_URL
+    jumpseller_api_url: str = JUMPSELLER_API_URL
+    api_url: str | None = None  # public base URL of this deployment, for the URLs given to Bsale and Jumpseller
+    options: ShopOptions = Field(default_factory=ShopOptions)
+
+
+class Connected(BaseModel):
+    shop: Shop
+    notification_url: str | None
+    warnings: list[str]
+    hooks_created: list[str]
+
+
+def connect(request: ConnectRequest) -> Connected:
+    warnings: list[str] = []
+    bsale = BsaleClient(request.bsale_token, request.bsale_api_url, request.bsale_credential_url)
+    cpn_id = _check_bsale(bsale, request)
+    document_types = _document_types(bsale, warnings)
+    jumpseller = JumpsellerClient(request.jumpseller_login, request.jumpseller_auth_token, request.jumpseller_api_url)
+    _check_jumpseller(jumpseller, request)
+
+    existing = secrets.find(request.store_code)
+    # Keep the notification URL Bsale already has; a new one only for a new shop.
+    notify_token = existing.notify_token if existing else f"{request.store_code}.{random_secrets.token_urlsafe(32)}"
+    shop = Shop(
+        shop_id=request.store_code,
+        cpn_id=cpn_id,
+        office_id=request.office_id,
+        price_list_id=request.price_list_id,
+        document_types=document_types,
+        bsale_api_url=request.bsale_api_url,
+        bsale_credential_url=request.bsale_credential_url,
+        jumpseller_api_url=request.jumpseller_api_url,
+        options=request.options,
+        connected_at=(current.connected_at if (current := shops.get(request.store_code)) else int(time.time())),
+    )
+    secrets.put(shop.shop_id, ShopSecrets(
+        bsale_token=request.bsale_token,
+        jumpseller_login=request.jumpseller_login,
+        jumpseller_auth_token=request.jumpseller_auth_token,
+        jumpseller_hooks_token=request.jumpseller_hooks_token,
+        notify_token=notify_token,
+    ))
+    shops.save(shop, token_hash(notify_token))
+
+    hooks_created: list[str] = []
+    url = None
+    if request.api_url:
+        base = request.api_url.rstrip("/")
+        url = f"{base}/bsale/notifications/{notify_token}"
+        hooks_created = ensure_hooks(jumpseller, f"{base}/jumpseller/webhooks")
+    else:
+        warnings.append("no --api-url given: Jumpseller hooks not registered and no notification URL printed")
+    return Connected(shop=shop, notification_url=url, warnings=warnings, hooks_created=hooks_created)
+
+
+def ensure_hooks(jumpseller: JumpsellerClient, url: str) -> list[str]:
+    """Register the hooks this product needs, once: an existing hook for the same event and URL is kept."""
+    present = {(hook.event, hook.url) for hook in jumpseller.hooks()}
+    created = []
+    for event in HOOK_EVENTS:
+        if (event, url) not in present:
+            jumpseller.create_hook(event, url)
+            created.append(event)
+    return created
+
+
+def _check_bsale(bsale: BsaleClient, request: ConnectRequest) -> int:
+    try:
+        cpn_id = bsale.instance().id
+    except UpstreamError as exc:
+        raise ConfigurationError(f"Bsale refused the access token ({exc.upstream_reason})") from exc
+    office = bsale.office(request.office_id)
+    if office.state != 0:
+        raise ConfigurationError(f"Bsale office {office.id} ({office.name}) is inactive")
+    price_list = bsale.price_list(request.price_list_id)
+    if price_list.state != 0:
+        raise ConfigurationError(f"Bsale price list {price_list.id} ({price_list.name}) is inactive")
+    return cpn_id
+
+
+def _document_types(bsale: BsaleClient, warnings: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for code, label in DOCUMENT_CODES.items():
+        active = [t for t in bsale.document_types(code) if t.state == 0]
+        if active:
+            found[code] = active[0].id
+        else:
+            warnings.append(f"Bsale has no active document type for {label} (SII code {code})")
+    return found
+
+
+def _check_jumpseller(jumpseller: JumpsellerClient, request: ConnectRequest) -> None:
+    try:
+        store = jumpseller.store_info()
+    except UpstreamError as exc:
+        raise ConfigurationError(f"Jumpseller refused the login and auth token ({exc.upstream_reason})") from exc
+    code = store.get("code")
+    if code and code != request.store_code:
+        raise ConfigurationError(f"these Jumpseller credentials belong to store '{code}', not '{request.store_code}'")
+    hooks_token = store.get("hooks_token")
+    if hooks_token and hooks_token != request.jumpseller_hooks_token:
+        raise ConfigurationError("the hooks token differs from the one Jumpseller reports")
