@@ -1,0 +1,29 @@
+"""Shared test setup: every test runs with a fake AWS identity and never reaches a real account."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+FIXTURES = SHARED / "reference" / "fixtures"
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines would drown the test output
+os.environ.setdefault("TABLE_NAME", "unit-test-table")
+
+
+def official(name: str) -> dict:
+    """An official example payload from shared/reference/fixtures, e.g. official('bsale/webhook_stock_official')."""
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES

@@ -1,0 +1,143 @@
+"""Outbound calls: 429 is waited out, 5xx retried only when repeating is safe, errors kept verbatim."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from bridge.clients import http as http_module
+from bridge.clients.bsale import BsaleClient
+from bridge.clients.http import Pace
+from bridge.clients.jumpseller import JumpsellerClient, Target
+from bridge.errors import UpstreamError
+
+
+class FakeSession:
+    """Answers from a script: each item is (status, json body, headers) or an exception to raise."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = list(script)
+        self.sent: list[dict[str, Any]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        self.sent.append({"method": method, "url": url, **kwargs})
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        status, body, headers = step
+        response = requests.Response()
+        response.status_code = status
+        response._content = __import__("json").dumps(body).encode()
+        response.headers.update(headers)
+        return response
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(http_module.time, "sleep", slept.append)
+    return slept
+
+
+def bsale(script: list[Any]) -> tuple[BsaleClient, FakeSession]:
+    session = FakeSession(script)
+    client = BsaleClient("tok", "http://bsale.test", session=session)  # type: ignore[arg-type]
+    client.pace = Pace(1000)
+    return client, session
+
+
+def test_429_is_waited_out_then_succeeds(no_sleep: list[float]) -> None:
+    client, session = bsale([(429, {"error": "Too Many Requests"}, {}), (200, {"items": []}, {})])
+    assert client.available_stock("7", "1") == 0
+    assert len(session.sent) == 2 and no_sleep
+
+
+def test_5xx_on_a_read_is_retried_and_auth_header_sent() -> None:
+    client, session = bsale([(503, {}, {}), (200, {"items": [
+        {"quantityAvailable": 4.0, "variant": {"id": "7"}, "office": {"id": "1"}},
+        {"quantityAvailable": 9.0, "variant": {"id": "7"}, "office": {"id": "2"}},  # other office: ignored
+    ]}, {})])
+    assert client.available_stock("7", "1") == 4.0
+    assert session.sent[1]["headers"]["access_token"] == "tok"
+    assert session.sent[1]["params"] == {"variantid": "7", "officeid": "1"}
+
+
+def test_4xx_keeps_bsales_words_and_is_not_retryable() -> None:
+    client, session = bsale([(400, {"error": "invalid price list"}, {})])
+    with pytest.raises(UpstreamError) as caught:
+        client.get_json("/v1/x.json")
+    assert caught.value.upstream_reason == "invalid price list"
+    assert caught.value.retryable is False and len(session.sent) == 1
+
+
+def test_post_is_not_repeated_after_a_lost_answer_unless_marked_safe() -> None:
+    client, session = bsale([requests.ConnectionError("reset")])
+    with pytest.raises(UpstreamError) as caught:
+        client.request("POST", "/v1/stocks/consumptions.json", json={})
+    assert caught.value.retryable and len(session.sent) == 1
+    client, session = bsale([requests.ConnectionError("reset"), (201, {"id": 1}, {})])
+    assert client.request("POST", "/v1/documents.json", json={}, retry_unsafe=True).status_code == 201
+
+
+def test_persistent_failure_gives_up_as_retryable() -> None:
+    client, session = bsale([(500, {}, {})] * 4)
+    with pytest.raises(UpstreamError) as caught:
+        client.get_json("/v1/x.json")
+    assert caught.value.retryable and len(session.sent) == 4
+
+
+def test_pages_follow_next() -> None:
+    client, session = bsale([
+        (200, {"items": [{"id": 1}], "next": "http://bsale.test/v1/x.json?limit=50&offset=50"}, {}),
+        (200, {"items": [{"id": 2}]}, {}),
+    ])
+    assert [item["id"] for item in client.pages("/v1/x.json")] == [1, 2]
+    assert session.sent[0]["params"] == {"limit": 50, "offset": 0}
+    assert session.sent[1]["url"].endswith("offset=50") and session.sent[1]["params"] is None
+
+
+def test_jumpseller_product_put_carries_name_and_price_variant_put_does_not() -> None:
+    session = FakeSession([(200, {}, {}), (200, {}, {})])
+    client = JumpsellerClient("login", "token", "http://js.test/v1", session=session)  # type: ignore[arg-type]
+    client.set_stock(Target(5), 3, name="Mug", price=1990)
+    client.set_stock(Target(5, 8), 0, name="Mug", price=1990)
+    assert session.sent[0]["json"] == {"product": {"name": "Mug", "price": 1990, "stock_unlimited": False,
+                                                   "stock": 3}}
+    assert session.sent[1]["url"].endswith("/products/5/variants/8.json")
+    assert session.sent[1]["json"] == {"variant": {"stock_unlimited": False, "stock": 0}}
+    assert session.sent[0]["auth"] == ("login", "token")
+
+
+def test_jumpseller_empty_minute_window_waits_longest(no_sleep: list[float]) -> None:
+    session = FakeSession([(429, {}, {"Jumpseller-PerMinuteRateLimit-Remaining": "0"}), (200, [], {})])
+    client = JumpsellerClient("l", "t", "http://js.test/v1", session=session)  # type: ignore[arg-type]
+    client.pace = Pace(1000)
+    assert client.hooks() == []
+    assert no_sleep[0] == client.max_backoff
+
+
+def test_find_sku_is_exact_on_products_and_variants() -> None:
+    session = FakeSession([(200, [
+        {"product": {"id": 1, "sku": "AB", "variants": []}},
+        {"product": {"id": 2, "sku": "ABC", "variants": []}},
+        {"product": {"id": 3, "sku": None, "variants": [{"id": 30, "sku": "AB"}, {"id": 31, "sku": "AB-2"}]}},
+    ], {})])
+    client = JumpsellerClient("l", "t", "http://js.test/v1", session=session)  # type: ignore[arg-type]
+    found = [target for _, target in client.find_sku("AB")]
+    assert found == [Target(1), Target(3, 30)]
+
+
+def test_pace_spaces_calls_per_second() -> None:
+    now = [0.0]
+    pace = Pace(2, clock=lambda: now[0])
+    assert pace.wait() == 0 and pace.wait() == 0
+    # the third call in the same second must wait; advance the fake clock as sleep would
+    original = http_module.time.sleep
+    http_module.time.sleep = lambda s: now.__setitem__(0, now[0] + s)  # type: ignore[assignment]
+    try:
+        waited = pace.wait()
+    finally:
+        http_module.time.sleep = original  # type: ignore[assignment]
+    assert waited == pytest.approx(1.0)
