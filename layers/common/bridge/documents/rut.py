@@ -1,0 +1,97 @@
+"""Chilean RUT: normalisation, módulo 11 check digit, validation and the form Bsale wants (`12345678-5`).
+
+Normalisation (as cl-sii and LibreDTE do): drop dots, commas, spaces and dashes, upper-case the `k`, drop
+leading zeros; the last character is the check digit (DV). The SII's body range is 100.000 to 99.999.999.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+MIN_BODY = 100_000  # SII format doc: the body is a number between 100.000 and 99 million
+MAX_BODY = 99_999_999
+GENERIC_RUTS = frozenset({"66666666-6"})  # the SII's anonymous buyer; meaningless on a factura
+_SEPARATORS = str.maketrans("", "", ".,-\u2010\u2011\u2012\u2013\u2014\u2212 \t\u00a0")
+
+
+def check_digit(body: int) -> str:
+    """Módulo 11: digits right to left times 2,3,4,5,6,7,2,3…; 11 − (sum mod 11); 11 → "0", 10 → "K"."""
+    if body < 0:
+        raise ValueError("a RUT body is never negative")
+    total = sum(int(digit) * (2 + i % 6) for i, digit in enumerate(reversed(str(body))))
+    remainder = 11 - total % 11
+    return {11: "0", 10: "K"}.get(remainder, str(remainder))
+
+
+class RutProblem(StrEnum):
+    EMPTY = "empty"
+    INVALID_CHARACTERS = "invalid_characters"
+    OUT_OF_RANGE = "out_of_range"
+    WRONG_CHECK_DIGIT = "wrong_check_digit"
+
+
+@dataclass(frozen=True)
+class Rut:
+    body: int
+    dv: str  # "0"-"9" or "K"
+
+    def __str__(self) -> str:
+        """The form Bsale and the SII XML use: digits, dash, DV; no dots."""
+        return f"{self.body}-{self.dv}"
+
+    @property
+    def display(self) -> str:
+        """The form people read: 12.345.678-5."""
+        return f"{self.body:,}".replace(",", ".") + f"-{self.dv}"
+
+    @property
+    def is_generic(self) -> bool:
+        return str(self) in GENERIC_RUTS
+
+
+@dataclass(frozen=True)
+class RutError:
+    problem: RutProblem
+    reason: str  # Spanish, for the shop owner
+    given: str | None = None
+
+
+def normalize_rut(raw: str | None) -> str:
+    """"12.345.678-k " → "12345678K": separators gone, upper-case K, no leading zeros. Not validated."""
+    compact = (raw or "").translate(_SEPARATORS).upper().lstrip("0")
+    return compact
+
+
+def parse_rut(raw: str | None, *, min_body: int = MIN_BODY) -> Rut | RutError:
+    """A valid RUT, or the reason it is not one. `min_body=1` accepts the short bodies the SII range excludes."""
+    given = raw.strip() if raw else None
+    compact = normalize_rut(raw)
+    if not compact:
+        return RutError(RutProblem.EMPTY, "Falta el RUT", given)
+    body_text, dv = compact[:-1], compact[-1]
+    if not compact.isascii() or not body_text.isdigit() or not (dv.isdigit() or dv == "K"):
+        return RutError(RutProblem.INVALID_CHARACTERS, f"El RUT «{given}» tiene caracteres no válidos", given)
+    body = int(body_text)
+    if not min_body <= body <= MAX_BODY:
+        return RutError(RutProblem.OUT_OF_RANGE, f"El RUT «{given}» está fuera del rango de RUT válidos", given)
+    expected = check_digit(body)
+    if dv != expected:
+        return RutError(
+            RutProblem.WRONG_CHECK_DIGIT,
+            f"El RUT «{given}» no es válido: el dígito verificador no corresponde",
+            given,
+        )
+    return Rut(body, dv)
+
+
+def is_valid_rut(raw: str | None, *, min_body: int = MIN_BODY) -> bool:
+    return isinstance(parse_rut(raw, min_body=min_body), Rut)
+
+
+def format_rut(raw: str | None, *, min_body: int = MIN_BODY) -> str:
+    """The Bsale form `12345678-5` of a valid RUT. Raises ValueError (with the Spanish reason) otherwise."""
+    parsed = parse_rut(raw, min_body=min_body)
+    if isinstance(parsed, RutError):
+        raise ValueError(parsed.reason)
+    return str(parsed)
