@@ -1,0 +1,19 @@
+"""devstack: run the SAM template's functions for real on one machine, against moto in server mode.
+
+``python -m devstack`` starts everything; tests and benchmarks use :class:`LocalStack`.
+"""
+
+from devstack.functions import FunctionTimeout, Invocation, LambdaContext, LocalFunction
+from devstack.runner import LocalStack
+from devstack.template import Resolver, Template, TemplateError
+
+__all__ = [
+    "FunctionTimeout",
+    "Invocation",
+    "LambdaContext",
+    "LocalFunction",
+    "LocalStack",
+    "Resolver",
+    "Template",
+    "TemplateError",
+]

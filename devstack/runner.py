@@ -1,0 +1,650 @@
+"""``LocalStack``: the whole SAM template running in this process against moto in server mode."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from devstack.functions import (
+    EventSource,
+    Invocation,
+    LocalFunction,
+    install_overlay,
+    uninstall_overlay,
+)
+from devstack.gateway import Gateway, Route
+from devstack.pollers import SqsPoller, SqsSource
+from devstack.resources import CreatedResources, QueueInfo, ResourceCreator
+from devstack.schedules import Schedule, ScheduleTimer
+from devstack.template import (
+    DEFAULT_STACK_NAME,
+    FUNCTION_TYPE,
+    LAYER_TYPE,
+    REGION,
+    RULE_TYPE,
+    Resolver,
+    Resource,
+    Template,
+    TemplateError,
+    to_env_value,
+)
+
+log = logging.getLogger("devstack")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+DEFAULT_SQS_CONCURRENCY = 2
+
+
+class LocalStack:
+    """Runs a SAM template locally: moto for AWS services, real handlers for every function.
+
+    >>> with LocalStack(template="template.yaml", api_port=0) as stack:  # doctest: +SKIP
+    ...     requests.post(f"{stack.api_url}/bsale/notifications/tok", json={...})
+    ...     stack.drain(timeout=10)
+    """
+
+    def __init__(
+        self,
+        template: str | Path | Template | None = None,
+        *,
+        api_port: int = 0,
+        api_host: str = "127.0.0.1",
+        moto_port: int = 0,
+        moto_endpoint: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        stack_name: str = DEFAULT_STACK_NAME,
+        retry_visibility_seconds: int | None = None,
+        schedules: bool = True,
+        schedule_speed: float = 1.0,
+        enforce_timeouts: bool = True,
+        sqs_concurrency: int = DEFAULT_SQS_CONCURRENCY,
+        pollers: bool = True,
+        api: bool = True,
+        reset_moto: bool | None = None,
+    ) -> None:
+        """
+        :param template: path to the SAM template (default: ``template.yaml`` at the repo root) or a Template.
+        :param api_port: port of the local API Gateway (0 picks a free one).
+        :param moto_port: port of the moto server this stack starts (0 picks a free one).
+        :param moto_endpoint: use an already-running moto server at this URL instead of starting one.
+        :param parameters: template parameter overrides (the rest take their Default).
+        :param retry_visibility_seconds: time compression for SQS retries: failed messages become visible again
+            after this many seconds instead of the queue's VisibilityTimeout (``None``: as on AWS).
+        :param schedules: run schedule timers (``fire_schedule`` works either way).
+        :param schedule_speed: run schedules this many times faster (e.g. 60: ``rate(1 hour)`` fires each minute).
+        :param enforce_timeouts: an invocation that outlives the function's Timeout counts as failed.
+        :param sqs_concurrency: pollers per SQS event source without ``ScalingConfig.MaximumConcurrency``.
+        :param pollers: poll SQS event sources (off: messages stay in their queues).
+        :param api: serve the HTTP routes.
+        :param reset_moto: wipe moto's state before creating the resources. moto keeps its state per *process*
+            (every moto server and ``mock_aws`` in this process share it), so by default a stack that starts its
+            own server resets it and starts empty; with ``moto_endpoint`` the default is to keep what is there.
+        """
+        if isinstance(template, Template):
+            self.template = template
+        else:
+            self.template = Template.load(Path(template) if template is not None else DEFAULT_TEMPLATE)
+        self.api_port = api_port
+        self.api_host = api_host
+        self.moto_port = moto_port
+        self._given_endpoint = moto_endpoint
+        self.parameters = dict(parameters or {})
+        self.stack_name = stack_name
+        self.retry_visibility_seconds = retry_visibility_seconds
+        self.run_schedules = schedules
+        self.schedule_speed = schedule_speed
+        self.enforce_timeouts = enforce_timeouts
+        self.sqs_concurrency = sqs_concurrency
+        self.run_pollers = pollers
+        self.serve_api = api
+        self.reset_moto = reset_moto if reset_moto is not None else moto_endpoint is None
+        self.region = REGION
+
+        self.resolver = Resolver(self.template, self.parameters, stack_name=stack_name)
+        self.resources = CreatedResources()
+        self.functions: dict[str, LocalFunction] = {}
+        self.routes: list[Route] = []
+        self.sqs_sources: list[SqsSource] = []
+        self.schedules: list[Schedule] = []
+        self.invocations: list[Invocation] = []
+        self.listeners: list[Callable[[Invocation], None]] = []  # called after every invocation
+        self.env_conflicts: dict[str, dict[str, str]] = {}  # variable -> {function: value}
+
+        self._moto_server: Any = None
+        self._endpoint: str | None = None
+        self._gateway: Gateway | None = None
+        self._pollers: list[SqsPoller] = []
+        self._timers: list[ScheduleTimer] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
+        self._saved_env: dict[str, str | None] = {}
+        self._overlay_installed = False
+        self._clients: dict[str, Any] = {}
+        self._session: boto3.session.Session | None = None
+        self.started = False
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        if self.started:
+            return self
+        self.started = True
+        self._stop.clear()
+        try:
+            self._start_moto()
+            self._set_aws_environment()
+            if self.reset_moto:
+                self._reset_moto()
+            self.resources = ResourceCreator(self.template, self.resolver, self._boto_clients()).create_all()
+            self._build_functions()
+            self._install_function_environment()
+            for function in self.functions.values():
+                try:
+                    function.load()
+                except Exception as exc:  # on AWS this is Runtime.ImportModuleError at the first invocation
+                    function.import_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("%s: its handler cannot be imported", function.logical_id)
+            self._build_event_sources()
+            if self.serve_api:
+                self._gateway = Gateway(self.routes, host=self.api_host, port=self.api_port, record=self._record)
+                self._gateway.start()
+            if self.run_pollers:
+                for source in self.sqs_sources:
+                    if not source.enabled:
+                        continue
+                    poller = SqsPoller(
+                        source, self.client("sqs"), self._stop, self._record,
+                        retry_visibility_seconds=self.retry_visibility_seconds, region=self.region,
+                    )  # fmt: skip
+                    poller.start()
+                    self._pollers.append(poller)
+            if self.run_schedules:
+                for schedule in self.schedules:
+                    if schedule.enabled:
+                        timer = ScheduleTimer(schedule, self._stop, self._fire, speed=self.schedule_speed)
+                        if timer.start():
+                            self._timers.append(timer)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, polling and firing; stop the moto server this stack started; restore the environment."""
+        if not self.started:
+            return
+        self._stop.set()
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
+        for poller in self._pollers:
+            poller.join(timeout=5)
+        for timer in self._timers:
+            timer.join(timeout=5)
+        self._pollers.clear()
+        self._timers.clear()
+        if self._moto_server is not None:
+            with contextlib.suppress(Exception):
+                self._moto_server.stop()
+            self._moto_server = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        if self._overlay_installed:
+            uninstall_overlay()
+            self._overlay_installed = False
+        # Layer modules hold state made for this stack (boto3 clients bound to this moto endpoint, settings):
+        # forget the ones this stack imported, so a later stack in the same process starts fresh.
+        for function in self.functions.values():
+            for name in function.layer_modules:
+                sys.modules.pop(name, None)
+            sys.modules.pop(function.module_name, None)
+        self._clients.clear()
+        self.started = False
+
+    # -- moto and environment ------------------------------------------------------------------------------------
+
+    def _start_moto(self) -> None:
+        if self._given_endpoint:
+            self._endpoint = self._given_endpoint.rstrip("/")
+            return
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
+        self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto_server.start()
+        host, port = self._moto_server.get_host_and_port()
+        self._endpoint = f"http://{host}:{port}"
+
+    def _reset_moto(self) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(f"{self._endpoint}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own loopback server
+            response.read()
+
+    def _set_env(self, key: str, value: str | None) -> None:
+        if key not in self._saved_env:
+            self._saved_env[key] = os.environ.get(key)
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+    def _set_aws_environment(self) -> None:
+        """Every boto3 client created from now on (the handlers' included) talks to moto."""
+        assert self._endpoint is not None
+        for key, value in {
+            "AWS_ENDPOINT_URL": self._endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_SAM_LOCAL": "true",  # what `sam local` sets; Powertools Tracer disables itself on it
+        }.items():
+            self._set_env(key, value)
+        for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            self._set_env(key, None)
+        self.resolver.queue_url_base = self._endpoint
+
+    def _boto_clients(self) -> dict[str, Any]:
+        return {name: self.client(name) for name in ("dynamodb", "sqs", "ssm", "secretsmanager")}
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` bound to this stack's moto server (shared, thread-safe)."""
+        if service not in self._clients:
+            if self._endpoint is None:
+                raise RuntimeError("the stack is not started")
+            if self._session is None:
+                self._session = boto3.session.Session()
+            self._clients[service] = self._session.client(  # type: ignore[call-overload]
+                service,
+                endpoint_url=self._endpoint,
+                region_name=self.region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(
+                    max_pool_connections=64,
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    read_timeout=30,
+                    connect_timeout=5,
+                ),
+            )
+        return self._clients[service]
+
+    # -- functions -----------------------------------------------------------------------------------------------
+
+    def _layer_dirs(self, layers: list[Any], raw: list[Any], function_id: str) -> list[Path]:
+        dirs: list[Path] = []
+        for resolved, original in zip(layers, raw, strict=False):
+            layer_id: str | None = None
+            if isinstance(original, dict) and isinstance(original.get("Ref"), str):
+                layer_id = original["Ref"]
+            else:
+                for res in self.template.of_type(LAYER_TYPE):
+                    if self.resolver.ref(res.logical_id) == resolved:
+                        layer_id = res.logical_id
+            layer = self.template.resources.get(layer_id or "")
+            if layer is None or layer.type != LAYER_TYPE:
+                log.info("%s: layer %s is not local; its packages must be installed in this venv",
+                         function_id, resolved)  # fmt: skip
+                continue
+            content = self.resolver.resolve(layer.properties.get("ContentUri"))
+            if not isinstance(content, str):
+                log.warning("layer %s: ContentUri must be a local folder", layer.logical_id)
+                continue
+            folder = (self.template.base_dir / content).resolve()
+            # A layer's Python packages live in python/ on Lambda (/opt/python); SAM's BuildMethod puts them there.
+            dirs.append(folder / "python" if (folder / "python").is_dir() else folder)
+        return dirs
+
+    def _build_functions(self) -> None:
+        for res in self.template.of_type(FUNCTION_TYPE):
+            if not self.resolver.included(res):
+                continue
+            function = self._make_function(res)
+            if function is not None:
+                self.functions[res.logical_id] = function
+
+    def _make_function(self, res: Resource) -> LocalFunction | None:
+        props = res.properties
+        runtime = str(self.resolver.resolve(props.get("Runtime", "python3")))
+        if props.get("PackageType") == "Image" or not runtime.startswith("python"):
+            log.warning("%s: runtime %s is not emulated (only Python zip functions are)", res.logical_id, runtime)
+            return None
+        if runtime != f"python{sys.version_info.major}.{sys.version_info.minor}":
+            log.debug("%s declares %s; running it on Python %s", res.logical_id, runtime, sys.version.split()[0])
+        code_uri = self.resolver.resolve(props.get("CodeUri", "."))
+        if "InlineCode" in props or not isinstance(code_uri, str):
+            log.warning("%s: only a local CodeUri folder is supported", res.logical_id)
+            return None
+        handler = str(self.resolver.resolve(props.get("Handler", "")))
+        raw_layers = props.get("Layers") or []
+        layers = self.resolver.resolve(raw_layers)
+        variables = self.resolver.resolve((props.get("Environment") or {}).get("Variables") or {})
+        environment = {k: v for k, v in ((str(k), to_env_value(v)) for k, v in variables.items()) if v is not None}
+        events = [
+            EventSource(name=str(name), type=str(spec.get("Type", "")), properties=dict(spec.get("Properties") or {}))
+            for name, spec in (props.get("Events") or {}).items()
+        ]
+        function = LocalFunction(
+            logical_id=res.logical_id,
+            name=self.resolver.physical_name(res.logical_id),
+            handler=handler,
+            code_dir=(self.template.base_dir / code_uri).resolve(),
+            layer_dirs=self._layer_dirs(layers, raw_layers, res.logical_id),
+            timeout=float(self.resolver.resolve(props.get("Timeout", 3))),
+            memory_mb=int(self.resolver.resolve(props.get("MemorySize", 128))),
+            environment=environment,
+            events=events,
+            region=self.region,
+            enforce_timeout=self.enforce_timeouts,
+        )
+        function.on_invoke = self._on_invoke
+        function.on_record = self._record
+        return function
+
+    def _install_function_environment(self) -> None:
+        """Put the union of the functions' variables in ``os.environ``; conflicting ones go to per-function overlays."""
+        values: dict[str, dict[str, str]] = {}
+        for function in self.functions.values():
+            for key, value in function.environment.items():
+                values.setdefault(key, {})[function.logical_id] = value
+        self.env_conflicts = {k: v for k, v in values.items() if len(set(v.values())) > 1}
+        for key, by_function in values.items():
+            self._set_env(key, next(iter(by_function.values())))
+        for key, by_function in self.env_conflicts.items():
+            log.warning(
+                "functions disagree on %s (%s); each function sees its own value during its import and invocations, "
+                "threads it starts and code that cached the value see %r",
+                key, ", ".join(f"{f}={v!r}" for f, v in by_function.items()), next(iter(by_function.values())),
+            )  # fmt: skip
+        for function in self.functions.values():
+            function.overlay = {
+                **function.runtime_environment,
+                **{k: v for k, v in function.environment.items() if k in self.env_conflicts},
+            }
+        if self.functions and not self._overlay_installed:
+            install_overlay()
+            self._overlay_installed = True
+
+    # -- event sources -------------------------------------------------------------------------------------------
+
+    def _queue_by_reference(self, value: Any) -> QueueInfo | None:
+        for queue in self.resources.queues.values():
+            if value in (queue.arn, queue.url, queue.name):
+                return queue
+        return None
+
+    def _api_stage(self, rest_api: Any) -> str:
+        if isinstance(rest_api, dict) and isinstance(rest_api.get("Ref"), str):
+            api = self.template.resources.get(rest_api["Ref"])
+            if api is not None and "StageName" in api.properties:
+                return str(self.resolver.resolve(api.properties["StageName"]))
+        stage = (self.template.globals.get("Api") or {}).get("StageName")
+        return str(self.resolver.resolve(stage)) if stage is not None else "Prod"
+
+    def _build_event_sources(self) -> None:
+        for function in self.functions.values():
+            for event in function.events:
+                props = event.properties
+                if event.type == "Api":
+                    path = str(self.resolver.resolve(props.get("Path", "/")))
+                    method = str(self.resolver.resolve(props.get("Method", "ANY")))
+                    stage = self._api_stage(props.get("RestApiId"))
+                    self.routes.append(Route(method, path, function, event.name, stage))
+                elif event.type == "SQS":
+                    self._add_sqs_source(function, event)
+                elif event.type in ("Schedule", "ScheduleV2"):
+                    self._add_schedule(function, event)
+                else:
+                    log.warning("%s: %s events (%s) are not emulated", function.logical_id, event.type, event.name)
+        for rule in self.template.of_type(RULE_TYPE):
+            if self.resolver.included(rule):
+                self._add_rule_schedules(rule)
+
+    def _add_sqs_source(self, function: LocalFunction, event: EventSource) -> None:
+        props = self.resolver.resolve(event.properties)
+        queue = self._queue_by_reference(props.get("Queue"))
+        if queue is None:
+            log.warning("%s: SQS event %s refers to a queue that is not in the template (%s)",
+                        function.logical_id, event.name, props.get("Queue"))  # fmt: skip
+            return
+        if props.get("FilterCriteria"):
+            log.warning("%s: FilterCriteria on %s is not emulated; every message is delivered",
+                        function.logical_id, event.name)  # fmt: skip
+        scaling = props.get("ScalingConfig") or {}
+        self.sqs_sources.append(
+            SqsSource(
+                function=function,
+                event_name=event.name,
+                queue=queue,
+                batch_size=int(props.get("BatchSize", 10)),
+                report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                maximum_concurrency=int(scaling.get("MaximumConcurrency", self.sqs_concurrency)),
+                enabled=str(props.get("Enabled", True)).lower() != "false",
+            )
+        )
+        if queue.visibility_timeout < function.timeout:
+            log.warning("%s: queue %s has VisibilityTimeout %s s < function Timeout %s s (Lambda rejects this)",
+                        function.logical_id, queue.name, queue.visibility_timeout, function.timeout)  # fmt: skip
+
+    def _add_schedule(self, function: LocalFunction, event: EventSource) -> None:
+        props = self.resolver.resolve(event.properties)
+        v2 = event.type == "ScheduleV2"
+        expression = str(props.get("ScheduleExpression" if v2 else "Schedule", ""))
+        name = str(props.get("Name") or f"{self.stack_name}-{function.logical_id}{event.name}")
+        arn = (
+            self.resolver.arn("scheduler", f"schedule/{props.get('GroupName', 'default')}/{name}")
+            if v2
+            else self.resolver.arn("events", f"rule/{name}")
+        )
+        state = str(props.get("State", "ENABLED")).upper()
+        enabled = str(props.get("Enabled", True)).lower() != "false" and state != "DISABLED"
+        self.schedules.append(Schedule(function, event.name, expression, arn, props.get("Input"), enabled))
+
+    def _add_rule_schedules(self, rule: Resource) -> None:
+        expression = rule.properties.get("ScheduleExpression")
+        if not expression:
+            return
+        for target in rule.properties.get("Targets") or []:
+            arn = target.get("Arn") if isinstance(target, dict) else None
+            target_id = None
+            if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+                att = arn["Fn::GetAtt"]
+                target_id = (att.split(".", 1) if isinstance(att, str) else att)[0]
+            elif isinstance(arn, dict) and "Ref" in arn:
+                target_id = arn["Ref"]
+            if target_id in self.functions:
+                state = str(self.resolver.resolve(rule.properties.get("State", "ENABLED"))).upper()
+                self.schedules.append(
+                    Schedule(
+                        self.functions[target_id],
+                        rule.logical_id,
+                        str(self.resolver.resolve(expression)),
+                        self.resolver.get_att(rule.logical_id, "Arn"),
+                        self.resolver.resolve(target.get("Input")),
+                        state == "ENABLED",
+                    )
+                )
+
+    # -- invocations ---------------------------------------------------------------------------------------------
+
+    def _on_invoke(self, function: LocalFunction, starting: bool) -> None:
+        with self._idle:
+            self._in_flight += 1 if starting else -1
+            if self._in_flight == 0:
+                self._idle.notify_all()
+
+    def _record(self, invocation: Invocation) -> None:
+        with self._lock:
+            self.invocations.append(invocation)
+        log.info("%s", format_invocation(invocation))
+        for listener in list(self.listeners):
+            try:
+                listener(invocation)
+            except Exception:
+                log.exception("invocation listener failed")
+
+    def _fire(self, schedule: Schedule) -> Invocation:
+        record, _, _ = schedule.function.run(schedule.event(self.region), kind="schedule")
+        record.detail = f"{schedule.event_name} ({schedule.expression})"
+        self._record(record)
+        return record
+
+    # -- public API ----------------------------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        if self._gateway is None:
+            raise RuntimeError("the API is not being served (start the stack, with api=True)")
+        return self._gateway.url
+
+    @property
+    def moto_endpoint(self) -> str:
+        if self._endpoint is None:
+            raise RuntimeError("the stack is not started")
+        return self._endpoint
+
+    def function(self, logical_id: str) -> LocalFunction:
+        try:
+            return self.functions[logical_id]
+        except KeyError:
+            raise KeyError(f"no function {logical_id!r}; the template has {sorted(self.functions)}") from None
+
+    def table_name(self, logical_id: str) -> str:
+        return self._table(logical_id).name
+
+    def table_arn(self, logical_id: str) -> str:
+        return self._table(logical_id).arn
+
+    def queue_url(self, logical_id: str) -> str:
+        return self._queue(logical_id).url
+
+    def queue_arn(self, logical_id: str) -> str:
+        return self._queue(logical_id).arn
+
+    def queue_name(self, logical_id: str) -> str:
+        return self._queue(logical_id).name
+
+    def _table(self, logical_id: str) -> Any:
+        try:
+            return self.resources.tables[logical_id]
+        except KeyError:
+            raise KeyError(f"no table {logical_id!r}; the stack has {sorted(self.resources.tables)}") from None
+
+    def _queue(self, logical_id: str) -> QueueInfo:
+        try:
+            return self.resources.queues[logical_id]
+        except KeyError:
+            raise KeyError(f"no queue {logical_id!r}; the stack has {sorted(self.resources.queues)}") from None
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve a template expression (e.g. ``{"Fn::Sub": "${Table}"}``) with this stack's values."""
+        return self.resolver.resolve(value)
+
+    def outputs(self) -> dict[str, Any]:
+        """The template's Outputs, resolved (the API URL outputs point at the local gateway's placeholder)."""
+        out: dict[str, Any] = {}
+        for name, spec in self.template.outputs.items():
+            try:
+                out[name] = self.resolver.resolve((spec or {}).get("Value"))
+            except TemplateError as exc:
+                out[name] = f"<{exc}>"
+        return out
+
+    def fire_schedule(self, function_logical_id: str, event_name: str | None = None) -> Any:
+        """Fire a function's schedule now (synchronously) and return the handler's result (errors propagate)."""
+        function = self.function(function_logical_id)
+        candidates = [s for s in self.schedules if s.function is function]
+        if event_name is not None:
+            candidates = [s for s in candidates if s.event_name == event_name]
+        if not candidates:
+            raise KeyError(f"{function_logical_id} has no schedule" + (f" named {event_name}" if event_name else ""))
+        schedule = candidates[0]
+        record, result, error = function.run(schedule.event(self.region), kind="schedule")
+        record.detail = f"{schedule.event_name} (fired on demand)"
+        self._record(record)
+        if error is not None:
+            raise error
+        return result
+
+    def source_queues(self) -> list[QueueInfo]:
+        """Queues that feed enabled SQS event sources, dead-letter queues excluded."""
+        dlq_arns = {q.dlq_arn for q in self.resources.queues.values() if q.dlq_arn}
+        seen: dict[str, QueueInfo] = {}
+        for source in self.sqs_sources:
+            if source.enabled and source.queue.arn not in dlq_arns:
+                seen[source.queue.logical_id] = source.queue
+        return list(seen.values())
+
+    def queue_depth(self, logical_id: str) -> int:
+        """Messages in a queue: visible + in flight + delayed."""
+        return self._depth(self._queue(logical_id))
+
+    def _depth(self, queue: QueueInfo) -> int:
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=queue.url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return sum(int(v) for v in attrs.values())
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every source queue is empty and no invocation is running. ``False`` on timeout.
+
+        Messages that failed stay invisible for their queue's VisibilityTimeout unless ``retry_visibility_seconds``
+        compresses it, so without compression a failure usually makes ``drain`` time out.
+        """
+        deadline = time.monotonic() + timeout
+        queues = self.source_queues()
+        while True:
+            if self._in_flight == 0 and all(self._depth(q) == 0 for q in queues) and self._in_flight == 0:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._idle:
+                self._idle.wait(timeout=min(0.05, remaining))
+
+
+def format_invocation(inv: Invocation) -> str:
+    kind = {"api": "HTTP", "sqs": "SQS", "schedule": "SCHEDULE", "direct": "INVOKE"}.get(inv.kind, inv.kind.upper())
+    outcome = "ok" if inv.ok else "FAILED"
+    line = f"{kind:<8} {inv.function:<28} {outcome:<6} {inv.duration * 1000:8.1f} ms  {inv.detail}"
+    if inv.error:
+        line += f"  [{inv.error}]"
+    return line

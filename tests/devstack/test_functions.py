@@ -1,0 +1,111 @@
+"""Loading handlers, the Lambda context, per-function environment, schedules fired on demand."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import pytest
+
+from devstack import LocalStack
+
+
+def test_same_module_name_in_different_folders_loads_independently(stack: LocalStack) -> None:
+    webhook, worker = stack.function("WebhookFunction"), stack.function("WorkerFunction")
+    assert webhook.module is not None and worker.module is not None
+    assert webhook.module is not worker.module
+    assert webhook.module.WHO == "webhook" and worker.module.WHO == "worker"
+    # sibling modules with the same name (helpers.py) stay apart too
+    assert webhook.module.helpers.WHO == "webhook-helpers"
+    assert worker.module.HELPERS == "worker-helpers"
+    # two functions sharing a folder get their own module instances, as in separate Lambda sandboxes
+    echo = stack.function("EchoFunction")
+    assert echo.module is not None and echo.module is not webhook.module
+    assert echo.module.__file__ == webhook.module.__file__
+    # the shared layer module is one module for everyone
+    assert sys.modules["shared_lib"] is webhook.module.shared_lib
+    assert webhook.module.shared_lib.IMPORTED_WITH_TABLE == "devstack-Table"
+
+
+def test_intrinsics_resolved_into_environment(stack: LocalStack) -> None:
+    env = stack.function("WebhookFunction").environment
+    queue_url = stack.queue_url("WorkQueue")
+    assert queue_url.startswith(stack.moto_endpoint)
+    assert env["QUEUE_URL"] == queue_url == os.environ["QUEUE_URL"]
+    assert env["QUEUE_ARN"] == stack.queue_arn("WorkQueue") == "arn:aws:sqs:us-east-1:123456789012:devstack-WorkQueue"
+    assert env["ORDER_QUEUE_URL"] == stack.queue_url("OrderQueue")
+    assert env["TABLE_NAME"] == stack.table_name("Table") == "devstack-Table"
+    assert env["TABLE_ARN"] == stack.table_arn("Table")
+    described = stack.client("dynamodb").describe_table(TableName="devstack-Table")["Table"]
+    assert env["STREAM_ARN"] == described["LatestStreamArn"]  # the real one, known once the table exists
+    assert env["SUB_SIMPLE"] == "devstack/dev/devstack-Table@us-east-1:123456789012:aws"
+    assert env["SUB_VARS"].endswith("-arn:aws:sqs:us-east-1:123456789012:devstack-WorkDLQ-${Literal}")
+    assert env["NAMED_TABLE"] == "devstack-named-dev"
+    assert env["NUMBER"] == "42" and env["FLAG"] == "true"
+    assert env["PARAM_VALUE"] == "s3cret"
+
+
+def test_resources_created_as_declared(stack: LocalStack) -> None:
+    ddb, sqs, ssm = stack.client("dynamodb"), stack.client("sqs"), stack.client("ssm")
+    table = ddb.describe_table(TableName="devstack-Table")["Table"]
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
+    assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "gsi1"
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ttl = ddb.describe_time_to_live(TableName="devstack-Table")["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expires_at"
+    backups = ddb.describe_continuous_backups(TableName="devstack-Table")["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    named = ddb.describe_table(TableName="devstack-named-dev")["Table"]
+    assert named["ProvisionedThroughput"]["ReadCapacityUnits"] == 1
+    assert "ProdOnlyTable" not in stack.resources.tables
+    attrs = sqs.get_queue_attributes(QueueUrl=stack.queue_url("WorkQueue"), AttributeNames=["All"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "60"
+    assert '"maxReceiveCount": 2' in attrs["RedrivePolicy"] or '"maxReceiveCount":2' in attrs["RedrivePolicy"]
+    assert stack.queue_arn("WorkDLQ") in attrs["RedrivePolicy"]
+    fifo = sqs.get_queue_attributes(QueueUrl=stack.queue_url("OrderQueue"), AttributeNames=["All"])["Attributes"]
+    assert fifo["FifoQueue"] == "true" and fifo["ContentBasedDeduplication"] == "true"
+    assert stack.queue_name("OrderDLQ") == "fixture-orders-dlq.fifo"
+    assert ssm.get_parameter(Name="/devstack/hooks-token")["Parameter"]["Value"] == "s3cret"
+    assert stack.outputs()["TableName"] == "devstack-Table"
+
+
+def test_direct_invoke_and_context(stack: LocalStack) -> None:
+    result = stack.function("ScheduledFunction").invoke({"source": "test"})
+    assert result["source"] == "test"
+    assert stack.invocations[-1].kind == "direct" and stack.invocations[-1].ok
+    with pytest.raises(RuntimeError, match="crash"):
+        stack.function("WorkerFunction").invoke({"Records": [{"body": "crash", "messageId": "1"}]})
+    assert stack.invocations[-1].ok is False
+    with pytest.raises(KeyError, match="no function"):
+        stack.function("Nope")
+
+
+def test_schedule_fires_on_demand(stack: LocalStack) -> None:
+    fired: list[Any] = stack.function("ScheduledFunction").module.FIRED  # type: ignore[union-attr]
+    before = len(fired)
+    result = stack.fire_schedule("ScheduledFunction")
+    assert result["source"] == "aws.events"
+    event = fired[before]
+    assert event["detail-type"] == "Scheduled Event"
+    assert event["source"] == "aws.events"
+    assert event["account"] == "123456789012" and event["region"] == "us-east-1"
+    assert event["detail"] == {} and event["version"] == "0" and event["id"]
+    assert event["resources"] == ["arn:aws:events:us-east-1:123456789012:rule/devstack-ScheduledFunctionEvery5"]
+    assert event["time"].endswith("Z")
+    stack.fire_schedule("ScheduledFunction", event_name="Nightly")
+    assert fired[-1] == {"job": "nightly"}  # the event's Input
+    assert [s.expression for s in stack.schedules] == ["rate(5 minutes)", "cron(0 3 * * ? *)"]
+    assert stack.invocations[-1].kind == "schedule"
+    with pytest.raises(KeyError):
+        stack.fire_schedule("WorkerFunction")
+
+
+def test_per_function_environment_overlay(stack: LocalStack) -> None:
+    assert "POWERTOOLS_SERVICE_NAME" in stack.env_conflicts
+    worker = stack.function("WorkerFunction")
+    assert worker.module is not None and worker.module.SERVICE_AT_IMPORT == "worker"
+    assert stack.function("EchoFunction").overlay["POWERTOOLS_SERVICE_NAME"] == "fixture"
+    assert stack.function("EchoFunction").overlay["AWS_LAMBDA_FUNCTION_NAME"] == "devstack-EchoFunction"
+    assert os.environ["AWS_ENDPOINT_URL"] == stack.moto_endpoint
+    assert os.getenv("AWS_SAM_LOCAL") == "true"

@@ -1,0 +1,137 @@
+"""Starting and stopping: environment restored, no stray threads, timers, the CLI, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from devstack import LocalStack, cli
+
+from .conftest import BASIC_TEMPLATE
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _devstack_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("devstack-")]
+
+
+def test_stop_restores_environment_and_threads() -> None:
+    before_env = dict(os.environ)
+    before_modules = set(sys.modules)
+    stack = LocalStack(template=BASIC_TEMPLATE, schedules=True, retry_visibility_seconds=0)
+    with stack:
+        assert os.environ["AWS_ENDPOINT_URL"] == stack.moto_endpoint
+        assert os.environ["TABLE_NAME"] == "devstack-Table"
+        assert _devstack_threads()
+        module_name = stack.function("WorkerFunction").module_name
+        assert module_name in sys.modules
+    assert dict(os.environ) == before_env
+    assert type(os.environ).__name__ == "_Environ"
+    assert _devstack_threads() == []
+    assert module_name not in sys.modules
+    assert "shared_lib" not in sys.modules and "shared_lib" not in before_modules
+    stack.stop()  # idempotent
+
+
+def test_drain_times_out_while_a_failure_waits_for_its_visibility_timeout() -> None:
+    """Without time compression a failed message stays invisible (VisibilityTimeout 60 s), as on AWS."""
+    with LocalStack(template=BASIC_TEMPLATE, schedules=False, api=False) as stack:
+        stack.client("sqs").send_message(QueueUrl=stack.queue_url("WorkQueue"), MessageBody="fail-stuck")
+        started = time.monotonic()
+        assert stack.drain(timeout=1.5) is False
+        assert time.monotonic() - started < 3
+        assert stack.queue_depth("WorkQueue") == 1
+        failed = [i for i in stack.invocations if i.failed]
+        assert failed and "retry in 60 s" in failed[0].detail
+
+
+def test_schedule_timer_with_speed_factor() -> None:
+    # rate(5 minutes) at 3000x fires every 0.1 s; the cron one (1 hour) at 3000x every 1.2 s
+    with LocalStack(template=BASIC_TEMPLATE, schedule_speed=3000, api=False, pollers=False) as stack:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            fired = [i for i in stack.invocations if i.kind == "schedule"]
+            if len(fired) >= 3:
+                break
+            time.sleep(0.05)
+        assert len(fired) >= 3
+        assert all(i.ok and i.function == "ScheduledFunction" for i in fired)
+
+
+def test_moto_state_starts_empty_and_external_endpoint_is_reused() -> None:
+    with LocalStack(template=BASIC_TEMPLATE, schedules=False, api=False, pollers=False) as first:
+        first.client("sqs").send_message(QueueUrl=first.queue_url("WorkQueue"), MessageBody="left over")
+        # a second stack on the same, already-running moto server: idempotent creation, state kept
+        with LocalStack(template=BASIC_TEMPLATE, moto_endpoint=first.moto_endpoint, schedules=False, api=False,
+                        pollers=False) as second:  # fmt: skip
+            assert second.moto_endpoint == first.moto_endpoint
+            assert second.queue_url("WorkQueue") == first.queue_url("WorkQueue")
+            assert second.queue_depth("WorkQueue") == 1
+        assert os.environ["AWS_ENDPOINT_URL"] == first.moto_endpoint  # nested stop restores the outer values
+    with LocalStack(template=BASIC_TEMPLATE, schedules=False, api=False, pollers=False) as fresh:
+        assert fresh.queue_depth("WorkQueue") == 0
+
+
+def test_cli_main_runs_until_sigint() -> None:
+    seen: list[str] = []
+
+    def on_started(stack: LocalStack) -> None:
+        seen.append(stack.api_url)
+        assert requests.post(f"{stack.api_url}/echo", data="cli", timeout=10).status_code == 200
+        os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
+
+    code = cli.main(
+        ["--template", str(BASIC_TEMPLATE), "--api-port", "0", "--moto-port", "0", "--no-schedules"],
+        on_started=on_started,
+    )
+    assert code == 0
+    assert seen and seen[0].startswith("http://127.0.0.1:")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert _devstack_threads() == []
+
+
+def test_cli_missing_template() -> None:
+    assert cli.main(["--template", "/nonexistent/template.yaml"]) == 2
+
+
+@pytest.mark.timeout(60)
+def test_python_m_devstack_prints_and_stops_on_ctrl_c() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "--template", str(BASIC_TEMPLATE), "--api-port", "0", "--moto-port", "0"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if "Press Ctrl-C to stop" in line:
+                break
+        text = "".join(lines)
+        assert "API Gateway (REST)" in text and "/hooks/{token}" in text
+        assert "devstack-WorkQueue  ->  WorkerFunction" in text
+        assert "rate(5 minutes)  ->  ScheduledFunction" in text
+        api_url = next(ln.split()[-1] for ln in lines if "API Gateway (REST)" in ln)
+        assert requests.post(f"{api_url}/echo", data="hi", timeout=10).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "HTTP     EchoFunction" in out
+    assert "SIGINT received" in out and "devstack: stopped." in out
