@@ -423,7 +423,9 @@ class SandboxServer:
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=f"{self.service_name}-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name=f"{self.service_name}-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -600,6 +602,8 @@ def _record_json(record: RequestRecord) -> dict[str, JSON]:
 def _make_handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs behind their load balancers
+        wbufsize = 64 * 1024  # headers and body leave in one segment (avoids Nagle/delayed-ACK 40 ms stalls)
+        disable_nagle_algorithm = True
         server_version = f"{sandbox.service_name}-sandbox"
 
         def _dispatch(self) -> None:

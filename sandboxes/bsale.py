@@ -259,7 +259,7 @@ class BsaleAccount:
         self.prices: dict[tuple[int, int], PriceDetail] = {}  # (price list id, variant id)
         self.documents: dict[int, Document] = {}
         self.returns: dict[int, Return] = {}
-        self.movements: dict[int, StockMovement] = {}
+        self.movements: dict[tuple[str, int], StockMovement] = {}  # (kind, id)
         self.clients: dict[str, int] = {}  # RUT → client id
         self._lock = sandbox._lock
 
@@ -866,6 +866,13 @@ class BsaleSandbox(SandboxServer):
         r("GET", "/v1/price_lists/{id}/details/{detail}.json", self._get_price_detail)
         r("GET", "/v1/document_types.json", self._list_document_types)
         r("GET", "/v1/document_types/{id}.json", self._get_document_type)
+        # Literal paths before /v1/stocks/{id}.json: the first matching route wins.
+        r("GET", "/v1/stocks/consumptions.json", lambda q, a: self._list_movements(q, a, "consumption"))
+        r("POST", "/v1/stocks/consumptions.json", lambda q, a: self._post_movement(q, a, "consumption"))
+        r("GET", "/v1/stocks/consumptions/{id}.json", lambda q, a: self._get_movement(q, a, "consumption"))
+        r("GET", "/v1/stocks/receptions.json", lambda q, a: self._list_movements(q, a, "reception"))
+        r("POST", "/v1/stocks/receptions.json", lambda q, a: self._post_movement(q, a, "reception"))
+        r("GET", "/v1/stocks/receptions/{id}.json", lambda q, a: self._get_movement(q, a, "reception"))
         r("GET", "/v1/stocks.json", self._list_stocks)
         r("GET", "/v1/stocks/{id}.json", self._get_stock)
         r("GET", "/v1/variants.json", self._list_variants)
@@ -881,12 +888,6 @@ class BsaleSandbox(SandboxServer):
         r("POST", "/v1/returns.json", self._post_return)
         r("GET", "/v1/returns/{id}.json", self._get_return)
         r("GET", "/v1/returns/{id}/details.json", self._list_return_details)
-        r("GET", "/v1/stocks/consumptions.json", lambda q, a: self._list_movements(q, a, "consumption"))
-        r("POST", "/v1/stocks/consumptions.json", lambda q, a: self._post_movement(q, a, "consumption"))
-        r("GET", "/v1/stocks/consumptions/{id}.json", lambda q, a: self._get_movement(q, a, "consumption"))
-        r("GET", "/v1/stocks/receptions.json", lambda q, a: self._list_movements(q, a, "reception"))
-        r("POST", "/v1/stocks/receptions.json", lambda q, a: self._post_movement(q, a, "reception"))
-        r("GET", "/v1/stocks/receptions/{id}.json", lambda q, a: self._get_movement(q, a, "reception"))
 
     @staticmethod
     def _get_or_404(table: dict[int, Any], key: int) -> Any:
@@ -1286,8 +1287,8 @@ class BsaleSandbox(SandboxServer):
         return self._page(request, items)
 
     def _get_movement(self, request: Request, account: BsaleAccount, kind: str) -> Response:
-        movement = account.movements.get(self._param_id(request))
-        if movement is None or movement.kind != kind:
+        movement = account.movements.get((kind, self._param_id(request)))
+        if movement is None:
             raise _fail(404, "resource not found")
         return Response(200, self._movement_json(movement))
 
@@ -1322,7 +1323,7 @@ class BsaleSandbox(SandboxServer):
             lines=[(self._id(f"{kind}_detail"), v, q, c) for v, q, c in parsed],
             document=str(body.get("document") or ""), document_number=str(body.get("documentNumber") or ""),
         )
-        account.movements[movement.id] = movement
+        account.movements[(kind, movement.id)] = movement
         self._move_stock(account, office.id, deltas)
         return Response(201, self._movement_json(movement))
 
