@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -127,23 +128,23 @@ def main(
     on_started: Callable[[LocalStack], Any] | None = None,
     parser: argparse.ArgumentParser | None = None,
 ) -> int:
+    """Start the stack, print what listens where, run ``on_started(stack)``, wait for Ctrl-C or SIGTERM."""
     args = (parser or build_parser()).parse_args(argv)
     configure_logging(args.verbose)
     if not Path(args.template).is_file():
         print(f"devstack: no template at {args.template} (pass --template PATH)", file=sys.stderr)
         return 2
-    stop = threading.Event()
+    received: list[str] = []
 
-    def request_stop(signum: int, _frame: Any) -> None:
-        if stop.is_set():  # a second Ctrl-C: leave now
-            raise KeyboardInterrupt
-        print(f"\ndevstack: {signal.Signals(signum).name} received, shutting down...", flush=True)
-        stop.set()
+    def interrupt(signum: int, _frame: Any) -> None:
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, request_stop)
+            previous[sig] = signal.signal(sig, interrupt)
+    stack: LocalStack | None = None
     try:
         stack = LocalStack(
             template=args.template,
@@ -156,27 +157,29 @@ def main(
             schedules=not args.no_schedules,
             schedule_speed=args.schedule_speed,
         )
-        try:
-            stack.start()
-        except OSError as exc:
-            print(f"devstack: cannot listen ({exc}); is another devstack running? Try other --api-port/--moto-port",
-                  file=sys.stderr)  # fmt: skip
-            return 1
-        try:
-            print(describe(stack), flush=True)
-            if on_started is not None:
-                on_started(stack)
-            while not stop.wait(0.5):
-                pass
-        finally:
-            stack.stop()
-            print("devstack: stopped.", flush=True)
+        stack.start()
+        print(describe(stack), flush=True)
+        if on_started is not None:
+            on_started(stack)
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print(f"\ndevstack: {received[-1] if received else 'SIGINT'} received, shutting down...", flush=True)
+        return 0
     except TemplateError as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except OSError as exc:
+        print(f"devstack: cannot start ({exc}); is another devstack running? Try other --api-port/--moto-port",
+              file=sys.stderr)  # fmt: skip
+        return 1
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+        try:
+            if stack is not None and stack.started:
+                stack.stop()
+                print("devstack: stopped.", flush=True)
+        except KeyboardInterrupt:  # a second Ctrl-C while stopping: leave now (threads are daemons)
+            print("devstack: stopped abruptly.", flush=True)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -39,7 +39,7 @@ log = logging.getLogger("devstack")
 _overlay: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("devstack_env", default=None)
 
 
-class OverlayEnviron(os._Environ):  # type: ignore[type-arg,name-defined,misc]
+class OverlayEnviron(os._Environ):  # type: ignore[type-arg]
     """``os.environ`` whose reads see the current invocation's function-specific values first.
 
     Writes go to the real environment as usual. Threads started by a handler see the process-wide values.
@@ -54,6 +54,20 @@ class OverlayEnviron(os._Environ):  # type: ignore[type-arg,name-defined,misc]
         if overlay is not None and key in overlay:
             return overlay[key]
         return super().__getitem__(key)  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        overlay = _overlay.get()
+        yield from super().__iter__()
+        if overlay:
+            base = self.base._data
+            yield from (key for key in overlay if self.encodekey(key) not in base)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, key: object) -> bool:
+        overlay = _overlay.get()
+        return (overlay is not None and key in overlay) or super().__contains__(key)
 
     def copy(self) -> dict[str, str]:
         return dict(self)

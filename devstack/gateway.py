@@ -88,6 +88,7 @@ class Gateway:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def start(self) -> None:
@@ -176,11 +177,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._json(403, "Missing Authentication Token")
             return
         route, params = found
+        headers = list(self.headers.items())
+        present = {name.lower() for name, _ in headers}
+        for name, value in (
+            ("X-Forwarded-For", self.client_address[0]),
+            ("X-Forwarded-Port", str(gateway.server.server_port)),
+            ("X-Forwarded-Proto", "http"),
+        ):
+            if name.lower() not in present:  # API Gateway adds these
+                headers.append((name, value))
         event = api_gateway_event(
             method=method,
             path=path,
             resource=route.path,
-            headers=list(self.headers.items()),
+            headers=headers,
             query=parse_qs(url.query, keep_blank_values=True),
             path_parameters=params,
             body=body,

@@ -25,7 +25,7 @@ from devstack.functions import (
 )
 from devstack.gateway import Gateway, Route
 from devstack.pollers import SqsPoller, SqsSource
-from devstack.resources import CreatedResources, QueueInfo, ResourceCreator
+from devstack.resources import CreatedResources, QueueInfo, ResourceCreator, TableInfo
 from devstack.schedules import Schedule, ScheduleTimer
 from devstack.template import (
     DEFAULT_STACK_NAME,
@@ -381,8 +381,8 @@ class LocalStack:
             self._set_env(key, next(iter(by_function.values())))
         for key, by_function in self.env_conflicts.items():
             log.warning(
-                "functions disagree on %s (%s); each function sees its own value during its import and invocations, "
-                "threads it starts and code that cached the value see %r",
+                "functions set %s differently (%s): each sees its own value while it imports and runs; "
+                "outside an invocation (and in threads a handler starts) it is %r",
                 key, ", ".join(f"{f}={v!r}" for f, v in by_function.items()), next(iter(by_function.values())),
             )  # fmt: skip
         for function in self.functions.values():
@@ -553,7 +553,7 @@ class LocalStack:
     def queue_name(self, logical_id: str) -> str:
         return self._queue(logical_id).name
 
-    def _table(self, logical_id: str) -> Any:
+    def _table(self, logical_id: str) -> TableInfo:
         try:
             return self.resources.tables[logical_id]
         except KeyError:

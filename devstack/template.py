@@ -50,7 +50,7 @@ _FN_TAGS = (
 )  # fmt: skip
 
 
-class CfnLoader(yaml.SafeLoader):
+class CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
     """SafeLoader that turns ``!Ref x`` into ``{"Ref": "x"}``, ``!Sub s`` into ``{"Fn::Sub": "s"}`` and so on."""
 
 

@@ -106,7 +106,7 @@ def test_disabled_source_is_not_polled(stack: LocalStack) -> None:
     time.sleep(0.3)
     assert stack.queue_depth("IdleQueue") == 1
     assert stack.queue_name("IdleQueue") == "devstack-idle-b"
-    assert [q.logical_id for q in stack.source_queues()] == ["WorkQueue", "OrderQueue"]
+    assert sorted(q.logical_id for q in stack.source_queues()) == ["OrderQueue", "PtQueue", "WorkQueue"]
 
 
 def test_http_to_queue_to_worker_and_drain(stack: LocalStack) -> None:
