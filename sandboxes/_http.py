@@ -392,12 +392,15 @@ class SandboxServer:
 
     service_name = "sandbox"
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None, webhook_timeout: float = 10.0
+    ) -> None:
         self.host = host
         self.port = port
         self.clock: Clock = clock or time.monotonic
         self.faults = FaultInjector()
         self.requests: list[RequestRecord] = []
+        self._sender = WebhookSender(webhook_timeout)
         self.admin: Router[Handler] = Router()
         self._lock = threading.RLock()  # guards all sandbox state
         self._server: ThreadingHTTPServer | None = None
@@ -437,6 +440,7 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
             self._thread = None
+        self._sender.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -445,6 +449,20 @@ class SandboxServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    # ------------------------------------------------------------------ outgoing webhooks
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every webhook attempt so far, in sending order."""
+        return self._sender.deliveries
+
+    def wait_deliveries(self, n: int, timeout: float = 5.0) -> list[Delivery]:
+        """Block until ``n`` webhook attempts were made (raises ``TimeoutError``); returns all of them."""
+        return self._sender.wait(n, timeout)
+
+    def reset_deliveries(self) -> None:
+        self._sender.reset()
 
     # ------------------------------------------------------------------ request log
 
@@ -549,9 +567,16 @@ class SandboxServer:
         self.admin.add("GET", "/_sandbox/faults", lambda r: Response(200, [f.describe() for f in self.faults.pending]))
         self.admin.add("POST", "/_sandbox/faults", self._admin_add_fault)
         self.admin.add("DELETE", "/_sandbox/faults", self._admin_clear_faults)
+        self.admin.add("GET", "/_sandbox/deliveries", lambda r: Response(200, [_delivery_json(d)
+                                                                              for d in self.deliveries]))
+        self.admin.add("DELETE", "/_sandbox/deliveries", self._admin_reset_deliveries)
 
     def _admin_reset_log(self, request: Request) -> Response:
         self.reset_log()
+        return Response(204)
+
+    def _admin_reset_deliveries(self, request: Request) -> Response:
+        self.reset_deliveries()
         return Response(204)
 
     def _admin_clear_faults(self, request: Request) -> Response:
@@ -596,6 +621,18 @@ def _record_json(record: RequestRecord) -> dict[str, JSON]:
         "credential": record.credential,
         "fault": record.fault,
         "at": record.at,
+    }
+
+
+def _delivery_json(delivery: Delivery) -> dict[str, JSON]:
+    return {
+        "url": delivery.url,
+        "topic": delivery.topic,
+        "headers": delivery.headers,
+        "payload": delivery.payload,
+        "status": delivery.status,
+        "error": delivery.error,
+        "at": delivery.at,
     }
 
 

@@ -44,7 +44,7 @@ DEFAULT_SPEC = Path(__file__).with_name("specs") / "jumpseller-openapi.json"
 SERVER = "https://api.jumpseller.com"  # requests are matched as if sent to the official server URL
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Request:
     """Minimal object satisfying openapi-core's request protocol."""
 

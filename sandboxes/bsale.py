@@ -26,7 +26,6 @@ from sandboxes._http import (
     Router,
     SandboxServer,
     SlidingWindowLimiter,
-    WebhookSender,
     admin_body,
 )
 
@@ -500,7 +499,7 @@ class BsaleSandbox(SandboxServer):
         clock: Clock | None = None,
         notification_timeout: float = 3.0,
     ) -> None:
-        super().__init__(host=host, port=port, clock=clock)
+        super().__init__(host=host, port=port, clock=clock, webhook_timeout=notification_timeout)
         self.accounts: dict[str, BsaleAccount] = {}  # by access token
         self.subscriptions: dict[int, list[str]] = {}  # cpnId → webhook URLs
         self.notifications_enabled = True  # False simulates notifications Bsale never sent
@@ -509,7 +508,6 @@ class BsaleSandbox(SandboxServer):
         self.limiter = SlidingWindowLimiter(
             [(rate_limit_per_second, 1.0)] if rate_limit_per_second else [], self.clock
         )
-        self._sender = WebhookSender(notification_timeout)
         self._ids: dict[str, itertools.count[int]] = {}
         self._used_ids: dict[str, set[int]] = {}
         self._routes: Router[BsaleHandler] = Router()
@@ -570,16 +568,6 @@ class BsaleSandbox(SandboxServer):
             elif url in self.subscriptions.get(cpn_id, []):
                 self.subscriptions[cpn_id].remove(url)
 
-    @property
-    def deliveries(self) -> list[Delivery]:
-        return self._sender.deliveries
-
-    def wait_deliveries(self, n: int, timeout: float = 5.0) -> list[Delivery]:
-        return self._sender.wait(n, timeout)
-
-    def reset_deliveries(self) -> None:
-        self._sender.reset()
-
     def _notify(self, cpn_id: int, payload: dict[str, Any]) -> None:
         if not self.notifications_enabled:
             self.suppressed.append(payload)
@@ -588,10 +576,6 @@ class BsaleSandbox(SandboxServer):
         for url in self.subscriptions.get(cpn_id, []):
             headers = {"Content-Type": "application/json"}
             self._sender.enqueue(Delivery(url, payload["topic"], payload, headers, body))
-
-    def stop(self) -> None:
-        super().stop()
-        self._sender.close()
 
     # ------------------------------------------------------------------ ids
 
@@ -1345,8 +1329,6 @@ class BsaleSandbox(SandboxServer):
         a("PUT", "/_sandbox/accounts/{cpn}/blocked", self._admin_blocked)
         a("POST", "/_sandbox/subscriptions", self._admin_subscribe)
         a("PUT", "/_sandbox/notifications", self._admin_notifications)
-        a("GET", "/_sandbox/deliveries", lambda r: Response(200, [_delivery_json(d) for d in self.deliveries]))
-        a("DELETE", "/_sandbox/deliveries", lambda r: (self.reset_deliveries(), Response(204))[1])
 
     def _admin_account(self, request: Request) -> BsaleAccount:
         try:
@@ -1516,7 +1498,3 @@ def _account_summary(account: BsaleAccount) -> dict[str, Any]:
         "documents": len(account.documents),
     }
 
-
-def _delivery_json(delivery: Delivery) -> dict[str, Any]:
-    return {"url": delivery.url, "topic": delivery.topic, "payload": delivery.payload, "status": delivery.status,
-            "error": delivery.error, "at": delivery.at}

@@ -14,7 +14,7 @@ import itertools
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -30,7 +30,6 @@ from sandboxes._http import (
     Router,
     SandboxServer,
     SlidingWindowLimiter,
-    WebhookSender,
     admin_body,
 )
 
@@ -362,7 +361,7 @@ class JumpsellerStore:
 
     def create_order(
         self,
-        products: Iterable[tuple[int, int | None, int] | tuple[int, int | None, int, float]],
+        products: Iterable[Sequence[Any]],
         *,
         billing: dict[str, Any] | None = None,
         additional_fields: Iterable[dict[str, Any]] = (),
@@ -378,9 +377,8 @@ class JumpsellerStore:
         at the current price; raises ``ValueError`` when stock is short."""
         with self._lock:
             lines: list[OrderLine] = []
-            for entry in products:
-                product_id, variant_id, qty = entry[0], entry[1], entry[2]
-                line_discount = float(entry[3]) if len(entry) > 3 else 0.0  # type: ignore[misc]
+            for product_id, variant_id, qty, *rest in products:
+                line_discount = float(rest[0]) if rest else 0.0
                 product = self.product(product_id)
                 if product.variants and variant_id is None:
                     raise ValueError(f"product {product_id} has variants: give a variant id")
@@ -562,7 +560,7 @@ class JumpsellerSandbox(SandboxServer):
         validate: bool = True,
         webhook_timeout: float = 15.0,
     ) -> None:
-        super().__init__(host=host, port=port, clock=clock)
+        super().__init__(host=host, port=port, clock=clock, webhook_timeout=webhook_timeout)
         self.stores: dict[str, JumpsellerStore] = {}
         self.violations: list[Violation] = []
         self.validate = validate
@@ -572,7 +570,6 @@ class JumpsellerSandbox(SandboxServer):
         if rate_limit_per_second:
             self._windows.append(("PerSecond", rate_limit_per_second, 1.0))
         self.limiter = SlidingWindowLimiter([(limit, seconds) for _, limit, seconds in self._windows], self.clock)
-        self._sender = WebhookSender(webhook_timeout)
         self._counters: dict[str, itertools.count[int]] = {}
         self._used: dict[str, set[int]] = {}
         self._routes: Router[JsHandler] = Router()
@@ -642,20 +639,6 @@ class JumpsellerSandbox(SandboxServer):
             else:
                 self._sender.enqueue(delivery)
         return deliveries
-
-    @property
-    def deliveries(self) -> list[Delivery]:
-        return self._sender.deliveries
-
-    def wait_deliveries(self, n: int, timeout: float = 5.0) -> list[Delivery]:
-        return self._sender.wait(n, timeout)
-
-    def reset_deliveries(self) -> None:
-        self._sender.reset()
-
-    def stop(self) -> None:
-        super().stop()
-        self._sender.close()
 
     # ------------------------------------------------------------------ ids
 
@@ -977,9 +960,7 @@ class JumpsellerSandbox(SandboxServer):
         a = self.admin.add
         a("GET", "/_sandbox/state", self._admin_state)
         a("GET", "/_sandbox/violations", lambda r: Response(200, [v.__dict__ for v in self.violations]))
-        a("DELETE", "/_sandbox/violations", lambda r: (self.violations.clear(), Response(204))[1])
-        a("GET", "/_sandbox/deliveries", lambda r: Response(200, [_delivery_json(d) for d in self.deliveries]))
-        a("DELETE", "/_sandbox/deliveries", lambda r: (self.reset_deliveries(), Response(204))[1])
+        a("DELETE", "/_sandbox/violations", self._admin_clear_violations)
         a("POST", "/_sandbox/stores", self._admin_add_store)
         a("POST", "/_sandbox/demo", self._admin_demo)
         a("POST", "/_sandbox/stores/{code}/products", self._admin_add_product)
@@ -989,6 +970,11 @@ class JumpsellerSandbox(SandboxServer):
         a("POST", "/_sandbox/stores/{code}/orders", self._admin_create_order)
         a("POST", "/_sandbox/stores/{code}/orders/{id}/{action}", self._admin_order_action)
         a("POST", "/_sandbox/stores/{code}/deliver", self._admin_deliver)
+
+    def _admin_clear_violations(self, request: Request) -> Response:
+        with self._lock:
+            self.violations.clear()
+        return Response(204)
 
     def _admin_store(self, request: Request) -> JumpsellerStore:
         store = self.stores.get(request.params["code"])
@@ -1038,8 +1024,7 @@ class JumpsellerSandbox(SandboxServer):
     def _admin_create_order(self, request: Request) -> Response:
         spec = admin_body(request)
         store = self._admin_store(request)
-        lines = [tuple(line) for line in spec.pop("products")]
-        order = store.create_order(lines, **spec)  # type: ignore[arg-type]
+        order = store.create_order(spec.pop("products"), **spec)
         return Response(201, {"order": order.to_json(store)})
 
     def _admin_order_action(self, request: Request) -> Response:
@@ -1054,7 +1039,7 @@ class JumpsellerSandbox(SandboxServer):
     def _admin_deliver(self, request: Request) -> Response:
         spec = admin_body(request)
         deliveries = self.deliver(request.params["code"], spec["event"], spec["payload"], sync=True)
-        return Response(200, [_delivery_json(d) for d in deliveries])
+        return Response(200, [{"url": d.url, "status": d.status, "error": d.error} for d in deliveries])
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1123,7 +1108,3 @@ def _store_summary(store: JumpsellerStore) -> dict[str, Any]:
         "orders": [{"id": o.id, "status_enum": o.status_enum, "total": o.total} for o in store.orders.values()],
     }
 
-
-def _delivery_json(delivery: Delivery) -> dict[str, Any]:
-    return {"url": delivery.url, "event": delivery.topic, "headers": delivery.headers, "payload": delivery.payload,
-            "status": delivery.status, "error": delivery.error, "at": delivery.at}

@@ -319,7 +319,7 @@ def test_consumptions_take_stock_without_dedup(
 ) -> None:
     variant = account.variant_by_code("TAZA-1")
     assert variant is not None
-    body = {"note": "venta JS-1", "officeId": 2, "details": [{"quantity": 2, "variantId": variant.id}]}
+    body: dict[str, Any] = {"note": "venta JS-1", "officeId": 2, "details": [{"quantity": 2, "variantId": variant.id}]}
     for _ in range(2):
         assert bapi.post(f"{bsale.url}/v1/stocks/consumptions.json", json=body).status_code == 201
     assert account.stock_of(variant.id, 2) == 16.0  # the same body twice consumed twice

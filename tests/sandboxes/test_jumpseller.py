@@ -12,12 +12,24 @@ import pytest
 import requests
 
 from sandboxes import FakeClock, JumpsellerSandbox, JumpsellerStore
-from sandboxes.jumpseller import JsVariant
+from sandboxes.jumpseller import JsProduct, JsVariant
 from tests.sandboxes.conftest import Receiver, official
 
 
 def api(sandbox: JumpsellerSandbox) -> str:
     return sandbox.url + "/v1"
+
+
+def with_variant(store: JumpsellerStore, sku: str) -> tuple[JsProduct, JsVariant]:
+    found = store.find_sku(sku)
+    assert found is not None and found[1] is not None
+    return found[0], found[1]
+
+
+def plain(store: JumpsellerStore, sku: str) -> JsProduct:
+    found = store.find_sku(sku)
+    assert found is not None and found[1] is None
+    return found[0]
 
 
 # --------------------------------------------------------------------------- auth and limits
@@ -127,7 +139,7 @@ def test_partial_put_updates_stock_and_price(jumpseller: JumpsellerSandbox, japi
 
 def test_spec_rejected_requests_land_in_violations(jumpseller: JumpsellerSandbox, japi: requests.Session,
                                                    store: JumpsellerStore) -> None:
-    product_id = store.find_sku("TAZA-1")[0].id  # type: ignore[index]
+    product_id = plain(store, "TAZA-1").id
     bad = japi.put(f"{api(jumpseller)}/products/{product_id}.json", json={"product": {"stock": "7"}})
     assert bad.status_code == 400
     assert bad.json()["message"].startswith("sandbox: request rejected by the official OpenAPI spec: ")
@@ -146,7 +158,7 @@ def test_response_violations_are_recorded(jumpseller: JumpsellerSandbox, japi: r
                                           store: JumpsellerStore, monkeypatch: pytest.MonkeyPatch) -> None:
     # Simulate a sandbox bug: a variant serialised with a string stock.
     monkeypatch.setattr(JsVariant, "to_json", lambda self: {"id": self.id, "stock": "many"})
-    product, variant = store.find_sku("POL-S")  # type: ignore[misc]
+    product, variant = with_variant(store, "POL-S")
     assert japi.get(f"{api(jumpseller)}/products/{product.id}/variants/{variant.id}.json").status_code == 200
     [violation] = jumpseller.violations
     assert violation.direction == "response" and "$.variant.stock" in violation.reason
@@ -257,8 +269,8 @@ def test_webhook_timeout_is_logged(receiver: Receiver) -> None:
 def test_order_lifecycle_moves_stock_and_fires_hooks(jumpseller: JumpsellerSandbox, japi: requests.Session,
                                                      store: JumpsellerStore, receiver: Receiver) -> None:
     _subscribe(japi, jumpseller, receiver, "order_pending_payment", "order_paid", "order_canceled")
-    polera, variant = store.find_sku("POL-S")  # type: ignore[misc]
-    taza, _ = store.find_sku("TAZA-1")  # type: ignore[misc]
+    polera, variant = with_variant(store, "POL-S")
+    taza = plain(store, "TAZA-1")
     order = store.create_order(
         [(polera.id, variant.id, 2), (taza.id, None, 1)],
         billing={"taxid": "11.111.111-1"},
@@ -285,7 +297,7 @@ def test_order_lifecycle_moves_stock_and_fires_hooks(jumpseller: JumpsellerSandb
 
 
 def test_abandon_returns_stock_and_rules(store: JumpsellerStore) -> None:
-    taza, _ = store.find_sku("TAZA-1")  # type: ignore[misc]
+    taza = plain(store, "TAZA-1")
     order = store.create_order([(taza.id, None, 5)])
     store.abandon_order(order.id)
     assert store.stock_of(taza.id) == 20
@@ -293,12 +305,12 @@ def test_abandon_returns_stock_and_rules(store: JumpsellerStore) -> None:
         store.pay_order(order.id)
     with pytest.raises(ValueError):
         store.create_order([(taza.id, None, 21)])  # more than the stock
-    gift, _ = store.find_sku("GIFT")  # type: ignore[misc]
+    gift = plain(store, "GIFT")
     store.create_order([(gift.id, None, 1000)])  # unlimited stock
 
 
 def test_orders_api(jumpseller: JumpsellerSandbox, japi: requests.Session, store: JumpsellerStore) -> None:
-    taza, _ = store.find_sku("TAZA-1")  # type: ignore[misc]
+    taza = plain(store, "TAZA-1")
     first = store.create_order([(taza.id, None, 1)])
     second = store.create_order([(taza.id, None, 1)])
     store.pay_order(second.id)
@@ -309,7 +321,7 @@ def test_orders_api(jumpseller: JumpsellerSandbox, japi: requests.Session, store
     url = f"{api(jumpseller)}/orders/{first.id}.json"
     assert japi.get(url).json()["order"]["status_enum"] == "pending_payment"
     assert japi.put(url, json={"order": {"status": "Paid"}}).json()["order"]["status_enum"] == "paid"
-    document = {"document": {"document_type": 1, "external_id": "4000", "url": "https://x/boleta.pdf"}}
+    document: dict[str, Any] = {"document": {"document_type": 1, "external_id": "4000", "url": "https://x/b.pdf"}}
     created = japi.post(f"{url[:-5]}/documents.json", json=document).json()["document"]
     assert created["order_id"] == first.id and created["external_id"] == "4000"
     assert japi.get(f"{url[:-5]}/documents.json").json() == [{"document": created}]
