@@ -12,7 +12,9 @@ from enum import StrEnum
 MIN_BODY = 100_000  # SII format doc: the body is a number between 100.000 and 99 million
 MAX_BODY = 99_999_999
 GENERIC_RUTS = frozenset({"66666666-6"})  # the SII's anonymous buyer; meaningless on a factura
-_SEPARATORS = str.maketrans("", "", ".,-\u2010\u2011\u2012\u2013\u2014\u2212 \t\u00a0")
+# What people type between digits: dots, commas, spaces (also non-breaking), dashes of every kind.
+# checkout/rut-checkout.js strips exactly the same set.
+_SEPARATORS = str.maketrans("", "", ".,- \t\n\r\u00a0\u202f\u2010\u2011\u2012\u2013\u2014\u2212")
 
 
 def check_digit(body: int) -> str:
