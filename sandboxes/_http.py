@@ -6,8 +6,10 @@ Nothing here knows about Bsale or Jumpseller; the concrete sandboxes plug their 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 import urllib.error
@@ -405,6 +407,7 @@ class SandboxServer:
         self._lock = threading.RLock()  # guards all sandbox state
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()  # open client sockets, cut on stop()
         self._register_common_admin()
 
     # ------------------------------------------------------------------ lifecycle
@@ -426,8 +429,9 @@ class SandboxServer:
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server
+        # Short poll interval: stop() waits for one poll, and tests start and stop many servers.
         self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name=f"{self.service_name}-sandbox", daemon=True
+            target=server.serve_forever, args=(0.01,), name=f"{self.service_name}-sandbox", daemon=True
         )
         self._thread.start()
         return self
@@ -440,6 +444,12 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
             self._thread = None
+        # Keep-alive connections would otherwise go on being served by their threads after the "outage".
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
         self._sender.close()
 
     def __enter__(self) -> Self:
@@ -642,6 +652,18 @@ def _make_handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
         wbufsize = 64 * 1024  # headers and body leave in one segment (avoids Nagle/delayed-ACK 40 ms stalls)
         disable_nagle_algorithm = True
         server_version = f"{sandbox.service_name}-sandbox"
+
+        def setup(self) -> None:
+            super().setup()
+            with sandbox._lock:
+                sandbox._connections.add(self.connection)
+
+        def finish(self) -> None:
+            try:
+                super().finish()
+            finally:
+                with sandbox._lock:
+                    sandbox._connections.discard(self.connection)
 
         def _dispatch(self) -> None:
             parts = urlsplit(self.path)

@@ -469,6 +469,7 @@ class JumpsellerStore:
         )
 
     def _apply_product(self, product: JsProduct, changes: dict[str, Any]) -> None:
+        # Keys the sandbox does not model (variants, categories, ...) are accepted and ignored.
         for key, value in changes.items():
             if key in ("stock", "stock_unlimited") and product.variants:
                 # ASSUMPTION: stock of a product with variants lives on the variants; product-level writes
