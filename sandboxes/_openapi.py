@@ -7,9 +7,8 @@ sha256 ``c3b5ae53…``; override with ``JUMPSELLER_OPENAPI_SPEC``) is loaded onc
 Known conflicts between the official spec and the real API are patched here, narrowly, and nowhere else:
 
 1. ``PUT /products/{id}.json``: ``ProductEditFields`` marks ``name`` and ``price`` as required, yet partial
-   bodies such as ``{"product": {"stock": 5}}`` work in practice (several production integrations and
-   Jumpseller's own examples rely on it). The ``required`` list is dropped *for that schema only*;
-   ``ProductCreateFields`` (POST) keeps it.
+   bodies such as ``{"product": {"stock": 5}}`` work in practice. NOT patched: the project sends both on every
+   product PUT, and the sandbox keeps the official rule so a partial body from the project fails its tests.
 2. ``GET /products/search.json``: ``fields`` is documented as a comma separated list (its own example is
    ``fields=name,description``) but its schema is a single-value enum. It is checked as a comma separated list
    of those same enum values.
@@ -121,7 +120,6 @@ def checker() -> SpecChecker:
 
 def _patch_requests(spec: dict[str, Any]) -> dict[str, Any]:
     schemas = spec["components"]["schemas"]
-    schemas["ProductEditFields"].pop("required", None)  # conflict 1
     _patch_document_type(schemas)  # conflict 3
     for parameter in spec["paths"]["/products/search.json"]["get"]["parameters"]:  # conflict 2
         if parameter.get("name") == "fields":
