@@ -498,6 +498,23 @@ class _Balancer:
 # ---------------------------------------------------------------- the plan
 
 
+def _lift_to_one_peso_per_unit(nets: list[int], ideals: list[Fraction], quantities: Sequence[int]) -> None:
+    """Raise every item to at least 1 peso per unit, taking the pesos from the items with room to spare.
+
+    Needs sum(nets) >= sum(quantities) (the caller guarantees it). The items changed get their new net as
+    their share, so balancing does not pull them back.
+    """
+    short = sum(max(0, quantity - net) for net, quantity in zip(nets, quantities, strict=True))
+    if short == 0:
+        return
+    room = [max(0, net - quantity) for net, quantity in zip(nets, quantities, strict=True)]
+    taken = largest_remainder([Fraction(r) for r in room], short)
+    for k, quantity in enumerate(quantities):
+        new = max(nets[k], quantity) - taken[k]
+        if new != nets[k]:
+            nets[k], ideals[k] = new, Fraction(new)
+
+
 def _order_target(order: JumpsellerOrder) -> int:
     return round_half_up(order.total + order.gift_cards_discount)
 
@@ -540,11 +557,27 @@ def plan_amounts(
             dropped.append(DroppedLine(item.product_index, product.name, product.sku, "valor cero tras descuentos"))
 
     net_total, remainder = net_for_gross_total(target)
+    # Every unit needs at least 1 peso of net. When a near-total discount leaves fewer pesos than units, the
+    # products worth least per unit leave the document (reported, like zero-value lines).
+    while sum(item.quantity for item, _ in kept) > net_total:
+        products = [k for k, (item, _) in enumerate(kept) if item.kind is LineKind.PRODUCT]
+        if len(kept) == 1 or not products:
+            return AmountsProblem(
+                f"El total del pedido (${target}) no alcanza para $1 por unidad: emite el documento manualmente"
+            )
+        cheapest = min(products, key=lambda k: (Fraction(kept[k][1], kept[k][0].quantity), -k))
+        item, _ = kept.pop(cheapest)
+        if item.product_index is not None:
+            product = order.products[item.product_index]
+            dropped.append(DroppedLine(item.product_index, product.name, product.sku,
+                                       "menos de $1 por unidad tras descuentos"))
+
     nets = largest_remainder([Fraction(share) for _, share in kept], net_total)
     ideals = [Fraction(net_total * share, target) for _, share in kept]
+    _lift_to_one_peso_per_unit(nets, ideals, [item.quantity for item, _ in kept])
     balancer = _Balancer([item.quantity for item, _ in kept], ideals, nets)
     per_line_ok = balancer.run()
-    if any(unit < 1 for k in range(len(kept)) for _, unit in balancer.lines(k)):
+    if any(unit < 1 for k in range(len(kept)) for _, unit in balancer.lines(k)):  # cannot happen after the lift
         return AmountsProblem(
             f"No se pudo repartir el total (${target}) en precios unitarios de al menos $1: revisa el pedido"
         )

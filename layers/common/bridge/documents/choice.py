@@ -53,8 +53,9 @@ def _field(order: JumpsellerOrder, labels: tuple[str, ...]) -> str | None:
     return None
 
 
-def _kind(value: str, fields: CheckoutFields) -> DocumentKind | None:
-    """Exact match first ("Factura"), then a whole word ("Factura electrónica (empresas)")."""
+def document_kind(value: str, fields: CheckoutFields) -> DocumentKind | None:
+    """What a document field's value means. Exact match first ("Factura"), then a whole word ("Factura
+    electrónica (empresas)"); None when it names neither or both. checkout/rut-checkout.js does the same."""
     folded = fold(value)
     boleta = {fold(v) for v in fields.boleta_values}
     factura = {fold(v) for v in fields.factura_values}
@@ -73,7 +74,7 @@ def read_choice(order: JumpsellerOrder, fields: CheckoutFields | None = None) ->
     """The document the customer asked for, with the razón social, giro and RUT they gave (if any)."""
     fields = fields or CheckoutFields()
     value = _field(order, fields.document_labels)
-    kind = _kind(value, fields) if value else None
+    kind = document_kind(value, fields) if value else None
     info = order.billing_information
     return CustomerChoice(
         kind=kind or DocumentKind.BOLETA,
