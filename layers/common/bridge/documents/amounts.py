@@ -47,7 +47,6 @@ from typing import Any, Literal
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderProduct
 
 IVA_PERCENT = 19
-IVA_RATE = Fraction(IVA_PERCENT, 100)
 MAX_NET_SHIFT = 10  # pesos a line's net may move away from its exact share while balancing
 MAX_UNIT_SHIFT = 10  # pesos a unit price may move away from the line's average when a line is split
 MOVE_BUDGET = 300_000  # balancing effort per order (evaluated moves), see _Balancer.run
