@@ -66,6 +66,7 @@ def test_net_for_gross_total_is_exact_and_minimal() -> None:
 
 
 def test_known_examples() -> None:
+    # Given the totals of the references, Then the net and the exempt remainder are these
     assert net_for_gross_total(12990) == (10916, 0)  # Bsale's intro example: 10916 net, 2074 IVA
     assert net_for_gross_total(680) == (571, 1)  # 571 + 108 = 679, + 1 exempt
     assert net_for_gross_total(209_900) == (176_386, 1)  # 176,386 + 33,513 = 209,899, + 1 exempt
@@ -74,6 +75,7 @@ def test_known_examples() -> None:
 
 
 def test_largest_remainder_adds_up_exactly() -> None:
+    # Given weights and a total, Then the whole shares add up to the total, earlier items winning ties
     from fractions import Fraction
     assert largest_remainder([Fraction(1), Fraction(1), Fraction(1)], 100) == [34, 33, 33]
     assert largest_remainder([Fraction(0), Fraction(5)], 7) == [0, 7]
@@ -198,6 +200,7 @@ def test_prices_without_tax_are_scaled_to_the_total() -> None:
 
 
 def test_decimal_amounts_and_strings_are_rounded_to_the_peso() -> None:
+    # Given amounts as strings with decimals, Then the document total is the paid total to the peso
     o = order([product("Café", "CAF", "4990.0", qty=2)], total="9980.4")
     assert plan(o).totals.total == 9980
 
@@ -213,6 +216,8 @@ def test_line_discount_read_per_unit_only_when_that_is_what_adds_up() -> None:
 
 
 def test_impossible_orders_are_problems_not_documents() -> None:
+    # Given a negative total, or a total with nothing on the order to carry it
+    # Then the plan is a problem with its reason, never a document
     negative = plan_amounts(order([product("X", "X", 100)], total=-5))
     nothing_to_carry = plan_amounts(order([product("Gratis", "G", 0)], total=990))
     assert isinstance(negative, AmountsProblem)
@@ -220,6 +225,8 @@ def test_impossible_orders_are_problems_not_documents() -> None:
 
 
 def test_bsale_details_totals_handle_discounts_decimals_and_exempt_lines() -> None:
+    # Given Bsale detail lines in every documented shape (taxes, taxId, decimal price, % discount, exempt)
+    # Then each line is rounded to the peso, IVA is taken once on the taxed net, exempt lines add as they are
     details = [
         {"netUnitValue": 10916, "quantity": 1, "taxes": [{"code": 14, "percentage": 19}]},
         {"netUnitValue": "5882.35", "quantity": 1, "taxId": "[1]", "discount": 0},

@@ -189,8 +189,10 @@ def test_rounding_adjustment_line_is_exempt_gloss() -> None:
     ("pending_payment", ProblemCode.NOT_PAID, True),
 ])
 def test_orders_not_paid_get_no_document(status: str, code: ProblemCode, retryable: bool) -> None:
+    # Given an order that is canceled, abandoned or still pending payment
     o = order([product("Polera", "POL-M", 12990)], status_enum=status)
     result = build_bsale_document(o, SETTINGS, links("POL-M"), now=EVENING)
+    # Then no document; only a pending one is worth retrying (once paid)
     assert isinstance(result, Failure)
     assert [p.code for p in result.problems] == [code] and result.retryable is retryable
 
@@ -206,16 +208,20 @@ def test_official_example_is_refused_for_its_currency() -> None:
 
 
 def test_unrecognised_choice_emits_a_boleta_with_a_warning() -> None:
+    # Given a document field whose value is neither boleta nor factura
     o = order([product("Polera", "POL-M", 12990)], fields={"Tipo de Documento": "Sí"})
     plan = plan_of(build_bsale_document(o, SETTINGS, links("POL-M"), now=EVENING))
+    # Then a boleta goes out, and the shop owner is told why
     assert plan.kind is DocumentKind.BOLETA
     assert plan.warnings == ("El tipo de documento «Sí» no se reconoce: se emite boleta",)
 
 
 def test_factura_over_sixty_lines_is_refused() -> None:
+    # Given a factura of 61 products (SII: 60 detail lines at most)
     products = [product(f"Tornillo {i}", f"T{i}", 990) for i in range(61)]
     o = order(products, fields=FACTURA_FIELDS, billing=FACTURA_BILLING)
     result = build_bsale_document(o, SETTINGS, links(*(f"T{i}" for i in range(61))), now=EVENING)
+    # Then it is refused with the limit named
     assert isinstance(result, Failure)
     assert result.problems[-1].code is ProblemCode.TOO_MANY_LINES
     assert "admite 60" in result.reason
@@ -233,6 +239,7 @@ def test_sales_id_is_deterministic_and_bounded() -> None:
 
 
 def test_links_accept_plain_ids() -> None:
+    # Given links given as an int, a string or a VariantLink, the variantId is the same int
     o = order([product("Polera", "POL-M", 12990)])
     for value in (42, "42", VariantLink(42)):
         plan = plan_of(build_bsale_document(o, SETTINGS, {"POL-M": value}, now=EVENING))
