@@ -140,4 +140,4 @@ def test_pace_spaces_calls_per_second() -> None:
         waited = pace.wait()
     finally:
         http_module.time.sleep = original  # type: ignore[assignment]
-    assert waited == pytest.approx(1.0)
+    assert waited == pytest.approx(Pace.MARGIN)

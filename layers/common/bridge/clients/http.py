@@ -25,7 +25,11 @@ class Pace:
     """At most `per_second` calls in any rolling second (and `per_minute` in any minute), per credential.
 
     It paces one process; the SQS event sources' MaximumConcurrency bounds how many processes a queue runs.
+    Windows are stretched by MARGIN: the API counts arrivals, we count departures, and jitter between the
+    two must not tip a full window over the limit.
     """
+
+    MARGIN = 1.1
 
     def __init__(self, per_second: int, per_minute: int | None = None, clock: Callable[[], float] = time.monotonic):
         self.per_second = per_second
@@ -40,7 +44,7 @@ class Pace:
         while True:
             with self._lock:
                 now = self._clock()
-                horizon = 60.0 if self.per_minute else 1.0
+                horizon = (60.0 if self.per_minute else 1.0) * self.MARGIN
                 while self._calls and now - self._calls[0] >= horizon:
                     self._calls.popleft()
                 delay = self._delay(now)
@@ -51,12 +55,13 @@ class Pace:
             waited += delay
 
     def _delay(self, now: float) -> float:
-        last_second = [t for t in self._calls if now - t < 1.0]
+        second, minute = self.MARGIN, 60.0 * self.MARGIN
+        last_second = [t for t in self._calls if now - t < second]
         delay = 0.0
         if len(last_second) >= self.per_second:
-            delay = 1.0 - (now - last_second[-self.per_second])
+            delay = second - (now - last_second[-self.per_second])
         if self.per_minute and len(self._calls) >= self.per_minute:
-            delay = max(delay, 60.0 - (now - self._calls[-self.per_minute]))
+            delay = max(delay, minute - (now - self._calls[-self.per_minute]))
         return delay
 
 

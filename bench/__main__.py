@@ -1,0 +1,21 @@
+"""./dev bench [name ...]: run the benchmarks and print one JSON document."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+sys.path[:0] = [".", "layers/common"]
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+from bench import cold_start, notifications  # noqa: E402
+
+BENCHES = {"cold_start": cold_start.run, "notifications": notifications.run}
+
+if __name__ == "__main__":
+    logging.disable(logging.INFO)
+    chosen = sys.argv[1:] or list(BENCHES)
+    print(json.dumps({name: BENCHES[name]() for name in chosen}, indent=2))
