@@ -123,7 +123,8 @@ def test_put_updates_stock_and_price(jumpseller: JumpsellerSandbox, japi: reques
     taza = store.find_sku("TAZA-1")
     polera_s = store.find_sku("POL-S")
     assert taza is not None and polera_s is not None
-    answer = japi.put(f"{api(jumpseller)}/products/{taza[0].id}.json", json={"product": {"name": "Taza", "stock": 7, "price": 5990}})
+    answer = japi.put(f"{api(jumpseller)}/products/{taza[0].id}.json",
+                      json={"product": {"name": "Taza", "stock": 7, "price": 5990}})
     assert answer.status_code == 200 and answer.json()["product"]["stock"] == 7
     product, variant = polera_s
     assert variant is not None
