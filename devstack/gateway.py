@@ -163,6 +163,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
+            log.info("HTTP     %s %s -> 413 (%d bytes is over API Gateway's 10 MB)", self.command, self.path, length)
             self.close_connection = True  # the body is not read; the connection cannot be reused
             self._json(413, f"HTTP content length exceeded {MAX_BODY_BYTES} bytes.")
             return None
@@ -179,7 +180,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         found = gateway.find(method, path)
         if found is None:
-            log.info("HTTP  %s %s -> 403 (no such route)", method, path)
+            log.info("%-8s %-28s %-6s %11s  %s %s -> 403 (no such route)", "HTTP", "-", "-", "", method, path)
             self._json(403, "Missing Authentication Token")
             return
         route, params = found
@@ -205,28 +206,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         self._request_id = event["requestContext"]["requestId"]
         record, result, error = route.function.run(event, kind="api")
-        status = 502
-        if error is not None:
-            self._json(502, "Internal server error")
-        elif record.duration > INTEGRATION_TIMEOUT_S:
-            status = 504
-            self._json(504, "Endpoint request timed out")
-        else:
+        error_body = json.dumps({"message": "Internal server error"}).encode()
+        reply: tuple[int, bytes, list[tuple[str, str]]] = (502, error_body, [])
+        if error is None and record.duration > INTEGRATION_TIMEOUT_S:
+            reply = (504, json.dumps({"message": "Endpoint request timed out"}).encode(), [])
+        elif error is None:
             response = _proxy_response(result)
             if response is None:
                 log.error("%s returned a malformed Lambda proxy response: %r", route.function.logical_id, result)
-                record.ok = False
                 record.error = "malformed Lambda proxy response"
-                self._json(502, "Internal server error")
             else:
-                status, payload, headers = response
-                self._send(status, payload, headers)
+                reply = response
+        status = reply[0]
         record.detail = f"{method} {path} -> {status}"
-        if status >= 500:
-            record.ok = False
-        log.debug("api request took %.1f ms", (time.perf_counter() - started) * 1000)
-        if gateway.record:
+        record.ok = record.ok and status < 500 and record.error is None
+        if gateway.record:  # recorded before answering, so a client that got its answer sees the record
             gateway.record(record)
+        self._send(*reply)
+        log.debug("api request took %.1f ms", (time.perf_counter() - started) * 1000)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 

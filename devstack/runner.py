@@ -440,6 +440,11 @@ class LocalStack:
             log.warning("%s: FilterCriteria on %s is not emulated; every message is delivered",
                         function.logical_id, event.name)  # fmt: skip
         scaling = props.get("ScalingConfig") or {}
+        concurrency = int(scaling.get("MaximumConcurrency", self.sqs_concurrency))
+        if queue.fifo:
+            # Message-group order: moto's long poll can hand two messages of one group to two concurrent
+            # receivers, so a FIFO source gets a single poller (Lambda would parallelise across groups only).
+            concurrency = 1
         self.sqs_sources.append(
             SqsSource(
                 function=function,
@@ -447,7 +452,7 @@ class LocalStack:
                 queue=queue,
                 batch_size=int(props.get("BatchSize", 10)),
                 report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-                maximum_concurrency=int(scaling.get("MaximumConcurrency", self.sqs_concurrency)),
+                maximum_concurrency=concurrency,
                 enabled=str(props.get("Enabled", True)).lower() != "false",
             )
         )
