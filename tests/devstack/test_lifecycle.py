@@ -104,10 +104,12 @@ def test_cli_missing_template() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_python_m_devstack_prints_and_stops_on_ctrl_c() -> None:
+def test_cli_process_prints_and_stops_on_ctrl_c() -> None:
+    """The CLI as a program (``python -m devstack`` adds the demo on top of ``cli.main``)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    entry = "import sys; from devstack import cli; sys.exit(cli.main())"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--template", str(BASIC_TEMPLATE), "--api-port", "0", "--moto-port", "0"],
+        [sys.executable, "-c", entry, "--template", str(BASIC_TEMPLATE), "--api-port", "0", "--moto-port", "0"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
