@@ -70,3 +70,104 @@ def connect_demo_shop(
     assert result.notification_url is not None
     bsale.subscribe(cpn_id, result.notification_url)
     return DemoShop(code, account, store, office.id, price_list.id, result.notification_url)
+
+
+# --------------------------------------------------------------------------- `./dev local`: the story
+
+LOCAL_ENV_FILE = ".devstack/env.json"
+
+
+def write_local_env(stack: Any, path: str = LOCAL_ENV_FILE) -> None:
+    """What `./dev admin --local` needs to reach this stack from another shell."""
+    import json
+    import os
+    from pathlib import Path
+
+    names = {key: os.environ[key] for key in ("TABLE_NAME", "SECRETS_PREFIX", "BSALE_QUEUE_URL", "ORDER_QUEUE_URL")
+             if key in os.environ}
+    env = {"AWS_ENDPOINT_URL": stack.moto_endpoint, "AWS_DEFAULT_REGION": stack.region,
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **names}
+    Path(path).parent.mkdir(exist_ok=True)
+    Path(path).write_text(json.dumps(env, indent=2))
+
+
+class StockWatcher:
+    """Prints every stock change Jumpseller shows, so a newcomer sees the far end of the flow."""
+
+    def __init__(self, shop: DemoShop, skus: list[str]) -> None:
+        import threading
+
+        self.shop, self.skus = shop, skus
+        self.seen = {sku: shop.jumpseller_stock(sku) for sku in skus}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jumpseller-watcher", daemon=True)
+
+    def start(self) -> StockWatcher:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            for sku in self.skus:
+                now = self.shop.jumpseller_stock(sku)
+                if now != self.seen[sku]:
+                    shown = "unlimited" if now is None else now
+                    print(f"  Jumpseller  {sku} now shows {shown} (was {self.seen[sku]})", flush=True)
+                    self.seen[sku] = now
+
+
+def tell_the_story(stack: Any, bsale: BsaleSandbox, jumpseller: JumpsellerSandbox) -> StockWatcher:
+    import time
+
+    shop = connect_demo_shop(stack.api_url, bsale, jumpseller)
+    write_local_env(stack)
+    watcher = StockWatcher(shop, ["POL-S", "POL-M", "TAZA-1"]).start()
+    variant = shop.variant_id("POL-S")
+    print(f"""
+Demo shop '{shop.code}' connected (through the same code as `./dev admin connect-shop`):
+  Bsale sandbox       {bsale.url}   company {shop.bsale.cpn_id}, office {shop.office_id} (Tienda Online)
+  Jumpseller sandbox  {jumpseller.url}/v1   store '{shop.code}', login {shop.store.login}
+  Bsale notifies      {shop.notification_url}
+
+Now a stock change in Bsale: POL-S in office {shop.office_id} goes from 5 to 12.
+  Bsale       sends a stock notification (no data, just a pointer) to the shop's URL
+  bridge      acknowledges it (validate, authenticate, stamp, enqueue), then a worker reads the truth
+              from Bsale and writes it to Jumpseller""", flush=True)
+    started = time.monotonic()
+    shop.bsale.set_stock(variant, shop.office_id, 12)
+    while shop.jumpseller_stock("POL-S") != 12 and time.monotonic() - started < 20:
+        time.sleep(0.01)
+    print(f"  → Jumpseller holds 12 for POL-S, {int((time.monotonic() - started) * 1000)} ms after the change.")
+    print(f"""
+Try it yourself (another shell):
+  curl -X PUT {bsale.url}/_sandbox/accounts/{shop.bsale.cpn_id}/stock \\
+       -d '{{"variant_id": {variant}, "office_id": {shop.office_id}, "quantity": 3}}'
+  curl -u {shop.store.login}:{shop.store.auth_token} {jumpseller.url}/v1/products.json
+  ./dev admin --local shops
+""", flush=True)
+    return watcher
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m devstack`: the local stack, plus (unless --no-demo) the sandboxes and the demo shop."""
+    from devstack import cli
+
+    parser = cli.build_parser()
+    parser.add_argument("--no-demo", action="store_true", help="only the stack: no sandboxes, no demo shop")
+    parser.add_argument("--bsale-port", type=int, default=8801, help="Bsale sandbox port (default: %(default)s)")
+    parser.add_argument("--jumpseller-port", type=int, default=8802,
+                        help="Jumpseller sandbox port (default: %(default)s)")
+    args, _ = parser.parse_known_args(argv)
+    if args.no_demo:
+        return cli.main(argv, parser=parser)
+    with BsaleSandbox(port=args.bsale_port) as bsale, JumpsellerSandbox(port=args.jumpseller_port) as jumpseller:
+        watchers: list[StockWatcher] = []
+        try:
+            return cli.main(argv, parser=parser,
+                            on_started=lambda stack: watchers.append(tell_the_story(stack, bsale, jumpseller)))
+        finally:
+            for watcher in watchers:
+                watcher.stop()

@@ -16,7 +16,7 @@ def record_handler(record: SQSRecord) -> str:
     return handle_bsale(WorkMessage.model_validate_json(record.body)).action
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import time
 
-from bridge.observability import logger
+from bridge.observability import logger, work_keys
 from bridge.queue import WorkMessage
 from bridge.store import shops
 
 
 def handle_jumpseller(message: WorkMessage) -> str:
     event = str(message.payload.get("event"))
-    logger.append_keys(shop=message.shop_id, event=event, subject=message.subject)
-    shops.record_event(message.shop_id, f"jumpseller-{event}", message.subject.replace(" ", "-"),
-                       message.payload, int(time.time()))
-    logger.info("Jumpseller event recorded")
+    with work_keys(shop=message.shop_id, event=event, subject=message.subject):
+        shops.record_event(message.shop_id, f"jumpseller-{event}", message.subject.replace(" ", "-"),
+                           message.payload, int(time.time()))
+        logger.info("Jumpseller event recorded")
     return "recorded"

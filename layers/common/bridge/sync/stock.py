@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from bridge.models.bsale import BsaleNotification
-from bridge.observability import logger
+from bridge.observability import add_work_keys
 from bridge.shops.context import ShopContext
 from bridge.store import links
 from bridge.store.links import Link
@@ -56,6 +56,7 @@ def sync_variant_stock(ctx: ShopContext, variant_id: str) -> Outcome:
     link = ensure_link(ctx, variant_id)
     if isinstance(link, str):
         return Outcome("unlinked", link)
+    add_work_keys(sku=link.sku)
     read_at = time.time_ns()
     available = ctx.bsale.available_stock(variant_id, str(ctx.shop.office_id))
     stock, unlimited = rules.stock_to_push(
@@ -74,5 +75,4 @@ def sync_variant_stock(ctx: ShopContext, variant_id: str) -> Outcome:
 def on_stock_notification(ctx: ShopContext, notification: BsaleNotification) -> Outcome:
     if notification.office_id is not None and notification.office_id != str(ctx.shop.office_id):
         return Outcome("dropped", f"office {notification.office_id} is not the shop's office")
-    logger.append_keys(bsale_variant=notification.resource_id)
     return sync_variant_stock(ctx, notification.resource_id)

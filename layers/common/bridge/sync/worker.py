@@ -6,7 +6,7 @@ import time
 
 from bridge.errors import UnknownShop, UpstreamError
 from bridge.models.bsale import BsaleNotification
-from bridge.observability import logger
+from bridge.observability import logger, work_keys
 from bridge.queue import WorkMessage
 from bridge.shops.context import open_shop
 from bridge.store import shops
@@ -16,7 +16,11 @@ from bridge.sync.stock import Outcome, on_stock_notification
 def handle_bsale(message: WorkMessage) -> Outcome:
     """Act on one notification. Retryable failures raise (SQS retries, then dead-letters); others are recorded."""
     notification = BsaleNotification.model_validate(message.payload)
-    logger.append_keys(shop=message.shop_id, topic=notification.topic, resource_id=notification.resource_id)
+    with work_keys(shop=message.shop_id, topic=notification.topic, bsale_resource=notification.resource_id):
+        return _handle(message, notification)
+
+
+def _handle(message: WorkMessage, notification: BsaleNotification) -> Outcome:
     try:
         ctx = open_shop(message.shop_id)
     except UnknownShop:
