@@ -102,3 +102,15 @@ def record_unlinked(shop_id: str, variant_id: str, sku: str | None, reason: str)
     item = {"pk": f"SHOP#{shop_id}", "sk": f"UNLINKED#{variant_id}", "variant_id": variant_id, "sku": sku,
             "reason": reason}
     client().put_item(TableName=name(), Item=serialize(item))
+
+
+def by_sku(shop_id: str, sku: str) -> list[Link]:
+    """Links whose SKU is `sku` (one when the catalog is clean; orders and Jumpseller events speak SKU)."""
+    index = keys.sku_index(shop_id, sku)
+    page = client().query(
+        TableName=name(),
+        IndexName=keys.SHOPS_INDEX,
+        KeyConditionExpression="gsi1pk = :p AND gsi1sk = :s",
+        ExpressionAttributeValues={":p": {"S": index["gsi1pk"]}, ":s": {"S": index["gsi1sk"]}},
+    )
+    return [Link.model_validate(deserialize(item)) for item in page.get("Items", [])]

@@ -1,23 +1,12 @@
-"""Operator commands. `./dev admin --help` lists them.
-
-They act on the deployment named by the environment (TABLE_NAME, SECRETS_PREFIX, AWS credentials), or on
-the local stack with --local (moto on 127.0.0.1, names written by the running devstack).
-"""
+"""Shop commands: connect-shop, shops, shop."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
-
-from bridge.errors import BridgeError
-
-LOCAL_ENV = Path(".devstack/env.json")
 
 # Secrets may come from the environment instead of flags, so they stay out of shell history.
 SECRET_ENV = {
@@ -27,11 +16,7 @@ SECRET_ENV = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="admin", description=__doc__)
-    parser.add_argument("--local", action="store_true", help="act on the running local stack")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register(sub: Any) -> None:
     c = sub.add_parser("connect-shop", help="register or update a shop (checked against Bsale and Jumpseller)")
     c.add_argument("--file", type=Path, help="JSON file with any of the fields below (flags win)")
     c.add_argument("--store-code")
@@ -49,32 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--presale", action=argparse.BooleanOptionalAction, default=None)
     c.add_argument("--documents", action=argparse.BooleanOptionalAction, default=None)
     c.add_argument("--stale-after-minutes", type=int)
+    c.set_defaults(run=connect_shop)
 
-    sub.add_parser("shops", help="list connected shops, one line each")
-    s = sub.add_parser("shop", help="show one shop's settings (never its secrets)")
-    s.add_argument("store_code")
+    s = sub.add_parser("shops", help="list connected shops, one line each")
+    s.set_defaults(run=list_shops)
 
-    args = parser.parse_args(argv)
-    if args.local:
-        use_local_stack()
-    try:
-        if args.command == "connect-shop":
-            return _connect(args)
-        if args.command == "shops":
-            return _shops()
-        return _shop(args.store_code)
-    except ValidationError as exc:
-        print(f"refused: {_validation_text(exc)}", file=sys.stderr)
-        return 2
-    except BridgeError as exc:
-        print(f"refused: {exc.reason}", file=sys.stderr)
-        return 2
-
-
-def use_local_stack() -> None:
-    if not LOCAL_ENV.exists():
-        raise SystemExit("the local stack is not running (start it with ./dev local)")
-    os.environ.update(json.loads(LOCAL_ENV.read_text()))
+    one = sub.add_parser("shop", help="show one shop's settings (never its secrets)")
+    one.add_argument("store_code")
+    one.set_defaults(run=show_shop)
 
 
 def connect_request(args: argparse.Namespace) -> Any:
@@ -97,7 +64,7 @@ def connect_request(args: argparse.Namespace) -> Any:
     return ConnectRequest.model_validate(data)
 
 
-def _connect(args: argparse.Namespace) -> int:
+def connect_shop(args: argparse.Namespace) -> int:
     from bridge.shops.connect import connect
 
     result = connect(connect_request(args))
@@ -114,7 +81,7 @@ def _connect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shops() -> int:
+def list_shops(args: argparse.Namespace) -> int:
     from bridge.store import shops
 
     for shop in sorted(shops.all_shops(), key=lambda s: s.shop_id):
@@ -123,16 +90,8 @@ def _shops() -> int:
     return 0
 
 
-def _shop(store_code: str) -> int:
+def show_shop(args: argparse.Namespace) -> int:
     from bridge.store import shops
 
-    print(shops.require(store_code).model_dump_json(indent=2))
+    print(shops.require(args.store_code).model_dump_json(indent=2))
     return 0
-
-
-def _validation_text(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-
-
-if __name__ == "__main__":
-    sys.exit(main())
