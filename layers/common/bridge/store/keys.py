@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SHOPS_INDEX = "gsi1"
+GSI1 = "gsi1"  # generic second index: shops by partition SHOPS, links by SKU
 SHOPS_PARTITION = "SHOPS"
 
 

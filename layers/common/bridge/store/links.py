@@ -109,7 +109,7 @@ def by_sku(shop_id: str, sku: str) -> list[Link]:
     index = keys.sku_index(shop_id, sku)
     page = client().query(
         TableName=name(),
-        IndexName=keys.SHOPS_INDEX,
+        IndexName=keys.GSI1,
         KeyConditionExpression="gsi1pk = :p AND gsi1sk = :s",
         ExpressionAttributeValues={":p": {"S": index["gsi1pk"]}, ":s": {"S": index["gsi1sk"]}},
     )

@@ -48,7 +48,7 @@ def all_shops() -> list[Shop]:
     shops: list[Shop] = []
     kwargs: dict[str, Any] = {
         "TableName": name(),
-        "IndexName": keys.SHOPS_INDEX,
+        "IndexName": keys.GSI1,
         "KeyConditionExpression": "gsi1pk = :p",
         "ExpressionAttributeValues": {":p": {"S": keys.SHOPS_PARTITION}},
     }
