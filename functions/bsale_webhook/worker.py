@@ -6,14 +6,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bridge.observability import logger, metrics
 from bridge.queue import WorkMessage
-from bridge.sync.worker import handle_bsale
+from bridge.sync.worker import handle_catalog_event
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> str:
     logger.set_correlation_id(record.message_id)
-    return handle_bsale(WorkMessage.model_validate_json(record.body)).action
+    return handle_catalog_event(WorkMessage.model_validate_json(record.body)).action
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,4 +1,4 @@
-"""EventBridge schedule: flag shops Bsale stopped notifying."""
+"""EventBridge schedule: flag shops Bsale stopped notifying; queue the reconciles that are due."""
 
 import time
 
@@ -7,10 +7,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bridge.observability import logger, metrics
 from bridge.ops.stale import flag_stale_shops
+from bridge.store import shops
+from bridge.sync.schedule import queue_due_reconciles
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    flagged = flag_stale_shops(int(time.time()))
-    return {"flagged_stale": flagged}
+    now = int(time.time())
+    all_shops = shops.all_shops()
+    return {"flagged_stale": flag_stale_shops(all_shops, now), "reconciles": queue_due_reconciles(all_shops, now)}

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     secrets_max_age: int = Field(default=300, alias="SECRETS_MAX_AGE")
     max_body_bytes: int = Field(default=64 * 1024, alias="MAX_BODY_BYTES")
     stale_after_minutes: int = Field(default=24 * 60, alias="STALE_AFTER_MINUTES")
+    # A bulk job stops and queues its continuation when this much of its invocation is used (Lambda max: 900 s).
+    sync_budget_seconds: int = Field(default=780, alias="SYNC_BUDGET_SECONDS")
+    # Share the per-shop API limits across every process through the table (off: per-process pacing only).
+    shared_rate_limits: bool = Field(default=True, alias="SHARED_RATE_LIMITS")
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from bridge.clients.http import ApiSession, pace_for
+from bridge.clients.http import ApiSession, Waits, pace_for
 from bridge.errors import ConfigurationError, UpstreamError
 from bridge.models.bsale import DocumentType, Instance, Office, PriceDetail, PriceList, Stock, Variant
 
@@ -15,6 +15,10 @@ BSALE_API_URL = "https://api.bsale.io"
 BSALE_CREDENTIAL_URL = "https://credential.bsale.io"
 PAGE_LIMIT = 50  # Bsale's maximum
 RATE_PER_SECOND = 8  # Bsale's published limit since 10/2025
+
+
+def local_pace(token: str) -> Waits:
+    return pace_for("bsale", token, RATE_PER_SECOND)
 
 
 class BsaleClient(ApiSession):
@@ -26,8 +30,9 @@ class BsaleClient(ApiSession):
         base_url: str = BSALE_API_URL,
         credential_url: str = BSALE_CREDENTIAL_URL,
         session: requests.Session | None = None,
+        pace: Waits | None = None,
     ) -> None:
-        super().__init__(base_url, pace_for("bsale", token, RATE_PER_SECOND), session)
+        super().__init__(base_url, pace or local_pace(token), session)
         self._token = token
         self.credential_url = credential_url.rstrip("/")
 
@@ -77,6 +82,33 @@ class BsaleClient(ApiSession):
         body = self.get_json(f"/v1/price_lists/{price_list_id}/details.json", {"variantid": variant_id})
         items = [PriceDetail.model_validate(item) for item in body.get("items", [])]
         return next((item for item in items if item.variant.id == str(variant_id)), None)
+
+    def price_of(self, price_list_id: str, variant_id: str) -> float | None:
+        detail = self.price(price_list_id, variant_id)
+        return detail.variant_value_with_taxes if detail else None
+
+    def document_variant_ids(self, document_id: str) -> list[str]:
+        """The variants a sale document moved (its detail lines; gloss lines have none)."""
+        ids = []
+        for line in self.pages(f"/v1/documents/{document_id}/details.json"):
+            variant = line.get("variant") or {}
+            if variant.get("id") is not None:
+                ids.append(str(variant["id"]))
+        return ids
+
+    def variants_by_code(self, code: str) -> list[Variant]:
+        return [Variant.model_validate(v) for v in self.pages("/v1/variants.json", {"code": code,
+                                                                                   "expand": "[product]"})]
+
+    def variants_of_product(self, product_id: str) -> list[Variant]:
+        return [Variant.model_validate(v) for v in self.pages("/v1/variants.json", {"productid": product_id,
+                                                                                   "expand": "[product]"})]
+
+    def page(self, path: str, offset: int, params: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a list endpoint at `offset` (for jobs that checkpoint); True when more pages follow."""
+        body = self.get_json(path, {**(params or {}), "limit": PAGE_LIMIT, "offset": offset})
+        items = list(body.get("items", []))
+        return items, bool(body.get("next")) and len(items) == PAGE_LIMIT
 
     def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint, 50 a page, following `next` as Bsale gives it."""

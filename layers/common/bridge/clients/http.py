@@ -11,7 +11,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import requests
 
@@ -65,6 +66,46 @@ class Pace:
         return delay
 
 
+class RateLimited(Exception):
+    """The shop's shared quota is spent for longer than the caller is willing to wait."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"API quota spent for {seconds:.1f} s")
+        self.seconds = seconds
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A shared per-shop quota: `cap` calls per `window` seconds (one of them per API window)."""
+
+    window: int
+    cap: int
+
+
+class SharedPace:
+    """The local pace plus the shop's quotas shared through the table, for every process of the deployment.
+
+    `max_wait` is how long a caller accepts to wait for a full window to pass: a webhook worker gives up
+    quickly (its message goes back to the queue, delayed, and the worker serves other shops meanwhile);
+    a bulk job waits.
+    """
+
+    def __init__(self, local: Waits, shop_id: str, api: str, quotas: list[Quota], max_wait: float) -> None:
+        self.local, self.shop_id, self.api, self.quotas, self.max_wait = local, shop_id, api, quotas, max_wait
+
+    def wait(self) -> float:
+        from bridge.store import rate
+
+        waited = self.local.wait()
+        for quota in self.quotas:
+            while (delay := rate.take(self.shop_id, f"{self.api}{quota.window}", quota.window, quota.cap)) > 0:
+                if waited + delay > self.max_wait:
+                    raise RateLimited(delay)
+                time.sleep(delay)
+                waited += delay
+        return waited
+
+
 _paces: dict[tuple[str, str], Pace] = {}
 _paces_lock = threading.Lock()
 
@@ -78,6 +119,10 @@ def pace_for(service: str, credential: str, per_second: int, per_minute: int | N
         return _paces[key]
 
 
+class Waits(Protocol):
+    def wait(self) -> float: ...
+
+
 class ApiSession:
     """Calls one API with one credential; subclasses say how auth and error bodies look."""
 
@@ -85,7 +130,7 @@ class ApiSession:
     max_attempts = 4
     max_backoff = 8.0
 
-    def __init__(self, base_url: str, pace: Pace, session: requests.Session | None = None) -> None:
+    def __init__(self, base_url: str, pace: Waits, session: requests.Session | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.pace = pace
         self.session = session or requests.Session()

@@ -8,13 +8,17 @@ from typing import Any
 
 import requests
 
-from bridge.clients.http import ApiSession, pace_for
-from bridge.models.jumpseller import Hook, JsProduct
+from bridge.clients.http import ApiSession, Waits, pace_for
+from bridge.models.jumpseller import Hook, JsProduct, JsVariant
 
 JUMPSELLER_API_URL = "https://api.jumpseller.com/v1"
 PAGE_LIMIT = 100  # Jumpseller's maximum
 RATE_PER_SECOND = 20
 RATE_PER_MINUTE = 800
+
+
+def local_pace(login: str) -> Waits:
+    return pace_for("jumpseller", login, RATE_PER_SECOND, RATE_PER_MINUTE)
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,14 @@ class JumpsellerClient(ApiSession):
     service = "Jumpseller"
 
     def __init__(
-        self, login: str, auth_token: str, base_url: str = JUMPSELLER_API_URL, session: requests.Session | None = None
+        self,
+        login: str,
+        auth_token: str,
+        base_url: str = JUMPSELLER_API_URL,
+        session: requests.Session | None = None,
+        pace: Waits | None = None,
     ) -> None:
-        super().__init__(base_url, pace_for("jumpseller", login, RATE_PER_SECOND, RATE_PER_MINUTE), session)
+        super().__init__(base_url, pace or local_pace(login), session)
         self._basic = (login, auth_token)
 
     def _auth(self, headers: dict[str, str]) -> tuple[str, str]:
@@ -61,12 +70,16 @@ class JumpsellerClient(ApiSession):
     def products(self) -> Iterator[JsProduct]:
         page = 1
         while True:
-            items = self.get_json("/products.json", {"page": page, "limit": PAGE_LIMIT})
-            for item in items:
-                yield JsProduct.model_validate(item.get("product", item))
+            items = self.products_page(page)
+            yield from items
             if len(items) < PAGE_LIMIT:
                 return
             page += 1
+
+    def products_page(self, page: int) -> list[JsProduct]:
+        """One page of products (100, Jumpseller's maximum); a short page is the last."""
+        items = self.get_json("/products.json", {"page": page, "limit": PAGE_LIMIT})
+        return [JsProduct.model_validate(item.get("product", item)) for item in items]
 
     def product(self, product_id: int) -> JsProduct:
         body = self.get_json(f"/products/{product_id}.json")
@@ -84,27 +97,35 @@ class JumpsellerClient(ApiSession):
                 found.append((product, Target(product.id)))
         return found
 
+    def write(self, target: Target, changes: dict[str, Any], *, name: str, current_price: float) -> None:
+        """One PUT with `changes` (stock, stock_unlimited, price) for a product or one of its variants.
+
+        The official spec requires name and price on a product PUT: the product's own values go along, so
+        nothing else changes.
+        """
+        if target.variant_id is not None:
+            self.request("PUT", f"/products/{target.product_id}/variants/{target.variant_id}.json",
+                         json={"variant": changes})
+        else:
+            body = {"name": name, "price": current_price, **changes}
+            self.request("PUT", f"/products/{target.product_id}.json", json={"product": body})
+
     def set_stock(
         self, target: Target, stock: int | None, *, name: str, price: float, unlimited: bool = False
     ) -> None:
         """Write an absolute stock (None with unlimited=True: sell without limit)."""
-        fields: dict[str, Any] = {"stock_unlimited": unlimited}
+        changes: dict[str, Any] = {"stock_unlimited": unlimited}
         if stock is not None:
-            fields["stock"] = stock
-        self._put(target, fields, name=name, price=price)
+            changes["stock"] = stock
+        self.write(target, changes, name=name, current_price=price)
 
-    def set_price(self, target: Target, price: float, *, name: str) -> None:
-        self._put(target, {"price": price}, name=name, price=price)
+    def create_product(self, fields: dict[str, Any]) -> JsProduct:
+        body = self.request("POST", "/products.json", json={"product": fields}).json()
+        return JsProduct.model_validate(body.get("product", body))
 
-    def _put(self, target: Target, fields: dict[str, Any], *, name: str, price: float) -> None:
-        if target.variant_id is not None:
-            self.request("PUT", f"/products/{target.product_id}/variants/{target.variant_id}.json",
-                         json={"variant": fields})
-        else:
-            # The official spec requires name and price on a product PUT; we send back what the product has,
-            # so only stock (or price, when synced) changes.
-            body = {"name": name, "price": price, **fields}
-            self.request("PUT", f"/products/{target.product_id}.json", json={"product": body})
+    def create_variant(self, product_id: int, fields: dict[str, Any]) -> JsVariant:
+        body = self.request("POST", f"/products/{product_id}/variants.json", json={"variant": fields}).json()
+        return JsVariant.model_validate(body.get("variant", body))
 
     # -- hooks ----------------------------------------------------------------------------------------------
     def hooks(self) -> list[Hook]:

@@ -19,6 +19,7 @@ class ShopOptions(BaseModel):
     documents: bool = True
     document_mode: str = Field(default="auto", pattern="^(auto|manual)$")
     stale_after_minutes: int | None = Field(default=None, ge=5)
+    reconcile_every_minutes: int = Field(default=60, ge=5)
 
 
 class Shop(BaseModel):

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from bridge.models.shop import Shop
 from bridge.observability import logger, metrics
 from bridge.settings import settings
 from bridge.store import shops
 
 
-def flag_stale_shops(now: int) -> list[str]:
+def flag_stale_shops(all_shops: list[Shop], now: int) -> list[str]:
     """Flag every shop whose last notification (or connection, if it never had one) is older than its threshold."""
     flagged: list[str] = []
     stale_count = 0
-    for shop in shops.all_shops():
+    for shop in all_shops:
         minutes = shop.options.stale_after_minutes or settings().stale_after_minutes
         last = shop.last_notification_at or shop.connected_at
         if now - last <= minutes * 60:

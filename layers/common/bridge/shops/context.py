@@ -5,10 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge import secrets
+from bridge.clients import bsale as bsale_api
+from bridge.clients import jumpseller as jumpseller_api
 from bridge.clients.bsale import BsaleClient
+from bridge.clients.http import Quota, SharedPace, Waits
 from bridge.clients.jumpseller import JumpsellerClient
 from bridge.models.shop import Shop, ShopSecrets
+from bridge.settings import settings
 from bridge.store import shops
+
+# Each shop's share of the published limits (Bsale 8/s; Jumpseller 20/s and 800/min), one step below them.
+# Bulk jobs get less than webhooks, so a running reconcile always leaves room for the shop's live changes.
+QUOTAS = {
+    ("bsale", False): [Quota(1, 7)],
+    ("bsale", True): [Quota(1, 5)],
+    ("jumpseller", False): [Quota(1, 18), Quota(60, 760)],
+    ("jumpseller", True): [Quota(1, 12), Quota(60, 600)],
+}
+WEBHOOK_MAX_WAIT = 2.0  # seconds a webhook worker waits for its shop's quota before handing the message back
+BULK_MAX_WAIT = 120.0
 
 
 @dataclass
@@ -22,13 +37,23 @@ class ShopContext:
         return self.shop.shop_id
 
 
-def clients_for(shop: Shop, creds: ShopSecrets) -> ShopContext:
+def _pace(shop: Shop, api: str, local: Waits, bulk: bool) -> Waits:
+    if not settings().shared_rate_limits:
+        return local
+    max_wait = BULK_MAX_WAIT if bulk else WEBHOOK_MAX_WAIT
+    return SharedPace(local, shop.shop_id, api, QUOTAS[(api, bulk)], max_wait)
+
+
+def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False) -> ShopContext:
+    bsale_pace = _pace(shop, "bsale", bsale_api.local_pace(creds.bsale_token), bulk)
+    js_pace = _pace(shop, "jumpseller", jumpseller_api.local_pace(creds.jumpseller_login), bulk)
     return ShopContext(
         shop=shop,
-        bsale=BsaleClient(creds.bsale_token, shop.bsale_api_url, shop.bsale_credential_url),
-        jumpseller=JumpsellerClient(creds.jumpseller_login, creds.jumpseller_auth_token, shop.jumpseller_api_url),
+        bsale=BsaleClient(creds.bsale_token, shop.bsale_api_url, shop.bsale_credential_url, pace=bsale_pace),
+        jumpseller=JumpsellerClient(creds.jumpseller_login, creds.jumpseller_auth_token, shop.jumpseller_api_url,
+                                    pace=js_pace),
     )
 
 
-def open_shop(shop_id: str) -> ShopContext:
-    return clients_for(shops.require(shop_id), secrets.get(shop_id))
+def open_shop(shop_id: str, *, bulk: bool = False) -> ShopContext:
+    return clients_for(shops.require(shop_id), secrets.get(shop_id), bulk=bulk)

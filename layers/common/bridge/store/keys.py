@@ -24,6 +24,32 @@ def sku_index(shop_id: str, sku: str) -> dict[str, str]:
     return {"gsi1pk": f"SHOP#{shop_id}#SKU", "gsi1sk": sku}
 
 
+GSI2 = "gsi2"  # links by Jumpseller product (keys only)
+
+
+def js_product_index(shop_id: str, product_id: int) -> dict[str, str]:
+    """Tertiary key of a link item: every link into one Jumpseller product (its variants, or itself)."""
+    return {"gsi2pk": f"SHOP#{shop_id}#JSP#{product_id}", "gsi2sk": "LINK"}
+
+
+def unlinked(shop_id: str, variant_id: str) -> dict[str, str]:
+    return {"pk": f"SHOP#{shop_id}", "sk": f"UNLINKED#{variant_id}"}
+
+
+def job(shop_id: str, kind: str) -> dict[str, str]:
+    """The state of a shop's bulk job (reconcile, manual sync): one per kind, with its checkpoint."""
+    return {"pk": f"SHOP#{shop_id}", "sk": f"JOB#{kind}"}
+
+
+def job_chunk(shop_id: str, kind: str, run: str, part: str) -> dict[str, str]:
+    """A piece of what a running job has read (a page of Jumpseller products...), to resume without re-reading."""
+    return {"pk": f"SHOP#{shop_id}", "sk": f"JOBDATA#{kind}#{run}#{part}"}
+
+
+def rate_window(shop_id: str, api: str, window: int) -> dict[str, str]:
+    return {"pk": f"SHOP#{shop_id}", "sk": f"RATE#{api}#{window}"}
+
+
 def shops_index(shop_id: str) -> dict[str, str]:
     return {"gsi1pk": SHOPS_PARTITION, "gsi1sk": shop_id}
 
@@ -31,3 +57,21 @@ def shops_index(shop_id: str) -> dict[str, str]:
 def event(shop_id: str, kind: str, ident: str) -> dict[str, str]:
     """A record of an event accepted but not acted upon yet (topics later issues handle)."""
     return {"pk": f"SHOP#{shop_id}", "sk": f"EVENT#{kind}#{ident}"}
+
+
+def order(shop_id: str, order_id: int) -> dict[str, str]:
+    """The state record of one Jumpseller order (documents, consumption, cancellation): one per shop and order."""
+    return {"pk": f"SHOP#{shop_id}", "sk": f"ORDER#{order_id}"}
+
+
+def order_prefix() -> str:
+    return "ORDER#"
+
+
+def hold(shop_id: str, order_id: int) -> dict[str, str]:
+    """What one pending order holds, per Bsale variant; applied to the links' `held` once, released once."""
+    return {"pk": f"SHOP#{shop_id}", "sk": f"HOLD#{order_id}"}
+
+
+def hold_prefix() -> str:
+    return "HOLD#"

@@ -39,8 +39,36 @@ def get(shop_id: str, variant_id: str) -> Link | None:
 
 
 def save(link: Link) -> None:
-    item = {**keys.link(link.shop_id, link.variant_id), **keys.sku_index(link.shop_id, link.sku), **link.model_dump()}
+    """Create or replace a link (and forget why the variant was unlinked, if it was)."""
+    item = {**keys.link(link.shop_id, link.variant_id), **keys.sku_index(link.shop_id, link.sku),
+            **keys.js_product_index(link.shop_id, link.js_product_id), **link.model_dump()}
     client().put_item(TableName=name(), Item=serialize(item))
+    client().delete_item(TableName=name(), Key=serialize(keys.unlinked(link.shop_id, link.variant_id)))
+
+
+def delete(shop_id: str, variant_id: str) -> None:
+    client().delete_item(TableName=name(), Key=serialize(keys.link(shop_id, variant_id)))
+
+
+def variant_ids_of_js_product(shop_id: str, product_id: int) -> list[str]:
+    """Bsale variant ids of every link into one Jumpseller product."""
+    index = keys.js_product_index(shop_id, product_id)
+    page = client().query(
+        TableName=name(), IndexName=keys.GSI2, KeyConditionExpression="gsi2pk = :p",
+        ExpressionAttributeValues={":p": {"S": index["gsi2pk"]}},
+    )
+    return [deserialize(item)["sk"].removeprefix(keys.link_prefix()) for item in page.get("Items", [])]
+
+
+def update_js_fields(link: Link, **fields: object) -> None:
+    """Refresh what the link remembers of the Jumpseller side (name, price, ids) without touching the rest."""
+    sets = ", ".join(f"#{k} = :{k}" for k in fields)
+    client().update_item(
+        TableName=name(), Key=serialize(keys.link(link.shop_id, link.variant_id)),
+        UpdateExpression=f"SET {sets}", ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={f"#{k}": k for k in fields},
+        ExpressionAttributeValues={f":{k}": value(v) for k, v in fields.items()},
+    )
 
 
 def claim_stock_write(link: Link, read_at: int) -> bool:
@@ -98,10 +126,25 @@ def all_links(shop_id: str) -> list[Link]:
 
 
 def record_unlinked(shop_id: str, variant_id: str, sku: str | None, reason: str) -> None:
-    """Remember why a variant is not linked, for the shop's status."""
-    item = {"pk": f"SHOP#{shop_id}", "sk": f"UNLINKED#{variant_id}", "variant_id": variant_id, "sku": sku,
-            "reason": reason}
+    """Remember why a variant is not linked, for the shop's status (and drop its link, if it had one)."""
+    item = {**keys.unlinked(shop_id, variant_id), "variant_id": variant_id, "sku": sku, "reason": reason}
     client().put_item(TableName=name(), Item=serialize(item))
+    delete(shop_id, variant_id)
+
+
+def unlinked_reasons(shop_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": name(),
+        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+        "ExpressionAttributeValues": {":p": {"S": f"SHOP#{shop_id}"}, ":s": {"S": "UNLINKED#"}},
+    }
+    while True:
+        page = client().query(**kwargs)
+        items += [deserialize(item) for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def by_sku(shop_id: str, sku: str) -> list[Link]:

@@ -7,6 +7,10 @@ import math
 from bridge.models.bsale import Product, Variant
 
 PACK = 3  # Bsale product classification of packs / promotions
+NO_SKU = "no SKU in Bsale"
+INACTIVE = "inactive in Bsale"
+SERIAL = "serial-numbered in Bsale"
+PACK_REASON = "pack in Bsale"
 
 
 def stock_to_push(available: float, held: int, *, allow_negative: bool, presale: bool) -> tuple[int | None, bool]:
@@ -24,15 +28,16 @@ def stock_to_push(available: float, held: int, *, allow_negative: bool, presale:
 def unlinkable_reason(variant: Variant) -> str | None:
     """Why a Bsale variant cannot be linked by SKU, or None when it can."""
     if not variant.code:
-        return "no SKU in Bsale"
-    if variant.state != 0:
-        return "inactive in Bsale"
+        return NO_SKU
+    product = variant.product if isinstance(variant.product, Product) else None
+    if variant.state != 0 or (product is not None and product.state != 0):
+        return INACTIVE
     if variant.serial_number:
-        return "serial-numbered in Bsale"
-    product = variant.product
-    if isinstance(product, Product):
-        if product.classification == PACK:
-            return "pack in Bsale"
-        if product.state != 0:
-            return "inactive in Bsale"
+        return SERIAL
+    if product is not None and product.classification == PACK:
+        return PACK_REASON
     return None
+
+
+def same_price(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and abs(a - b) < 0.005

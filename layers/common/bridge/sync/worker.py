@@ -1,46 +1,66 @@
-"""What the Bsale worker does with one queued notification."""
+"""What the catalog worker does with one queued event (Bsale notification or Jumpseller product webhook)."""
 
 from __future__ import annotations
 
+import math
 import time
 
+from bridge import queue
+from bridge.clients.http import RateLimited
 from bridge.errors import UnknownShop, UpstreamError
 from bridge.models.bsale import BsaleNotification
 from bridge.observability import logger, work_keys
 from bridge.queue import WorkMessage
-from bridge.shops.context import open_shop
+from bridge.settings import settings
+from bridge.shops.context import ShopContext, open_shop
 from bridge.store import shops
-from bridge.sync.stock import Outcome, on_stock_notification
+from bridge.sync import linking, price, stock
+from bridge.sync.stock import Outcome
 
 
-def handle_bsale(message: WorkMessage) -> Outcome:
-    """Act on one notification. Retryable failures raise (SQS retries, then dead-letters); others are recorded."""
+def handle_catalog_event(message: WorkMessage) -> Outcome:
+    """Act on one event. Retryable failures raise (SQS retries, then dead-letters); others are recorded."""
+    with work_keys(shop=message.shop_id, subject=message.subject):
+        try:
+            ctx = open_shop(message.shop_id)
+        except UnknownShop:
+            logger.warning("event for a shop that is no longer connected: dropped")
+            return Outcome("dropped", "shop not connected")
+        try:
+            outcome = _act(ctx, message)
+        except RateLimited as exc:
+            # This shop's quota is spent: hand the message back, delayed, and serve other shops meanwhile.
+            queue.send(settings().bsale_queue_url, message.model_copy(update={"deferred": message.deferred + 1}),
+                       delay_seconds=math.ceil(exc.seconds))
+            return Outcome("deferred", f"API quota spent; back in {math.ceil(exc.seconds)} s")
+        except UpstreamError as exc:
+            if exc.retryable:
+                raise
+            # Retrying cannot help (Bsale or Jumpseller refused): keep the reason where the shop's status shows it.
+            shops.record_event(ctx.shop_id, "problem", message.subject.replace(" ", "-"),
+                               {"reason": exc.reason, "event": message.payload}, int(time.time()))
+            logger.error("event could not be applied", extra={"reason": exc.reason})
+            return Outcome("failed", exc.reason)
+        logger.info("event handled", extra={"action": outcome.action, "detail": outcome.detail})
+        return outcome
+
+
+def _act(ctx: ShopContext, message: WorkMessage) -> Outcome:
+    if message.kind == "jumpseller.webhook":
+        event = str(message.payload.get("event"))
+        return Outcome("linked", linking.on_jumpseller_product(ctx, event, dict(message.payload.get("body") or {})))
     notification = BsaleNotification.model_validate(message.payload)
-    with work_keys(shop=message.shop_id, topic=notification.topic, bsale_resource=notification.resource_id):
-        return _handle(message, notification)
-
-
-def _handle(message: WorkMessage, notification: BsaleNotification) -> Outcome:
-    try:
-        ctx = open_shop(message.shop_id)
-    except UnknownShop:
-        logger.warning("notification for a shop that is no longer connected: dropped")
-        return Outcome("dropped", "shop not connected")
-    try:
-        if notification.topic == "stock":
-            outcome = on_stock_notification(ctx, notification)
-        else:
-            # Price, product, variant and document notifications are handled by the catalog sync.
-            shops.record_event(ctx.shop_id, f"bsale-{notification.topic}", notification.resource_id,
-                               message.payload, int(time.time()))
-            outcome = Outcome("recorded", f"{notification.topic} {notification.resource_id}")
-    except UpstreamError as exc:
-        if exc.retryable:
-            raise
-        # Retrying cannot help (Bsale or Jumpseller refused): keep the reason where the shop's status shows it.
-        shops.record_event(ctx.shop_id, "problem", f"{notification.topic}-{notification.resource_id}",
-                           {"reason": exc.reason, "notification": message.payload}, int(time.time()))
-        logger.error("notification could not be applied", extra={"reason": exc.reason})
-        return Outcome("failed", exc.reason)
-    logger.info("notification handled", extra={"action": outcome.action, "detail": outcome.detail})
-    return outcome
+    if notification.topic == "stock":
+        return stock.on_stock_notification(ctx, notification)
+    if notification.topic == "document":
+        return stock.on_document_notification(ctx, notification)
+    if notification.topic == "price":
+        return price.on_price_notification(ctx, notification)
+    if notification.topic == "variant":
+        return Outcome("linked", linking.refresh_variant(ctx, ctx.bsale.variant(notification.resource_id)))
+    if notification.topic == "product":
+        results = [linking.refresh_variant(ctx, v) for v in ctx.bsale.variants_of_product(notification.resource_id)]
+        return Outcome("linked", "; ".join(results) or "product without variants")
+    shops.record_event(ctx.shop_id, f"bsale-{notification.topic}", notification.resource_id, message.payload,
+                       int(time.time()))
+    return Outcome("recorded", f"{notification.topic} {notification.resource_id}")

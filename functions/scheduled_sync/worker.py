@@ -1,0 +1,22 @@
+"""SQS worker: one slice of a bulk catalog job (reconcile, manual sync), resuming from its checkpoint."""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bridge.observability import logger, metrics
+from bridge.queue import WorkMessage
+from bridge.sync.jobs import handle_sync_message
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    def record_handler(record: SQSRecord) -> str:
+        logger.set_correlation_id(record.message_id)
+        message = WorkMessage.model_validate_json(record.body)
+        return handle_sync_message(message, context.get_remaining_time_in_millis()).action
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

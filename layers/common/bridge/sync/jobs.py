@@ -1,0 +1,73 @@
+"""Bulk catalog jobs on the sync queue: how they are requested, and one slice of work per message."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from bridge import queue
+from bridge.observability import logger, work_keys
+from bridge.queue import WorkMessage
+from bridge.settings import settings
+from bridge.shops.context import open_shop
+from bridge.store import jobs
+from bridge.sync.stock import Outcome
+
+RECONCILE = "reconcile"
+MANUAL = "manual"
+MODES = ("link", "import", "overwrite")
+
+
+@dataclass
+class Budget:
+    """When a slice must stop and leave the rest to its continuation."""
+
+    deadline: float
+
+    @classmethod
+    def of(cls, remaining_ms: int | None) -> Budget:
+        seconds = float(settings().sync_budget_seconds)
+        if remaining_ms is not None:
+            seconds = min(seconds, remaining_ms / 1000 - 60)  # a minute to checkpoint and queue the rest
+        return cls(time.monotonic() + max(1.0, seconds))
+
+    def spent(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+
+def request(shop_id: str, kind: str, params: dict[str, str] | None = None, reason: str = "") -> str | None:
+    """Queue a new run unless one is under way; return its id (None: one is running already)."""
+    run = uuid.uuid4().hex[:12]
+    if not jobs.start(shop_id, kind, run, {**(params or {}), "reason": reason}, jobs.now()):
+        return None
+    continue_run(shop_id, kind, run)
+    return run
+
+
+def continue_run(shop_id: str, kind: str, run: str) -> None:
+    message = WorkMessage(kind=f"sync.{kind}", shop_id=shop_id, payload={"run": run},
+                          subject=f"{kind} {run}")
+    queue.send(settings().sync_queue_url, message)
+
+
+def handle_sync_message(message: WorkMessage, remaining_ms: int | None = None) -> Outcome:
+    from bridge.sync import manual, reconcile
+
+    kind = message.kind.removeprefix("sync.")
+    run = str(message.payload["run"])
+    with work_keys(shop=message.shop_id, job=kind, run=run):
+        record = jobs.resume(message.shop_id, kind, run, jobs.now())
+        if record is None:
+            # A replayed or duplicate message of a run that is over (or held by a live slice): nothing to do.
+            return Outcome("dropped", f"{kind} run {run} is not running")
+        ctx = open_shop(message.shop_id, bulk=True)
+        budget = Budget.of(remaining_ms)
+        if kind == RECONCILE:
+            outcome = reconcile.run_slice(ctx, run, record["checkpoint"], budget)
+        else:
+            outcome = manual.run(ctx, run, str(record.get("params", {}).get("mode", "link")), budget)
+        if outcome.action == "paused":
+            continue_run(message.shop_id, kind, run)
+        logger.info("sync slice", extra={"action": outcome.action, "detail": outcome.detail})
+        return outcome

@@ -1,0 +1,135 @@
+"""Automatic linking by SKU (F2): links appear when both sides have a SKU and disappear when one loses it.
+
+Triggers: a Bsale variant or product notification, a Jumpseller product webhook, or the first stock
+notification of a variant never seen. A new link gets Bsale's stock (and price, when synced) at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.models.bsale import Variant
+from bridge.models.jumpseller import JsProduct
+from bridge.observability import logger
+from bridge.shops.context import ShopContext
+from bridge.store import links
+from bridge.store.links import Link
+from bridge.sync import catalog, push
+from bridge.sync.catalog import BsaleItem, JsItem
+
+
+def make_link(ctx: ShopContext, b: BsaleItem, j: JsItem) -> Link:
+    link = Link(
+        shop_id=ctx.shop_id, variant_id=b.variant_id, sku=b.sku or "", js_product_id=j.target.product_id,
+        js_variant_id=j.target.variant_id, js_name=j.name, js_price=j.price, allow_negative=b.allow_negative,
+        pushed_stock=j.stock, pushed_unlimited=j.unlimited,
+    )
+    existing = links.get(ctx.shop_id, b.variant_id)
+    if existing is not None:
+        link.held = existing.held  # held stock belongs to orders, not to the link's shape
+    links.save(link)
+    return link
+
+
+def push_truth(ctx: ShopContext, link: Link, observed: JsItem | None) -> str:
+    """Write Bsale's stock (and price, when synced) to a link, only where Jumpseller differs."""
+    available = ctx.bsale.available_stock(link.variant_id, str(ctx.shop.office_id))
+    price = ctx.bsale.price_of(str(ctx.shop.price_list_id), link.variant_id) if ctx.shop.options.sync_price else None
+    fields, before = push.changes_for(link, stock=push.desired_stock(ctx, link, available), price=price,
+                                      observed=observed)
+    if not fields:
+        return f"{link.sku} already matches"
+    return push.write(ctx, link, fields, before, observed).describe()
+
+
+def link_variant(ctx: ShopContext, variant: Variant) -> Link | str:
+    """Link one Bsale variant to the Jumpseller product or variant with its SKU; or say why it cannot be."""
+    item = catalog.bsale_item(variant)
+    reason = item.problem
+    matches: list[JsItem] = []
+    if reason is None and item.sku:
+        twins = [v for v in ctx.bsale.variants_by_code(item.sku) if catalog.bsale_item(v).problem is None]
+        if len(twins) > 1:
+            reason = "duplicate SKU in Bsale"
+        else:
+            matches = [j for product, _ in ctx.jumpseller.find_sku(item.sku) for j in catalog.js_items(product)
+                       if j.sku == item.sku]
+            reason = "missing in Jumpseller" if not matches else "duplicate SKU in Jumpseller" if len(matches) > 1 \
+                else None
+    if reason is not None:
+        links.record_unlinked(ctx.shop_id, item.variant_id, item.sku, reason)
+        return reason
+    return make_link(ctx, item, matches[0])
+
+
+def ensure_link(ctx: ShopContext, variant_id: str) -> Link | str:
+    """The variant's link, made the first time it is needed; or the reason it has none."""
+    link = links.get(ctx.shop_id, variant_id)
+    if link is not None:
+        return link
+    return link_variant(ctx, ctx.bsale.variant(variant_id))
+
+
+def refresh_variant(ctx: ShopContext, variant: Variant) -> str:
+    """A Bsale variant changed (created, SKU edited, deactivated, pre-sale flag): relink it and push."""
+    current = links.get(ctx.shop_id, str(variant.id))
+    item = catalog.bsale_item(variant)
+    if current is not None and item.problem is None and item.sku == current.sku:
+        if current.allow_negative != item.allow_negative:
+            links.update_js_fields(current, allow_negative=item.allow_negative)
+            current.allow_negative = item.allow_negative
+        return push_truth(ctx, current, None)
+    result = link_variant(ctx, variant)
+    if isinstance(result, str):
+        return f"variant {variant.id} not linked: {result}"
+    return "linked; " + push_truth(ctx, result, _observed(result))
+
+
+def on_jumpseller_product(ctx: ShopContext, event: str, body: dict[str, Any]) -> str:
+    """A Jumpseller product was created, updated or deleted: follow its SKUs."""
+    raw = body.get("product", body)
+    product = JsProduct.model_validate(raw)
+    before = set(links.variant_ids_of_js_product(ctx.shop_id, product.id))
+    if event == "product_deleted":
+        for variant_id in before:
+            _unlink(ctx, variant_id, "missing in Jumpseller")
+        return f"product {product.id} deleted: {len(before)} link(s) removed"
+    done: list[str] = []
+    kept: set[str] = set()
+    for j in catalog.js_items(product):
+        if not j.sku:
+            continue
+        existing = links.by_sku(ctx.shop_id, j.sku)
+        if existing:
+            link = existing[0]
+            kept.add(link.variant_id)
+            if link.target != j.target or link.js_name != j.name or not _same(link.js_price, j.price):
+                # Our own writes come back as product_updated: refreshing names and ids is all they cause.
+                links.update_js_fields(link, js_product_id=j.target.product_id, js_variant_id=j.target.variant_id,
+                                       js_name=j.name, js_price=j.price)
+            continue
+        candidates = [v for v in ctx.bsale.variants_by_code(j.sku) if catalog.bsale_item(v).problem is None]
+        if len(candidates) != 1:
+            done.append(f"{j.sku}: {'missing in Bsale' if not candidates else 'duplicate SKU in Bsale'}")
+            continue
+        link = make_link(ctx, catalog.bsale_item(candidates[0]), j)
+        kept.add(link.variant_id)
+        done.append("linked " + push_truth(ctx, link, j))
+    for variant_id in before - kept:
+        _unlink(ctx, variant_id, "missing in Jumpseller")
+        done.append(f"variant {variant_id} unlinked (SKU gone from the product)")
+    return f"product {product.id}: " + ("; ".join(done) or "links up to date")
+
+
+def _unlink(ctx: ShopContext, variant_id: str, reason: str) -> None:
+    link = links.get(ctx.shop_id, variant_id)
+    links.record_unlinked(ctx.shop_id, variant_id, link.sku if link else None, reason)
+    logger.info("link removed", extra={"bsale_variant": variant_id, "reason": reason})
+
+
+def _observed(link: Link) -> JsItem | None:
+    return JsItem(link.sku, link.target, link.js_name, link.js_price, link.pushed_stock, link.pushed_unlimited)
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) < 0.005
