@@ -9,10 +9,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from bridge.ops import redact
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "bsale-jumpseller-bridge")
 
-logger = Logger(service=SERVICE)
+# Every line goes through the redactor: no token, RUT or e-mail address reaches the logs in clear.
+logger = Logger(service=SERVICE, json_serializer=redact.dumps)
+if isinstance(logger.registered_formatter, LambdaPowertoolsFormatter):
+    # A Logger of the same service made earlier keeps its handler and formatter: redact through it too.
+    logger.registered_formatter.json_serializer = redact.dumps
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "BsaleJumpsellerBridge"), service=SERVICE)
 
 # An acknowledgement that only rejected bad input has no metric to flush; that is not worth a warning.
