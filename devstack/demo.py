@@ -83,10 +83,16 @@ def write_local_env(stack: Any, path: str = LOCAL_ENV_FILE) -> None:
     import os
     from pathlib import Path
 
+    from bridge.ops.dead_letters import REGISTRY
+
     names = {key: os.environ[key] for key in ("TABLE_NAME", "SECRETS_PREFIX", "BSALE_QUEUE_URL", "ORDER_QUEUE_URL")
              if key in os.environ}
+    # Each dead-letter queue and its source, for `./dev admin --local dlq ...` (the functions never need them).
+    queues = {env: stack.queue_url(resource) for dlq in REGISTRY
+              for env, resource in ((dlq.env, dlq.resource), (dlq.source_env, dlq.source_resource))
+              if resource in stack.resources.queues}
     env = {"AWS_ENDPOINT_URL": stack.moto_endpoint, "AWS_DEFAULT_REGION": stack.region,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **names}
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **names, **queues}
     Path(path).parent.mkdir(exist_ok=True)
     Path(path).write_text(json.dumps(env, indent=2))
 
