@@ -57,13 +57,25 @@ def jumpseller(sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Iterator[Ju
 
 
 @pytest.fixture
-def shop(stack: LocalStack, bsale: BsaleSandbox, jumpseller: JumpsellerSandbox) -> Iterator[DemoShop]:
-    """A freshly connected demo shop of its own (own Bsale company, own Jumpseller store)."""
-    n = next(_shop_numbers)
-    demo = connect_demo_shop(stack.api_url, bsale, jumpseller, code=f"shop-{n}", cpn_id=5000 + n)
-    yield demo
+def new_shop(
+    stack: LocalStack, bsale: BsaleSandbox, jumpseller: JumpsellerSandbox
+) -> Iterator[Callable[..., DemoShop]]:
+    """Connect a fresh demo shop of its own (own Bsale company, own Jumpseller store) with these options."""
+
+    def connect(**options: Any) -> DemoShop:
+        n = next(_shop_numbers)
+        return connect_demo_shop(stack.api_url, bsale, jumpseller, code=f"shop-{n}", cpn_id=5000 + n,
+                                 options=options)
+
+    yield connect
     for faults in (bsale.faults, jumpseller.faults):
         faults.clear()
+    bsale.notifications_enabled = True
+
+
+@pytest.fixture
+def shop(new_shop: Callable[..., DemoShop]) -> DemoShop:
+    return new_shop()
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:

@@ -30,6 +30,10 @@ def test_presale_makes_negative_stock_variants_unlimited() -> None:
     assert stock_to_push(5, 0, allow_negative=False, presale=True) == (5, False)
 
 
+def test_stock_bsale_does_not_track_is_always_unlimited() -> None:
+    assert stock_to_push(0, 0, allow_negative=False, presale=False, untracked=True) == (None, True)
+
+
 def _variant(**fields: object) -> Variant:
     return Variant.model_validate({"id": 1, "code": "SKU-1", **fields})
 

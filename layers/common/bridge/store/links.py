@@ -22,7 +22,8 @@ class Link(BaseModel):
     js_variant_id: int | None = None
     js_name: str = ""  # sent back on product PUTs, which the official spec requires
     js_price: float = 0
-    allow_negative: bool = False
+    allow_negative: bool = False  # Bsale sells it without stock (pre-sale makes it unlimited)
+    untracked: bool = False  # Bsale does not count its stock at all: always unlimited
     pushed_stock: int | None = None  # last stock written to Jumpseller (None: unlimited or never)
     pushed_unlimited: bool = False
     stock_read_at: int = 0  # ns clock of the Bsale read behind the last write; older reads never win

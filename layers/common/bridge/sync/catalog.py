@@ -20,6 +20,7 @@ class BsaleItem:
     name: str
     product_id: int | None
     allow_negative: bool
+    untracked: bool  # Bsale does not count its stock (unlimited stock, or a product without stock control)
     problem: str | None  # why it cannot be linked whatever Jumpseller has (no SKU, pack, serial, inactive)
 
 
@@ -56,13 +57,16 @@ class LinkPlan:
 
 def bsale_item(variant: Variant) -> BsaleItem:
     product = variant.product if isinstance(variant.product, Product) else None
-    name = " ".join(part for part in (product.name if product else "", variant.description) if part).strip()
+    base, description = (product.name if product else "").strip(), variant.description.strip()
+    # Bsale descriptions often repeat the product name ("Polera" / "Polera S"): say it once.
+    name = description if description.startswith(base) else f"{base} {description}".strip()
     return BsaleItem(
         variant_id=str(variant.id),
         sku=variant.code,
         name=name or f"variant {variant.id}",
         product_id=int(product.id) if product else None,
-        allow_negative=bool(variant.allow_negative_stock or variant.unlimited_stock),
+        allow_negative=bool(variant.allow_negative_stock),
+        untracked=bool(variant.unlimited_stock or (product is not None and not product.stock_control)),
         problem=rules.unlinkable_reason(variant),
     )
 

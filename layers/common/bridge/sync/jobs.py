@@ -30,7 +30,7 @@ class Budget:
         seconds = float(settings().sync_budget_seconds)
         if remaining_ms is not None:
             seconds = min(seconds, remaining_ms / 1000 - 60)  # a minute to checkpoint and queue the rest
-        return cls(time.monotonic() + max(1.0, seconds))
+        return cls(time.monotonic() + max(0.0, seconds))
 
     def spent(self) -> bool:
         return time.monotonic() >= self.deadline

@@ -22,7 +22,7 @@ def make_link(ctx: ShopContext, b: BsaleItem, j: JsItem) -> Link:
     link = Link(
         shop_id=ctx.shop_id, variant_id=b.variant_id, sku=b.sku or "", js_product_id=j.target.product_id,
         js_variant_id=j.target.variant_id, js_name=j.name, js_price=j.price, allow_negative=b.allow_negative,
-        pushed_stock=j.stock, pushed_unlimited=j.unlimited,
+        untracked=b.untracked, pushed_stock=j.stock, pushed_unlimited=j.unlimited,
     )
     existing = links.get(ctx.shop_id, b.variant_id)
     if existing is not None:
@@ -75,9 +75,9 @@ def refresh_variant(ctx: ShopContext, variant: Variant) -> str:
     current = links.get(ctx.shop_id, str(variant.id))
     item = catalog.bsale_item(variant)
     if current is not None and item.problem is None and item.sku == current.sku:
-        if current.allow_negative != item.allow_negative:
-            links.update_js_fields(current, allow_negative=item.allow_negative)
-            current.allow_negative = item.allow_negative
+        if (current.allow_negative, current.untracked) != (item.allow_negative, item.untracked):
+            links.update_js_fields(current, allow_negative=item.allow_negative, untracked=item.untracked)
+            current.allow_negative, current.untracked = item.allow_negative, item.untracked
         return push_truth(ctx, current, None)
     result = link_variant(ctx, variant)
     if isinstance(result, str):
@@ -91,18 +91,18 @@ def on_jumpseller_product(ctx: ShopContext, event: str, body: dict[str, Any]) ->
     product = JsProduct.model_validate(raw)
     before = set(links.variant_ids_of_js_product(ctx.shop_id, product.id))
     if event == "product_deleted":
-        for variant_id in before:
+        gone = [v for v in before if (link := links.get(ctx.shop_id, v)) and link.js_product_id == product.id]
+        for variant_id in gone:
             _unlink(ctx, variant_id, "missing in Jumpseller")
-        return f"product {product.id} deleted: {len(before)} link(s) removed"
+        return f"product {product.id} deleted: {len(gone)} link(s) removed"
     done: list[str] = []
-    kept: set[str] = set()
+    present = {j.sku for j in catalog.js_items(product) if j.sku}
     for j in catalog.js_items(product):
         if not j.sku:
             continue
         existing = links.by_sku(ctx.shop_id, j.sku)
         if existing:
             link = existing[0]
-            kept.add(link.variant_id)
             if link.target != j.target or link.js_name != j.name or not _same(link.js_price, j.price):
                 # Our own writes come back as product_updated: refreshing names and ids is all they cause.
                 links.update_js_fields(link, js_product_id=j.target.product_id, js_variant_id=j.target.variant_id,
@@ -113,17 +113,20 @@ def on_jumpseller_product(ctx: ShopContext, event: str, body: dict[str, Any]) ->
             done.append(f"{j.sku}: {'missing in Bsale' if not candidates else 'duplicate SKU in Bsale'}")
             continue
         link = make_link(ctx, catalog.bsale_item(candidates[0]), j)
-        kept.add(link.variant_id)
         done.append("linked " + push_truth(ctx, link, j))
-    for variant_id in before - kept:
-        _unlink(ctx, variant_id, "missing in Jumpseller")
-        done.append(f"variant {variant_id} unlinked (SKU gone from the product)")
+    for variant_id in before:
+        link = links.get(ctx.shop_id, variant_id)
+        if link is not None and link.js_product_id == product.id and link.sku not in present:
+            _unlink(ctx, variant_id, "missing in Jumpseller")
+            done.append(f"{link.sku} unlinked (SKU gone from the product)")
     return f"product {product.id}: " + ("; ".join(done) or "links up to date")
 
 
 def _unlink(ctx: ShopContext, variant_id: str, reason: str) -> None:
     link = links.get(ctx.shop_id, variant_id)
-    links.record_unlinked(ctx.shop_id, variant_id, link.sku if link else None, reason)
+    if link is None:
+        return  # already unlinked by another event
+    links.record_unlinked(ctx.shop_id, variant_id, link.sku, reason)
     logger.info("link removed", extra={"bsale_variant": variant_id, "reason": reason})
 
 

@@ -46,7 +46,9 @@ def run(ctx: ShopContext, run_id: str, mode: str, budget: Any) -> Outcome:
     for b, j in pairs:
         paired.add(b.variant_id)
         link = existing.get(b.variant_id)
-        if link is None or link.sku != b.sku or link.target != j.target or link.allow_negative != b.allow_negative:
+        if link is None or (link.sku, link.target, link.allow_negative, link.untracked) != (
+            b.sku, j.target, b.allow_negative, b.untracked
+        ):
             linking.make_link(ctx, b, j)
     for item in plan.not_linked:
         if item.side == "bsale":
@@ -136,7 +138,7 @@ def _create(ctx: ShopContext, product_id: int | None, variants: list[BsaleItem],
             prices: dict[str, float]) -> list[tuple[BsaleItem, JsItem]]:
     def stock_of(v: BsaleItem) -> dict[str, Any]:
         count, unlimited = rules.stock_to_push(stocks.get(v.variant_id, 0.0), 0, allow_negative=v.allow_negative,
-                                                    presale=ctx.shop.options.presale)
+                                               presale=ctx.shop.options.presale, untracked=v.untracked)
         return {"stock_unlimited": True} if unlimited else {"stock": count, "stock_unlimited": False}
 
     first = variants[0]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from bridge.models.bsale import BsaleNotification
 from bridge.observability import add_work_keys
 from bridge.shops.context import ShopContext
-from bridge.store import links
-from bridge.sync import push
+from bridge.sync import linking, push
 from bridge.sync.stock import Outcome
 
 
@@ -15,9 +14,9 @@ def on_price_notification(ctx: ShopContext, notification: BsaleNotification) -> 
         return Outcome("dropped", "price sync is off for this shop")
     if notification.price_list_id is not None and notification.price_list_id != str(ctx.shop.price_list_id):
         return Outcome("dropped", f"price list {notification.price_list_id} is not the shop's")
-    link = links.get(ctx.shop_id, notification.resource_id)
-    if link is None:
-        return Outcome("unlinked", "variant not linked")
+    link = linking.ensure_link(ctx, notification.resource_id)
+    if isinstance(link, str):
+        return Outcome("unlinked", link)
     add_work_keys(sku=link.sku)
     price = ctx.bsale.price_of(str(ctx.shop.price_list_id), notification.resource_id)
     if price is None:

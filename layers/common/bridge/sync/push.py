@@ -27,7 +27,7 @@ class Change:
 
 def desired_stock(ctx: ShopContext, link: Link, available: float) -> tuple[int | None, bool]:
     return rules.stock_to_push(available, link.held, allow_negative=link.allow_negative,
-                               presale=ctx.shop.options.presale)
+                               presale=ctx.shop.options.presale, untracked=link.untracked)
 
 
 def changes_for(

@@ -13,14 +13,17 @@ SERIAL = "serial-numbered in Bsale"
 PACK_REASON = "pack in Bsale"
 
 
-def stock_to_push(available: float, held: int, *, allow_negative: bool, presale: bool) -> tuple[int | None, bool]:
+def stock_to_push(
+    available: float, held: int, *, allow_negative: bool, presale: bool, untracked: bool = False
+) -> tuple[int | None, bool]:
     """(stock, unlimited) for Jumpseller from Bsale's available quantity in the shop's office.
 
     Pending Jumpseller orders already took `held` units that Bsale does not know about yet, so they come
     off. Jumpseller counts whole units: a decimal availability rounds down, a negative one shows as 0.
-    With pre-sale on, a variant Bsale lets sell without stock is unlimited.
+    With pre-sale on, a variant Bsale lets sell without stock is unlimited. A variant whose stock Bsale does
+    not track at all (unlimited stock, or a product without stock control: services, gift cards) always is.
     """
-    if presale and allow_negative:
+    if untracked or (presale and allow_negative):
         return None, True
     return max(0, math.floor(available - held + 1e-9)), False
 
