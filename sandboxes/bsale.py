@@ -1264,9 +1264,11 @@ class BsaleSandbox(SandboxServer):
 
     def _list_movements(self, request: Request, account: BsaleAccount, kind: str) -> Response:
         q = request.query
+        # Documented filters served: `officeid`; receptions also `documentnumber` (bsale.md §3.3).
         items = [
             self._movement_json(m) for m in account.movements.values()
             if m.kind == kind and _matches(q, "officeid", m.office_id)
+            and (kind != "reception" or _matches(q, "documentnumber", m.document_number))
         ]
         return self._page(request, items)
 

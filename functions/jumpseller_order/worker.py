@@ -13,7 +13,8 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def record_handler(record: SQSRecord) -> str:
     logger.set_correlation_id(record.message_id)
-    return handle_jumpseller(WorkMessage.model_validate_json(record.body))
+    # The message id lets the same message, coming back after a crash, resume the step it had claimed.
+    return handle_jumpseller(WorkMessage.model_validate_json(record.body), attempt=f"sqs-{record.message_id}")
 
 
 @logger.inject_lambda_context(clear_state=True)

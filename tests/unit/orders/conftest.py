@@ -1,0 +1,64 @@
+"""DynamoDB in memory (moto) shaped like the template's table, and the two sandboxes on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bridge import aws
+from bridge.settings import settings
+
+TABLE = "orders-unit-table"
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # The e2e stack may have pointed this process at its moto server: these tests use their own, in memory.
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("SHARED_RATE_LIMITS", "false")
+    settings.cache_clear()
+    aws.reset()
+    with mock_aws():
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
+                                  for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "gsi1",
+                "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                              {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+        )
+        yield TABLE
+    aws.reset()
+    settings.cache_clear()
+
+
+@pytest.fixture
+def atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies a conditional write atomically; moto checks then writes, and threads can interleave.
+
+    One lock around moto's writes gives it DynamoDB's guarantee, so concurrency tests test our conditions.
+    """
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for method in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, method)
+
+        @functools.wraps(original)
+        def locked(self: object, *args: object, __original: object = original, **kwargs: object) -> object:
+            with lock:
+                return __original(self, *args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(DynamoDBBackend, method, locked)
