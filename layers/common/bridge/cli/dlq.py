@@ -10,10 +10,13 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bridge.ops import dead_letters as dl
+
+T = TypeVar("T")
 
 
 def register(sub: Any) -> None:
@@ -88,6 +91,18 @@ def _routes(names: list[str] | None) -> list[dl.Route]:
     return found
 
 
+def _aws_only(call: Callable[..., T], *args: Any) -> T:
+    """SQS move tasks exist on AWS only: say so plainly where they do not (moto, behind ./dev local)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return call(*args)
+    except (ClientError, NotImplementedError) as exc:
+        raise dl.DeadLetterError(
+            f"SQS move tasks are not available here ({type(exc).__name__}); they exist on AWS only, "
+            "use --mode manual (the default)") from exc
+
+
 def _when(seconds: float | None) -> str:
     if not seconds:
         return "-"
@@ -96,10 +111,10 @@ def _when(seconds: float | None) -> str:
 
 def list_depths(args: argparse.Namespace) -> int:
     sqs = _sqs()
-    print(f"{'queue':8} {'dead':>6} {'held':>6}   source: {'waiting':>7} {'in flight':>9}")
+    print(f"{'queue':8} {'dead letters':>12} {'held now':>9}   {'source waiting':>14} {'source in flight':>16}")
     for route in _routes(None):
         d = dl.depth(sqs, route)
-        print(f"{d.queue:8} {d.visible:>6} {d.in_flight:>6}           {d.source_visible:>7} {d.source_in_flight:>9}")
+        print(f"{d.queue:8} {d.visible:>12} {d.in_flight:>9}   {d.source_visible:>14} {d.source_in_flight:>16}")
     return 0
 
 
@@ -143,8 +158,12 @@ def replay_letters(args: argparse.Namespace) -> int:
         verb = "would replay" if report.dry_run else "replayed"
         for letter in report.replayed:
             print(f"{verb}: {route.name} {letter.message_id} shop={letter.shop_id} {letter.subject!r}")
-        print(f"{route.name}: {verb} {len(report.replayed)} to {route.source_url}; "
-              f"{report.released} others left in the dead letters, visible again")
+        if report.dry_run:
+            print(f"{route.name}: would replay {len(report.replayed)} to {route.source_url}; nothing changed "
+                  f"({report.released} examined, all visible again)")
+        else:
+            print(f"{route.name}: replayed {len(report.replayed)} to {route.source_url}; "
+                  f"{report.released} others stay in the dead letters, visible again")
         if report.error:
             failed = True
             print(f"{route.name}: stopped: {report.error}", file=sys.stderr)
@@ -165,7 +184,7 @@ def _start_move_tasks(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(f"{route.name}: would start a move task for about {waiting} messages to {route.source_url}")
             continue
-        handle = dl.start_move_task(sqs, route, rate)
+        handle = _aws_only(dl.start_move_task, sqs, route, rate)
         print(f"{route.name}: move task started for about {waiting} messages: {handle}")
     return 0
 
@@ -192,13 +211,13 @@ def purge_letters(args: argparse.Namespace) -> int:
 def list_tasks(args: argparse.Namespace) -> int:
     sqs = _sqs()
     for route in _routes([args.queue]):
-        for task in dl.move_tasks(sqs, route):
+        for task in _aws_only(dl.move_tasks, sqs, route):
             print(f"{task.queue:6} {task.status:10} moved {task.moved}/{task.to_move} "
                   f"started {_when(task.started_at)} {task.handle or ''} {task.failure or ''}".rstrip())
     return 0
 
 
 def cancel_task(args: argparse.Namespace) -> int:
-    moved = dl.cancel_move_task(_sqs(), args.task_handle)
+    moved = _aws_only(dl.cancel_move_task, _sqs(), args.task_handle)
     print(f"cancelled; about {moved} messages had been moved")
     return 0
