@@ -42,19 +42,18 @@ def run(ctx: ShopContext, run_id: str, mode: str, budget: Any) -> Outcome:
         plan.not_linked = [n for n in plan.not_linked if not (n.side == "bsale" and n.ident in imported)]
 
     existing = {link.variant_id: link for link in links.all_links(ctx.shop_id)}
-    paired: set[str] = set()
+    changed = []
     for b, j in pairs:
-        paired.add(b.variant_id)
         link = existing.get(b.variant_id)
         if link is None or (link.sku, link.target, link.allow_negative, link.untracked) != (
             b.sku, j.target, b.allow_negative, b.untracked
         ):
-            linking.make_link(ctx, b, j)
-    for item in plan.not_linked:
-        if item.side == "bsale":
-            links.record_unlinked(ctx.shop_id, item.ident, item.sku, item.reason)
-    for variant_id in set(existing) - paired - {n.ident for n in plan.not_linked if n.side == "bsale"}:
-        links.record_unlinked(ctx.shop_id, variant_id, existing[variant_id].sku, "missing in Bsale")
+            changed.append(linking.new_link(ctx, b, j, held=link.held if link else 0))
+    links.save_many(changed)
+    unlinked = [(n.ident, n.sku, n.reason) for n in plan.not_linked if n.side == "bsale"]
+    gone = set(existing) - {b.variant_id for b, _ in pairs} - {ident for ident, _, _ in unlinked}
+    unlinked += [(variant_id, existing[variant_id].sku, "missing in Bsale") for variant_id in sorted(gone)]
+    links.record_unlinked_many(ctx.shop_id, unlinked)
 
     written: list[str] = []
     if mode in ("overwrite", "import"):

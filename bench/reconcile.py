@@ -1,0 +1,164 @@
+"""Reconcile of a 10,000-SKU shop with 1 % drift, against the sandboxes.
+
+The sandboxes and moto run in a child process, so the memory figure is the reconcile's own: the peak of
+Python allocations (tracemalloc) while the job runs in this process, slice after slice. Printed next to:
+- API calls made against the minimum: the pages of both catalogs plus one write per drifted SKU;
+- elapsed time against the time the rate limits alone impose on those calls, at the published limits and
+  at the share a bulk job takes (see bridge/shops/context.py QUOTAS);
+- the manual link of the same catalog, which the reconcile needs first.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+import requests
+
+CHILD = "--servers"
+
+
+def servers(skus: int, drift_percent: float) -> None:
+    """Child process: moto and both sandboxes, seeded with `skus` matching products; prints where they listen."""
+    from moto.server import ThreadedMotoServer
+
+    from sandboxes.bsale import BsaleSandbox
+    from sandboxes.jumpseller import JumpsellerSandbox
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    bsale, jumpseller = BsaleSandbox().start(), JumpsellerSandbox().start()
+    account = bsale.add_account("bench-bsale-token", 4242, "Bench SpA")
+    office = account.add_office("Tienda Online", is_virtual=True)
+    price_list = account.add_price_list("Lista Base")
+    store = jumpseller.add_store("bench-shop")
+    step = max(1, int(100 / drift_percent))
+    drift = []
+    for i in range(skus):
+        sku, stock, price = f"SKU-{i:05d}", i % 40, 1000 + i
+        product = account.add_product(f"Producto {i}", [{"code": sku, "stock": {office.id: stock}, "price": price}])
+        js = store.add_product(f"Producto {i}", sku=sku, stock=stock, price=price, notify=False)
+        if i % step == 0:
+            drift.append([next(v.id for v in account.variants.values() if v.product_id == product.id), js.id])
+    host, port = moto.get_host_and_port()
+    print(json.dumps({"moto": f"http://{host}:{port}", "bsale": bsale.url, "jumpseller": jumpseller.url,
+                      "office": office.id, "price_list": price_list.id, "cpn": 4242, "store": store.code,
+                      "login": store.login, "auth": store.auth_token, "hooks": store.hooks_token,
+                      "drift": drift}), flush=True)
+    sys.stdin.read()  # serve until the parent closes our stdin
+
+
+def _drive(message: Any) -> int:
+    """Run a job's slices in this process until it is done; return the number of slices."""
+    from bridge.sync.jobs import handle_sync_message
+
+    slices = 0
+    while True:
+        slices += 1
+        if handle_sync_message(message).action != "paused":
+            return slices
+
+
+def _calls(url: str) -> dict[str, int]:
+    requests_log = requests.get(f"{url}/_sandbox/requests", timeout=30).json()
+    counted: dict[str, int] = {}
+    for r in requests_log:
+        key = f"{r['method']}{' 429' if r['status'] == 429 else ''}"
+        counted[key] = counted.get(key, 0) + 1
+    return counted
+
+
+def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
+    from bridge import aws
+    from bridge.queue import WorkMessage
+    from bridge.settings import settings
+    from bridge.shops.connect import ConnectRequest, connect
+    from bridge.store import jobs
+    from devstack import LocalStack
+
+    child = subprocess.Popen([sys.executable, "-m", "bench.reconcile", CHILD, str(skus), str(drift_percent)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env={**os.environ, "PYTHONPATH": ".:layers/common"})
+    assert child.stdout is not None
+    where = json.loads(child.stdout.readline())
+    stack = LocalStack(moto_endpoint=where["moto"], pollers=False, api=False, schedules=False).start()
+    try:
+        aws.reset()
+        settings.cache_clear()
+        connect(ConnectRequest(
+            store_code=where["store"], jumpseller_login=where["login"], jumpseller_auth_token=where["auth"],
+            jumpseller_hooks_token=where["hooks"], bsale_token="bench-bsale-token", office_id=where["office"],
+            price_list_id=where["price_list"], bsale_api_url=where["bsale"], bsale_credential_url=where["bsale"],
+            jumpseller_api_url=f"{where['jumpseller']}/v1",
+        ))
+        shop = where["store"]
+
+        def job(kind: str, params: dict[str, str]) -> tuple[float, int, dict[str, Any]]:
+            run_id = jobs.start(shop, kind, f"bench-{kind}", params, jobs.now()) and f"bench-{kind}"
+            assert run_id, kind
+            message = WorkMessage(kind=f"sync.{kind}", shop_id=shop, payload={"run": run_id})  # type: ignore[arg-type]
+            started = time.perf_counter()
+            slices = _drive(message)
+            record = jobs.get(shop, kind) or {}
+            return time.perf_counter() - started, slices, jobs.result_of(record) or {}
+
+        link_seconds, _, link_report = job("manual", {"mode": "link"})
+
+        # The drift: half changed in Bsale without a notification, half edited by hand in Jumpseller
+        drifted = len(where["drift"])
+        for n, (variant_id, product_id) in enumerate(where["drift"]):
+            if n % 2 == 0:
+                requests.put(f"{where['bsale']}/_sandbox/accounts/{where['cpn']}/stock", timeout=10,
+                             json={"variant_id": variant_id, "office_id": where["office"], "quantity": 99})
+            else:
+                requests.put(f"{where['jumpseller']}/_sandbox/stores/{shop}/products/{product_id}", timeout=10,
+                             json={"stock": 77})
+        for url in (where["bsale"], where["jumpseller"]):
+            requests.delete(f"{url}/_sandbox/requests", timeout=10)
+
+        tracemalloc.start()
+        seconds, slices, result = job("reconcile", {})
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        bsale_calls, js_calls = _calls(where["bsale"]), _calls(where["jumpseller"])
+    finally:
+        stack.stop()
+        if child.stdin:
+            child.stdin.close()
+        child.wait(timeout=30)
+
+    bsale_pages = math.ceil(skus / 50)  # stock rows of the office, 50 a page (no price pages: price sync off)
+    js_pages = skus // 100 + 1  # 100 a page; a short (here empty) page says it was the last
+    reads = bsale_calls.get("GET", 0) + js_calls.get("GET", 0)
+    writes = js_calls.get("PUT", 0)
+    floor_published = bsale_calls.get("GET", 0) / 8 + (js_calls.get("GET", 0) + writes) / 20
+    floor_bulk_share = bsale_calls.get("GET", 0) / 5 + (js_calls.get("GET", 0) + writes) / 12
+    return {
+        "benchmark": "reconcile",
+        "skus": skus, "drifted": drifted,
+        "fixed": result.get("fixed"),
+        "api_calls": {"bsale": bsale_calls, "jumpseller": js_calls, "total": reads + writes,
+                      "minimum": bsale_pages + js_pages + drifted,
+                      "minimum_detail": {"bsale_stock_pages": bsale_pages, "jumpseller_pages": js_pages,
+                                         "writes": drifted}},
+        "elapsed_s": round(seconds, 1),
+        "rate_limit_floor_s": {"published_limits": round(floor_published, 1),
+                               "bulk_share_of_limits": round(floor_bulk_share, 1)},
+        "slices": slices,
+        "peak_python_memory_mb": round(peak / 2**20, 1),
+        "manual_link_first": {"elapsed_s": round(link_seconds, 1), "linked": link_report.get("linked")},
+    }
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == [CHILD]:
+        servers(int(sys.argv[2]), float(sys.argv[3]))
+    else:
+        sys.path[:0] = [".", "layers/common"]
+        print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000), indent=2))
