@@ -141,3 +141,12 @@ def test_pace_spaces_calls_per_second() -> None:
     finally:
         http_module.time.sleep = original  # type: ignore[assignment]
     assert waited == pytest.approx(Pace.MARGIN)
+
+
+def test_a_429_that_does_not_end_defers_the_work_instead_of_failing_it() -> None:
+    from bridge.clients.http import RateLimited
+
+    client, session = bsale([(429, {"error": "Too Many Requests"}, {"Retry-After": "30"})] * 4)
+    with pytest.raises(RateLimited) as caught:
+        client.get_json("/v1/x.json")
+    assert caught.value.seconds == 30 and len(session.sent) == 4

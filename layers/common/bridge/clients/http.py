@@ -170,6 +170,7 @@ class ApiSession:
             headers["Content-Type"] = "application/json"
         auth = self._auth(headers)
         last: str = ""
+        throttled = 0.0  # how long the API asked us to wait last, when it answered 429
         for attempt in range(1, self.max_attempts + 1):
             self.pace.wait()
             self.calls += 1
@@ -188,8 +189,10 @@ class ApiSession:
             text = self._error_text(response)
             if response.status_code == 429:
                 last = f"429 {text}"
-                time.sleep(min(self._retry_after(response, attempt), self.max_backoff))
+                throttled = self._retry_after(response, attempt)
+                time.sleep(min(throttled, self.max_backoff))
                 continue
+            throttled = 0.0
             if response.status_code in RETRYABLE_STATUS and safe:
                 last = f"{response.status_code} {text}"
                 time.sleep(self._backoff(attempt))
@@ -200,6 +203,9 @@ class ApiSession:
                 status_code=response.status_code,
                 retryable=response.status_code in RETRYABLE_STATUS,
             )
+        if throttled:
+            # Still rate limited: not a failure of the work, which waits its turn (the caller defers it).
+            raise RateLimited(max(throttled, 1.0))
         raise UpstreamError(self.service, f"gave up after {self.max_attempts} attempts: {last}", retryable=True)
 
     def _backoff(self, attempt: int) -> float:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass
 
 from bridge import queue
+from bridge.clients.http import RateLimited
 from bridge.observability import logger, work_keys
 from bridge.queue import WorkMessage
 from bridge.settings import settings
@@ -45,10 +47,10 @@ def request(shop_id: str, kind: str, params: dict[str, str] | None = None, reaso
     return run
 
 
-def continue_run(shop_id: str, kind: str, run: str) -> None:
+def continue_run(shop_id: str, kind: str, run: str, delay_seconds: int = 0) -> None:
     message = WorkMessage(kind=f"sync.{kind}", shop_id=shop_id, payload={"run": run},
                           subject=f"{kind} {run}")
-    queue.send(settings().sync_queue_url, message)
+    queue.send(settings().sync_queue_url, message, delay_seconds=delay_seconds)
 
 
 def handle_sync_message(message: WorkMessage, remaining_ms: int | None = None) -> Outcome:
@@ -63,10 +65,15 @@ def handle_sync_message(message: WorkMessage, remaining_ms: int | None = None) -
             return Outcome("dropped", f"{kind} run {run} is not running")
         ctx = open_shop(message.shop_id, bulk=True)
         budget = Budget.of(remaining_ms)
-        if kind == RECONCILE:
-            outcome = reconcile.run_slice(ctx, run, record["checkpoint"], budget)
-        else:
-            outcome = manual.run(ctx, run, str(record.get("params", {}).get("mode", "link")), budget)
+        try:
+            if kind == RECONCILE:
+                outcome = reconcile.run_slice(ctx, run, record["checkpoint"], budget)
+            else:
+                outcome = manual.run(ctx, run, str(record.get("params", {}).get("mode", "link")), budget)
+        except RateLimited as exc:
+            # The shop's API quota stays spent: resume from the last checkpoint once it is back (not a failure).
+            continue_run(message.shop_id, kind, run, delay_seconds=math.ceil(exc.seconds))
+            return Outcome("deferred", f"API quota spent; resumes in {math.ceil(exc.seconds)} s")
         if outcome.action == "paused":
             continue_run(message.shop_id, kind, run)
         logger.info("sync slice", extra={"action": outcome.action, "detail": outcome.detail})
