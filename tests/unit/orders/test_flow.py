@@ -504,3 +504,28 @@ def test_a_cancel_waits_while_the_document_is_in_flight(
         w.canceled(order_id, "c1")
     w.paid(order_id, "m1")
     assert w.canceled(order_id, "c1").action == "credited"
+
+
+def test_a_spent_api_quota_lets_go_of_the_step_for_the_deferred_copy(world: Callable[..., World]) -> None:
+    from bridge.clients.http import RateLimited
+
+    w = world()
+    order_id = w.order([("TAZA-1", 1)])
+
+    class SpentOnce:
+        spent = True
+
+        def wait(self) -> float:
+            if self.spent:
+                self.spent = False
+                raise RateLimited(3.0)
+            return 0.0
+
+    w.ctx.bsale.pace = SpentOnce()
+    with pytest.raises(RateLimited):
+        w.paid(order_id, "sqs-1")  # the worker then sends a delayed copy of the message (another id)
+    record = w.record(order_id)
+    assert record.state is S.CREATING and record.claim_id is None
+    assert record.last_error is not None and record.last_error.code == "rate_limited"
+    assert w.paid(order_id, "sqs-2").action == "created"
+    assert len(w.documents(order_id)) == 1

@@ -62,6 +62,7 @@ def _print_problem(error: Any) -> None:
 
 
 def _run(store_code: str, order_id: int, action: Any) -> int:
+    from bridge.clients.http import RateLimited
     from bridge.errors import UpstreamError
     from bridge.observability import work_keys
     from bridge.shops.context import open_shop
@@ -72,6 +73,9 @@ def _run(store_code: str, order_id: int, action: Any) -> int:
             return _print(action(ctx))
         except UpstreamError as exc:
             print(f"not done, try again later: {exc.reason}")
+            return 1
+        except RateLimited as exc:
+            print(f"not done, the shop's API quota is spent: try again in {exc.seconds:.0f} s")
             return 1
 
 

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bridge.clients import bsale_documents, jumpseller_orders
+from bridge.clients.http import RateLimited
 from bridge.documents.builder import DocumentPlan as Plan
 from bridge.documents.builder import (
     DocumentSettings,
@@ -108,6 +110,19 @@ def _now() -> int:
     return int(time.time())
 
 
+@contextmanager
+def _letting_go_when_rate_limited(shop_id: str, order_id: int, attempt: str) -> Iterator[None]:
+    """The shop's API quota is spent (the caller defers the work): give up any claim, so the deferred copy of
+    the message (another id) or any other attempt can resume the step at once."""
+    try:
+        yield
+    except RateLimited:
+        error = problem("rate_limited", "Se alcanzó el límite de llamadas a la API de la tienda; se reintentará en "
+                                        "unos segundos.", None, retryable=True)
+        records.unclaim(shop_id, order_id, attempt=attempt, now=_now(), sets={"last_error": error})
+        raise
+
+
 # ---------------------------------------------------------------------------------------------- entry points
 
 
@@ -131,10 +146,16 @@ def on_abandoned(ctx: ShopContext, order: JumpsellerOrder) -> Result:
 
 
 def on_paid(ctx: ShopContext, order: JumpsellerOrder, raw: dict[str, Any], attempt: str) -> Result:
-    return _advance(ctx, _ensure(ctx.shop_id, order.id, raw, "order_paid"), attempt)
+    with _letting_go_when_rate_limited(ctx.shop_id, order.id, attempt):
+        return _advance(ctx, _ensure(ctx.shop_id, order.id, raw, "order_paid"), attempt)
 
 
 def on_canceled(ctx: ShopContext, order: JumpsellerOrder, raw: dict[str, Any], attempt: str) -> Result:
+    with _letting_go_when_rate_limited(ctx.shop_id, order.id, attempt):
+        return _on_canceled(ctx, order, raw, attempt)
+
+
+def _on_canceled(ctx: ShopContext, order: JumpsellerOrder, raw: dict[str, Any], attempt: str) -> Result:
     record = records.get(ctx.shop_id, order.id)
     if record is None:
         now = _now()
@@ -149,6 +170,11 @@ def on_canceled(ctx: ShopContext, order: JumpsellerOrder, raw: dict[str, Any], a
 
 def retry(ctx: ShopContext, order_id: int, attempt: str, *, force: bool = False) -> Result:
     """"Reintentar": resume or redo the step an order is stuck on, once its cause is fixed."""
+    with _letting_go_when_rate_limited(ctx.shop_id, order_id, attempt):
+        return _retry(ctx, order_id, attempt, force=force)
+
+
+def _retry(ctx: ShopContext, order_id: int, attempt: str, *, force: bool) -> Result:
     record = _require(ctx.shop_id, order_id)
     state = record.state
     if state in IN_FLIGHT:
@@ -189,6 +215,11 @@ def create_document(ctx: ShopContext, order_id: int, attempt: str, *, replace: b
 
     The order is read fresh from Jumpseller, so data the shop corrected there is used.
     """
+    with _letting_go_when_rate_limited(ctx.shop_id, order_id, attempt):
+        return _create_document(ctx, order_id, attempt, replace=replace)
+
+
+def _create_document(ctx: ShopContext, order_id: int, attempt: str, *, replace: bool) -> Result:
     if not ctx.shop.options.documents:
         return Result("refused", "this shop has documents turned off (its paid orders are stock consumptions)")
     raw = jumpseller_orders.order(ctx.jumpseller, order_id)
@@ -401,8 +432,8 @@ def _post_document(ctx: ShopContext, record: OrderRecord, attempt: str) -> Resul
 def _details(ctx: ShopContext, document_id: int) -> list[DocumentLine] | None:
     try:
         items = bsale_documents.document_details(ctx.bsale, document_id)
-    except UpstreamError as exc:
-        logger.warning("document lines not read yet (read again when needed)", extra={"reason": redact(exc.reason)})
+    except (UpstreamError, RateLimited) as exc:
+        logger.warning("document lines not read yet (read again when needed)", extra={"reason": redact(str(exc))})
         return None
     lines = []
     for item in items:

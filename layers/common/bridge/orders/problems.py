@@ -101,7 +101,7 @@ def diagnose(exc: UpstreamError, step: Step) -> tuple[Outcome, OrderError]:
                                       at=now)
 
 
-def problem(code: str, reason: str, step: Step, *, retryable: bool = False) -> OrderError:
+def problem(code: str, reason: str, step: Step | None, *, retryable: bool = False) -> OrderError:
     """A problem found by our own rules (no Bsale words)."""
     return OrderError(code=code, reason=reason, retryable=retryable, step=step, at=int(time.time()))
 

@@ -9,6 +9,7 @@ defined on the order's record so that only the first correct effect happens (see
 
 from __future__ import annotations
 
+import math
 import time
 from enum import StrEnum
 from typing import Any
@@ -16,12 +17,15 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
+from bridge import queue
+from bridge.clients.http import RateLimited
 from bridge.errors import UnknownShop
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus, parse_order_webhook
 from bridge.observability import logger, metrics, work_keys
 from bridge.orders import flow
 from bridge.orders.problems import redact
 from bridge.queue import WorkMessage
+from bridge.settings import settings
 from bridge.shops.context import open_shop
 from bridge.store import shops
 
@@ -99,14 +103,22 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
     except UnknownShop:
         logger.warning("order event for a shop that is no longer connected: dropped")
         return "dropped"
-    if action is Action.HOLD:
-        result = flow.on_pending(ctx, order)
-    elif action is Action.PAID:
-        result = flow.on_paid(ctx, order, raw, attempt)
-    elif action is Action.CANCEL:
-        result = flow.on_canceled(ctx, order, raw, attempt)
-    else:
-        result = flow.on_abandoned(ctx, order)
+    try:
+        if action is Action.HOLD:
+            result = flow.on_pending(ctx, order)
+        elif action is Action.PAID:
+            result = flow.on_paid(ctx, order, raw, attempt)
+        elif action is Action.CANCEL:
+            result = flow.on_canceled(ctx, order, raw, attempt)
+        else:
+            result = flow.on_abandoned(ctx, order)
+    except RateLimited as exc:
+        # This shop's API quota is spent: hand the message back, delayed, and serve other shops meanwhile.
+        # Any step it had claimed was let go, so the copy resumes it.
+        queue.send(settings().order_queue_url, message.model_copy(update={"deferred": message.deferred + 1}),
+                   delay_seconds=math.ceil(exc.seconds))
+        logger.info("order event deferred: the shop's API quota is spent", extra={"seconds": exc.seconds})
+        return "deferred"
     if result.action in ("failed", "needs_manual"):
         # FailedDocumentsAlarm: the customer is owed a tax document (or the stock movement) until a person acts.
         metrics.add_metric(name="FailedDocuments", unit=MetricUnit.Count, value=1)
