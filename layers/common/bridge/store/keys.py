@@ -10,9 +10,14 @@ def shop(shop_id: str) -> dict[str, str]:
     return {"pk": f"SHOP#{shop_id}", "sk": "SHOP"}
 
 
+def links_partition(shop_id: str) -> str:
+    """Links have a partition of their own: a catalog of 10,000 SKUs is read whole, and nothing else with it."""
+    return f"SHOP#{shop_id}#LINKS"
+
+
 def link(shop_id: str, variant_id: str) -> dict[str, str]:
     """A Bsale variant linked to a Jumpseller product or variant, keyed by the id notifications carry."""
-    return {"pk": f"SHOP#{shop_id}", "sk": f"LINK#{variant_id}"}
+    return {"pk": links_partition(shop_id), "sk": f"LINK#{variant_id}"}
 
 
 def link_prefix() -> str:
@@ -32,8 +37,12 @@ def js_product_index(shop_id: str, product_id: int) -> dict[str, str]:
     return {"gsi2pk": f"SHOP#{shop_id}#JSP#{product_id}", "gsi2sk": "LINK"}
 
 
+def unlinked_partition(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#UNLINKED"
+
+
 def unlinked(shop_id: str, variant_id: str) -> dict[str, str]:
-    return {"pk": f"SHOP#{shop_id}", "sk": f"UNLINKED#{variant_id}"}
+    return {"pk": unlinked_partition(shop_id), "sk": f"UNLINKED#{variant_id}"}
 
 
 def job(shop_id: str, kind: str) -> dict[str, str]:
@@ -43,7 +52,7 @@ def job(shop_id: str, kind: str) -> dict[str, str]:
 
 def job_chunk(shop_id: str, kind: str, run: str, part: str) -> dict[str, str]:
     """A piece of what a running job has read (a page of Jumpseller products...), to resume without re-reading."""
-    return {"pk": f"SHOP#{shop_id}", "sk": f"JOBDATA#{kind}#{run}#{part}"}
+    return {"pk": f"SHOP#{shop_id}#JOBDATA#{kind}#{run}", "sk": part}
 
 
 def rate_window(shop_id: str, api: str, window: int) -> dict[str, str]:

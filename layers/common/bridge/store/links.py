@@ -151,7 +151,7 @@ def all_links(shop_id: str) -> list[Link]:
     kwargs: dict[str, Any] = {
         "TableName": name(),
         "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":p": {"S": f"SHOP#{shop_id}"}, ":s": {"S": keys.link_prefix()}},
+        "ExpressionAttributeValues": {":p": {"S": keys.links_partition(shop_id)}, ":s": {"S": keys.link_prefix()}},
     }
     while True:
         page = client().query(**kwargs)
@@ -173,7 +173,7 @@ def unlinked_reasons(shop_id: str) -> list[dict[str, Any]]:
     kwargs: dict[str, Any] = {
         "TableName": name(),
         "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":p": {"S": f"SHOP#{shop_id}"}, ":s": {"S": "UNLINKED#"}},
+        "ExpressionAttributeValues": {":p": {"S": keys.unlinked_partition(shop_id)}, ":s": {"S": "UNLINKED#"}},
     }
     while True:
         page = client().query(**kwargs)

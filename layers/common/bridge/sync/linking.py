@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.errors import UpstreamError
 from bridge.models.bsale import Variant
 from bridge.models.jumpseller import JsProduct
 from bridge.observability import logger
@@ -95,6 +96,8 @@ def on_jumpseller_product(ctx: ShopContext, event: str, body: dict[str, Any]) ->
     product = JsProduct.model_validate(raw)
     before = set(links.variant_ids_of_js_product(ctx.shop_id, product.id))
     if event == "product_deleted":
+        if _current(ctx, product.id) is not None:
+            return f"product {product.id}: a late delete event, the product exists; links kept"
         gone = [v for v in before if (link := links.get(ctx.shop_id, v)) and link.js_product_id == product.id]
         for variant_id in gone:
             _unlink(ctx, variant_id, "missing in Jumpseller")
@@ -118,12 +121,26 @@ def on_jumpseller_product(ctx: ShopContext, event: str, body: dict[str, Any]) ->
             continue
         link = make_link(ctx, catalog.bsale_item(candidates[0]), j)
         done.append("linked " + push_truth(ctx, link, j))
-    for variant_id in before:
-        link = links.get(ctx.shop_id, variant_id)
-        if link is not None and link.js_product_id == product.id and link.sku not in present:
-            _unlink(ctx, variant_id, "missing in Jumpseller")
-            done.append(f"{link.sku} unlinked (SKU gone from the product)")
+    leaving = [link for v in before if (link := links.get(ctx.shop_id, v)) and link.js_product_id == product.id
+               and link.sku not in present]
+    if leaving:
+        # Webhooks arrive late and out of order: only the product as it is now may take a SKU away.
+        current = _current(ctx, product.id)
+        present = {j.sku for j in catalog.js_items(current) if j.sku} if current else set()
+        for link in leaving:
+            if link.sku not in present:
+                _unlink(ctx, link.variant_id, "missing in Jumpseller")
+                done.append(f"{link.sku} unlinked (SKU gone from the product)")
     return f"product {product.id}: " + ("; ".join(done) or "links up to date")
+
+
+def _current(ctx: ShopContext, product_id: int) -> JsProduct | None:
+    try:
+        return ctx.jumpseller.product(product_id)
+    except UpstreamError as exc:
+        if exc.status_code == 404:
+            return None
+        raise
 
 
 def _unlink(ctx: ShopContext, variant_id: str, reason: str) -> None:
