@@ -115,6 +115,7 @@ def chunks(shop_id: str, kind: str, run: str, prefix: str) -> list[Any]:
     start_key = keys.job_chunk(shop_id, kind, run, prefix)
     kwargs: dict[str, Any] = {
         "TableName": name(),
+        "Limit": 100,  # chunks are up to a page of products each
         "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
         "ExpressionAttributeValues": {":p": {"S": start_key["pk"]}, ":s": {"S": start_key["sk"]}},
     }

@@ -13,6 +13,11 @@ from bridge.store import keys
 from bridge.store.table import client, deserialize, name, serialize, value
 
 
+# Items per Query page when reading a whole catalog: small enough that every call stays short, even on moto
+# (whose Query time grows with the partition), large enough for few round trips on DynamoDB.
+PAGE_ITEMS = 500
+
+
 class Link(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -150,6 +155,7 @@ def all_links(shop_id: str) -> list[Link]:
     links: list[Link] = []
     kwargs: dict[str, Any] = {
         "TableName": name(),
+        "Limit": PAGE_ITEMS,
         "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
         "ExpressionAttributeValues": {":p": {"S": keys.links_partition(shop_id)}, ":s": {"S": keys.link_prefix()}},
     }
@@ -172,6 +178,7 @@ def unlinked_reasons(shop_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "TableName": name(),
+        "Limit": PAGE_ITEMS,
         "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
         "ExpressionAttributeValues": {":p": {"S": keys.unlinked_partition(shop_id)}, ":s": {"S": "UNLINKED#"}},
     }
