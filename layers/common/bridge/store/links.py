@@ -12,7 +12,6 @@ from bridge.clients.jumpseller import Target
 from bridge.store import keys
 from bridge.store.table import client, deserialize, name, serialize, value
 
-
 # Items per Query page when reading a whole catalog: small enough that every call stays short, even on moto
 # (whose Query time grows with the partition), large enough for few round trips on DynamoDB.
 PAGE_ITEMS = 500
