@@ -166,7 +166,7 @@ def active(shop_id: str) -> list[dict[str, Any]]:
     kwargs: dict[str, Any] = {
         "TableName": name(),
         "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":p": {"S": f"SHOP#{shop_id}"}, ":s": {"S": keys.hold_prefix()}},
+        "ExpressionAttributeValues": {":p": {"S": keys.holds_partition(shop_id)}, ":s": {"S": keys.hold_prefix()}},
         "ConsistentRead": True,
     }
     while True:

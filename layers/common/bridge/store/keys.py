@@ -68,18 +68,29 @@ def event(shop_id: str, kind: str, ident: str) -> dict[str, str]:
     return {"pk": f"SHOP#{shop_id}", "sk": f"EVENT#{kind}#{ident}"}
 
 
+def orders_partition(shop_id: str) -> str:
+    """Order state records have a partition of their own (a shop's orders are listed without its links)."""
+    return f"SHOP#{shop_id}#ORDERS"
+
+
 def order(shop_id: str, order_id: int) -> dict[str, str]:
-    """The state record of one Jumpseller order (documents, consumption, cancellation): one per shop and order."""
-    return {"pk": f"SHOP#{shop_id}", "sk": f"ORDER#{order_id}"}
+    """The state record of one Jumpseller order (documents, consumption, cancellation): one per shop and order.
+
+    Kept for good: it is what makes a replay or a late event months later do nothing."""
+    return {"pk": orders_partition(shop_id), "sk": f"ORDER#{order_id}"}
 
 
 def order_prefix() -> str:
     return "ORDER#"
 
 
+def holds_partition(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#HOLDS"
+
+
 def hold(shop_id: str, order_id: int) -> dict[str, str]:
     """What one pending order holds, per Bsale variant; applied to the links' `held` once, released once."""
-    return {"pk": f"SHOP#{shop_id}", "sk": f"HOLD#{order_id}"}
+    return {"pk": holds_partition(shop_id), "sk": f"HOLD#{order_id}"}
 
 
 def hold_prefix() -> str:

@@ -200,7 +200,7 @@ def for_shop(shop_id: str) -> list[OrderRecord]:
     kwargs: dict[str, Any] = {
         "TableName": name(),
         "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":p": {"S": f"SHOP#{shop_id}"}, ":s": {"S": keys.order_prefix()}},
+        "ExpressionAttributeValues": {":p": {"S": keys.orders_partition(shop_id)}, ":s": {"S": keys.order_prefix()}},
         "ConsistentRead": True,
     }
     while True:
