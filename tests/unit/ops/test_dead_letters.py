@@ -143,8 +143,10 @@ def test_routes_come_from_the_environment_and_name_what_is_missing() -> None:
 def test_a_dead_letter_is_decoded_from_its_work_message_and_sqs_attributes(sqs: FakeSQS) -> None:
     sqs.put(DLQ, work("shop-a", "jumpseller.webhook", "order 10234"))
     sqs.put(DLQ, "not json at all")
+    sqs.put(DLQ, '{"kind": "orders.future", "shop_id": "shop-c", "subject": "order 7", "payload": {}}')
     letters = dl.inspect(sqs, ROUTE, wait_seconds=0, failures=no_failures).letters  # type: ignore[arg-type]
-    good, bad = letters
+    good, bad, newer = letters
+    assert (newer.shop_id, newer.kind, newer.subject, newer.decoded) == ("shop-c", "orders.future", "order 7", False)
     assert (good.shop_id, good.kind, good.subject, good.decoded) == ("shop-a", "jumpseller.webhook", "order 10234",
                                                                       True)
     assert good.receive_count == 6 and good.sent_at == 1714564800.0 and good.first_received_at == 1714564801.0

@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from bridge.ops import dead_letters as dl
+from bridge.queue import Kind
 
 T = TypeVar("T")
 
@@ -63,9 +64,9 @@ def register(sub: Any) -> None:
 
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shop", action="append", default=[], help="only this shop's messages (repeatable)")
+    kinds = ", ".join(get_args(Kind))
     parser.add_argument("--kind", action="append", default=[],
-                        help="only this kind: bsale.notification, jumpseller.webhook, sync.reconcile, or a family "
-                             "such as 'bsale' (repeatable)")
+                        help=f"only this kind ({kinds}) or family, such as 'sync' (repeatable)")
     parser.add_argument("--text", default="", help="only messages whose subject or last error contains TEXT")
     parser.add_argument("--id", dest="ids", action="append", default=[], help="only this message id (repeatable)")
     parser.add_argument("--hold", type=int, default=dl.DEFAULT_HOLD_SECONDS,

@@ -21,6 +21,7 @@ carry the message id as `correlation_id`.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,12 +151,17 @@ def decode(queue: str, message: Mapping[str, Any]) -> DeadLetter:
     body = str(message.get("Body", ""))
     shop = _attribute(attributes, "shop_id")
     kind = _attribute(attributes, "kind")
-    subject, accepted, decoded = "", None, False
+    subject, accepted, decoded = "(not a work message)", None, False
     try:
         work = WorkMessage.model_validate_json(body)
         shop, kind, subject, accepted, decoded = work.shop_id, work.kind, work.subject, work.received_at, True
     except ValidationError:
-        subject = "(not a work message)"
+        # A kind this version does not know, or a damaged body: keep whatever an operator can still read.
+        with contextlib.suppress(ValueError):
+            data = json.loads(body)
+            if isinstance(data, dict):
+                shop, kind = str(data.get("shop_id") or shop or "") or None, str(data.get("kind") or kind or "") or None
+                subject = str(data.get("subject") or subject)
     return DeadLetter(
         queue=queue,
         message_id=str(message["MessageId"]),
