@@ -529,3 +529,39 @@ def test_a_spent_api_quota_lets_go_of_the_step_for_the_deferred_copy(world: Call
     assert record.last_error is not None and record.last_error.code == "rate_limited"
     assert w.paid(order_id, "sqs-2").action == "created"
     assert len(w.documents(order_id)) == 1
+
+
+def test_concurrent_follow_ups_attach_the_document_once(world: Callable[..., World], atomic_writes: None) -> None:
+    import threading
+
+    from bridge import aws
+    from bridge.store import keys
+    from bridge.store.table import serialize
+
+    w = world()
+    order_id = w.order([("TAZA-1", 1)])
+    w.paid(order_id)
+    # Given a created order whose follow-ups are not done yet (as if its worker were just about to do them)
+    w.store.order(order_id).documents.clear()
+    w.store.order(order_id).history.clear()
+    aws.client("dynamodb").update_item(TableName=table_name(), Key=serialize(keys.order(w.shop_id, order_id)),
+                                       UpdateExpression="REMOVE done")
+    record = w.record(order_id)
+    # When duplicates run them concurrently (and one with an old copy of the record)
+    threads = [threading.Thread(target=flow._follow_up, args=(w.ctx, record)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flow._follow_up(w.ctx, record)
+    # Then Jumpseller got the document and the note once
+    assert len(w.store.order(order_id).documents) == 1
+    assert len(w.store.order(order_id).history) == 1
+    assert sorted(w.record(order_id).done) == sorted([f"attach:{record.document.id}",  # type: ignore[union-attr]
+                                                       f"note:{record.document.id}"])  # type: ignore[union-attr]
+
+
+def table_name() -> str:
+    from bridge.settings import settings
+
+    return settings().table_name

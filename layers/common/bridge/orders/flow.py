@@ -773,7 +773,7 @@ def _document_follow_ups(ctx: ShopContext, record: OrderRecord, document: Issued
 
 def _attach(ctx: ShopContext, record: OrderRecord, document: IssuedDocument) -> None:
     key = f"attach:{document.id}"
-    if key in record.done:
+    if not _reserve(record, key):
         return
     try:
         present = jumpseller_orders.documents(ctx.jumpseller, record.order_id)
@@ -786,24 +786,42 @@ def _attach(ctx: ShopContext, record: OrderRecord, document: IssuedDocument) -> 
             )
     except UpstreamError as exc:
         if exc.retryable:
+            records.unreserve(ctx.shop_id, record.order_id, key)
             raise
         logger.error("Jumpseller refused the document attachment", extra={"reason": redact(exc.reason)[:300]})
+    except Exception:
+        records.unreserve(ctx.shop_id, record.order_id, key)
+        raise
     records.mark_done(ctx.shop_id, record.order_id, key, _now())
 
 
-def _note(ctx: ShopContext, record: OrderRecord, key: str, message: str, *, required: bool = True) -> None:
+def _reserve(record: OrderRecord, key: str) -> bool:
+    """One attempt at a time makes a follow-up (duplicates run follow-ups concurrently); a reservation left by a
+    dead attempt lapses after the lease, and what it may have done is looked up in Jumpseller first."""
     if key in record.done:
+        return False
+    now = _now()
+    return records.reserve(record.shop_id, record.order_id, key, now, now - LEASE_SECONDS)
+
+
+def _note(ctx: ShopContext, record: OrderRecord, key: str, message: str, *, required: bool = True) -> None:
+    if not _reserve(record, key):
         return
     try:
         if not any(entry.get("message") == message
                    for entry in jumpseller_orders.history(ctx.jumpseller, record.order_id)):
             jumpseller_orders.add_history(ctx.jumpseller, record.order_id, message)
     except UpstreamError as exc:
-        if exc.retryable and required:
-            raise
+        if exc.retryable:
+            records.unreserve(ctx.shop_id, record.order_id, key)
+            if required:
+                raise
         logger.error("Jumpseller history note not added", extra={"reason": redact(exc.reason)[:300]})
         if exc.retryable:
             return
+    except Exception:
+        records.unreserve(ctx.shop_id, record.order_id, key)
+        raise
     records.mark_done(ctx.shop_id, record.order_id, key, _now())
 
 

@@ -183,14 +183,43 @@ def amend(
     return _update(shop_id, order_id, sets={"updated_at": now, **sets}, condition=condition, values=values)
 
 
+def _reservation(what: str) -> str:
+    return f"following {what}"
+
+
+def reserve(shop_id: str, order_id: int, what: str, now: int, stale_before: int) -> bool:
+    """Take the right to make one follow-up in Jumpseller (attach a document, add a note), unless it is done or
+    another attempt took it less than a lease ago. Jumpseller does not deduplicate these."""
+    try:
+        client().update_item(
+            TableName=name(),
+            Key=serialize(keys.order(shop_id, order_id)),
+            UpdateExpression="SET #r = :now",
+            ConditionExpression="attribute_exists(pk) AND NOT contains(#done, :what) "
+                                "AND (attribute_not_exists(#r) OR #r < :stale)",
+            ExpressionAttributeNames={"#r": _reservation(what), "#done": "done"},
+            ExpressionAttributeValues={":now": value(now), ":what": value(what), ":stale": value(stale_before)},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def unreserve(shop_id: str, order_id: int, what: str) -> None:
+    client().update_item(TableName=name(), Key=serialize(keys.order(shop_id, order_id)), UpdateExpression="REMOVE #r",
+                         ExpressionAttributeNames={"#r": _reservation(what)})
+
+
 def mark_done(shop_id: str, order_id: int, what: str, now: int) -> None:
     """Remember a follow-up made in Jumpseller (document attached, history note)."""
     client().update_item(
         TableName=name(),
         Key=serialize(keys.order(shop_id, order_id)),
-        UpdateExpression="SET #done = list_append(if_not_exists(#done, :empty), :what), updated_at = :now",
+        UpdateExpression="SET #done = list_append(if_not_exists(#done, :empty), :what), updated_at = :now REMOVE #r",
         ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeNames={"#done": "done"},
+        ExpressionAttributeNames={"#done": "done", "#r": _reservation(what)},
         ExpressionAttributeValues={":empty": {"L": []}, ":what": value([what]), ":now": value(now)},
     )
 
