@@ -14,11 +14,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bridge.cli import dlq, orders, shops, sync
+from bridge.cli import dlq, orders, shops, status, sync
 from bridge.errors import BridgeError
 
 LOCAL_ENV = Path(".devstack/env.json")  # written by ./dev local (devstack/demo.py)
-FAMILIES = [shops, sync, orders, dlq]
+FAMILIES = [shops, status, sync, orders, dlq]
 
 
 def main(argv: list[str] | None = None) -> int:

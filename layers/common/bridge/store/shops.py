@@ -110,3 +110,14 @@ def record_event(shop_id: str, kind: str, ident: str, body: dict[str, Any], now:
 def _shop(item: dict[str, Any]) -> Shop:
     data = deserialize(item)
     return Shop.model_validate({k: v for k, v in data.items() if k in _SHOP_FIELDS})
+
+
+def events(shop_id: str, kind: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest recorded events of a kind ("problem": what the catalog worker could not apply)."""
+    prefix = keys.event(shop_id, kind, "")
+    page = client().query(
+        TableName=name(), Limit=limit, ScanIndexForward=False,
+        KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+        ExpressionAttributeValues={":p": {"S": prefix["pk"]}, ":s": {"S": prefix["sk"]}},
+    )
+    return [deserialize(item) for item in page.get("Items", [])]

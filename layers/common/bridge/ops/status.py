@@ -1,0 +1,152 @@
+"""F13: a shop's health in one place, for the operator command and the shop panel to come.
+
+Everything here is read from the table (and, when asked, the dead-letter queues); nothing calls Bsale or
+Jumpseller, so a status is cheap and works while they are down.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bridge import aws, secrets
+from bridge.errors import UnknownShop
+from bridge.models.shop import Shop
+from bridge.store import jobs, links, orders, shops
+
+WAITING_FOR_A_PERSON = ("failed", "needs_manual")
+
+
+class OrderProblem(BaseModel):
+    order_id: int
+    state: str
+    reason: str
+    upstream: str | None = None
+
+
+class JobSummary(BaseModel):
+    status: str
+    started_at: int | None = None
+    finished_at: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class ShopHealth(BaseModel):
+    shop_id: str
+    connected: bool
+    stale: bool
+    stale_since: int | None
+    last_notification_at: int | None
+    linked: int
+    not_linked: dict[str, int]  # reason → count
+    held: dict[str, int]  # SKU → units held by pending orders
+    orders: dict[str, int]  # document state → count
+    order_problems: list[OrderProblem]
+    last_reconcile: JobSummary | None
+    last_manual_sync: JobSummary | None
+    catalog_problems: list[str]  # what the catalog worker could not apply, latest first
+    dead_letters: dict[str, int] | None  # dead-letter queue → this shop's messages (None: not looked at)
+
+    @property
+    def healthy(self) -> bool:
+        return (self.connected and not self.stale and not self.order_problems
+                and not any(self.dead_letters.values() if self.dead_letters else []))
+
+    def one_line(self) -> str:
+        flags = []
+        if not self.connected:
+            flags.append("NOT CONNECTED")
+        if self.stale:
+            flags.append("STALE: not receiving updates from Bsale")
+        if self.order_problems:
+            flags.append(f"{len(self.order_problems)} order(s) waiting for a person")
+        if self.dead_letters and sum(self.dead_letters.values()):
+            flags.append(f"{sum(self.dead_letters.values())} dead letter(s)")
+        last = _ago(self.last_notification_at)
+        linked = f"{self.linked} linked, {sum(self.not_linked.values())} not"
+        line = f"{self.shop_id:24} {'ok' if self.healthy else 'ATTENTION':9} {linked:24} last notification {last:>8}"
+        return line + ("  — " + "; ".join(flags) if flags else "")
+
+
+def shop_health(shop_id: str, *, dead_letters: dict[str, Counter[str]] | None = None) -> ShopHealth:
+    shop = shops.require(shop_id)
+    return _health(shop, dead_letters)
+
+
+def all_shops_health(*, with_dead_letters: bool = True) -> list[ShopHealth]:
+    letters = dead_letters_by_shop() if with_dead_letters else None
+    return [_health(shop, letters) for shop in sorted(shops.all_shops(), key=lambda s: s.shop_id)]
+
+
+def dead_letters_by_shop() -> dict[str, Counter[str]] | None:
+    """Messages per shop in each dead-letter queue this process knows the URL of (None: none configured)."""
+    from bridge.ops import dead_letters
+
+    found, _ = dead_letters.routes(None, os.environ)
+    if not found:
+        return None
+    per_queue: dict[str, Counter[str]] = {}
+    for route in found:
+        inspection = dead_letters.inspect(aws.client("sqs"), route)
+        per_queue[route.name] = Counter(letter.shop_id or "?" for letter in inspection.letters)
+    return per_queue
+
+
+def _health(shop: Shop, letters: dict[str, Counter[str]] | None) -> ShopHealth:
+    all_links = links.all_links(shop.shop_id)
+    records = orders.for_shop(shop.shop_id)
+    problems = [OrderProblem(order_id=r.order_id, state=str(r.state), reason=r.error.reason if r.error else "",
+                             upstream=r.error.upstream if r.error else None)
+                for r in records if str(r.state) in WAITING_FOR_A_PERSON]
+    return ShopHealth(
+        shop_id=shop.shop_id,
+        connected=_connected(shop.shop_id),
+        stale=shop.stale_since is not None,
+        stale_since=shop.stale_since,
+        last_notification_at=shop.last_notification_at,
+        linked=len(all_links),
+        not_linked=dict(Counter(r["reason"] for r in links.unlinked_reasons(shop.shop_id))),
+        held=dict(sorted((link.sku, link.held) for link in all_links if link.held)),
+        orders=dict(Counter(str(r.state) for r in records)),
+        order_problems=problems,
+        last_reconcile=_job(shop.shop_id, "reconcile"),
+        last_manual_sync=_job(shop.shop_id, "manual"),
+        catalog_problems=[str(e.get("body", {}).get("reason", "")) for e in shops.events(shop.shop_id, "problem")],
+        dead_letters={queue: counts.get(shop.shop_id, 0) for queue, counts in letters.items()} if letters else None,
+    )
+
+
+def _connected(shop_id: str) -> bool:
+    try:
+        secrets.get(shop_id)
+        return True
+    except UnknownShop:
+        return False
+
+
+def _job(shop_id: str, kind: str) -> JobSummary | None:
+    record = jobs.get(shop_id, kind)
+    if record is None:
+        return None
+    result = jobs.result_of(record) or {}
+    detail = {k: v for k, v in result.items() if k in ("fixed", "fixes", "links", "seconds", "mode", "linked",
+                                                       "counts")}
+    if "fixes" in detail:
+        detail["fixes"] = detail["fixes"][:20]
+    return JobSummary(status=str(record.get("status")), started_at=record.get("started_at"),
+                      finished_at=record.get("finished_at"), detail=detail)
+
+
+def _ago(at: int | None) -> str:
+    if at is None:
+        return "never"
+    seconds = int(time.time()) - at
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
