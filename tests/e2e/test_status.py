@@ -106,3 +106,19 @@ def test_status_reflects_links_held_stock_orders_reconcile_and_dead_letters(
     # And the whole status is plain JSON for the shop panel
     assert json.loads(health.model_dump_json())["shop_id"] == shop.code
     requests.get(stack.api_url, timeout=5)  # the stack is still serving
+
+
+def test_reconcile_registers_again_the_hooks_jumpseller_dropped(shop: DemoShop, stack: LocalStack) -> None:
+    from bridge.store import jobs
+    from bridge.sync.jobs import request
+
+    # Given Jumpseller deleted the shop's order_paid hook after failed deliveries
+    dropped = next(h for h in shop.store.hooks.values() if h.event == "order_paid")
+    del shop.store.hooks[dropped.id]
+    # When the shop's reconcile runs
+    request(shop.code, "reconcile")
+    eventually(lambda: job_status(shop, "last_reconcile") == "done")
+    # Then the hook is back, pointing where it did, and the run says so
+    assert any(h.event == "order_paid" and h.url == dropped.url for h in shop.store.hooks.values())
+    result = jobs.result_of(jobs.get(shop.code, "reconcile") or {}) or {}
+    assert result["hooks_restored"] == ["order_paid"]

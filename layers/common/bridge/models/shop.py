@@ -34,6 +34,7 @@ class Shop(BaseModel):
     bsale_credential_url: str = BSALE_CREDENTIAL_URL
     jumpseller_api_url: str = JUMPSELLER_API_URL
     options: ShopOptions = Field(default_factory=ShopOptions)
+    webhook_url: str | None = None  # where this shop's Jumpseller hooks point (checked by every reconcile)
     connected_at: int = 0
     last_notification_at: int | None = None
     stale_since: int | None = None

@@ -67,6 +67,7 @@ def connect(request: ConnectRequest) -> Connected:
         bsale_credential_url=request.bsale_credential_url,
         jumpseller_api_url=request.jumpseller_api_url,
         options=request.options,
+        webhook_url=f"{request.api_url.rstrip('/')}/jumpseller/webhooks" if request.api_url else None,
         connected_at=(current.connected_at if (current := shops.get(request.store_code)) else int(time.time())),
     )
     secrets.put(shop.shop_id, ShopSecrets(
@@ -83,7 +84,7 @@ def connect(request: ConnectRequest) -> Connected:
     if request.api_url:
         base = request.api_url.rstrip("/")
         url = f"{base}/bsale/notifications/{notify_token}"
-        hooks_created = ensure_hooks(jumpseller, f"{base}/jumpseller/webhooks")
+        hooks_created = ensure_hooks(jumpseller, f"{base}/jumpseller/webhooks")  # == shop.webhook_url
     else:
         warnings.append("no --api-url given: Jumpseller hooks not registered and no notification URL printed")
     return Connected(shop=shop, notification_url=url, warnings=warnings, hooks_created=hooks_created)

@@ -1,10 +1,11 @@
 """F11: compare Bsale and Jumpseller for every linked product and fix the drift, page by page, resumably.
 
-Phases, in order: read every Jumpseller product page (what the store shows); read the price list pages
-(when prices are synced); read the office's stock pages and fix each linked variant on the way; then fix the
-linked variants Bsale listed no stock for (their stock is 0). Each page read is kept as a chunk and the
-position as a checkpoint, so a slice that runs out of time hands over without reading anything twice.
-A fix is one write per product or variant, and only where Jumpseller differs from Bsale.
+Phases, in order: check the shop's Jumpseller hooks (Jumpseller pauses or deletes hooks that keep failing)
+and register again any that is missing; read every Jumpseller product page (what the store shows); read the
+price list pages (when prices are synced); read the office's stock pages and fix each linked variant on the
+way; then fix the linked variants Bsale listed no stock for (their stock is 0). Each page read is kept as a
+chunk and the position as a checkpoint, so a slice that runs out of time hands over without reading anything
+twice. A fix is one write per product or variant, and only where Jumpseller differs from Bsale.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from bridge.clients.jumpseller import PAGE_LIMIT, Target
+from bridge.observability import logger, metrics
+from bridge.shops.connect import ensure_hooks
 from bridge.shops.context import ShopContext
 from bridge.store import jobs, links
 from bridge.store.links import Link
@@ -30,7 +35,7 @@ class Run:
 
     def __init__(self, ctx: ShopContext, run: str, checkpoint: dict[str, Any]) -> None:
         self.ctx, self.run = ctx, run
-        self.cp = checkpoint or {"phase": "jumpseller", "page": 1, "offset": 0, "seen": [], "fixes": [],
+        self.cp = checkpoint or {"phase": "hooks", "page": 1, "offset": 0, "seen": [], "fixes": [],
                                  "counts": {}, "started": time.time()}
         self.links = {link.variant_id: link for link in links.all_links(ctx.shop_id)}
         self.observed: dict[str, JsItem] = {}
@@ -117,6 +122,17 @@ class Run:
             self.cp["fixes"].append(change.describe())
 
 
+def check_hooks(ctx: ShopContext) -> list[str]:
+    """Register again the hooks Jumpseller dropped; what was missing is reported in the run's result."""
+    if not ctx.shop.webhook_url:
+        return []
+    restored = ensure_hooks(ctx.jumpseller, ctx.shop.webhook_url)
+    if restored:
+        metrics.add_metric(name="HooksRestored", unit=MetricUnit.Count, value=len(restored))
+        logger.warning("Jumpseller hooks were missing and are registered again", extra={"events": restored})
+    return restored
+
+
 def catalog_same(a: float, b: float) -> bool:
     return abs(a - b) < 0.005
 
@@ -126,7 +142,10 @@ def run_slice(ctx: ShopContext, run_id: str, checkpoint: dict[str, Any], budget:
     cp = run.cp
     while True:  # at least one step per slice, so even a tiny budget makes progress
         phase = cp["phase"]
-        if phase == "jumpseller":
+        if phase == "hooks":
+            cp["hooks_restored"] = check_hooks(ctx)
+            cp["phase"] = "jumpseller"
+        elif phase == "jumpseller":
             if not run.read_jumpseller_page():
                 cp.update(phase="prices" if ctx.shop.options.sync_price else "stocks", offset=0)
         elif phase == "prices":
@@ -143,7 +162,8 @@ def run_slice(ctx: ShopContext, run_id: str, checkpoint: dict[str, Any], budget:
             cp["phase"] = "done"
         else:
             result = {"fixed": cp["counts"].get("fixed", 0), "fixes": cp["fixes"], "counts": cp["counts"],
-                      "links": len(run.links), "seconds": round(time.time() - cp["started"], 1)}
+                      "links": len(run.links), "seconds": round(time.time() - cp["started"], 1),
+                      "hooks_restored": cp.get("hooks_restored", [])}
             jobs.finish(ctx.shop_id, KIND, run_id, result, jobs.now())
             return Outcome("done", f"{result['fixed']} fixed of {len(run.links)} linked")
         if budget.spent():
