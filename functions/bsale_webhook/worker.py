@@ -8,8 +8,6 @@ from bridge.observability import logger, metrics
 from bridge.queue import WorkMessage
 from bridge.sync.worker import handle_catalog_event
 
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
 
 def record_handler(record: SQSRecord) -> str:
     logger.set_correlation_id(record.message_id)
@@ -19,4 +17,6 @@ def record_handler(record: SQSRecord) -> str:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # A processor per invocation: it holds the batch's results, and the local stack runs invocations in threads.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

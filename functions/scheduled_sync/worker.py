@@ -8,8 +8,6 @@ from bridge.observability import logger, metrics
 from bridge.queue import WorkMessage
 from bridge.sync.jobs import handle_sync_message
 
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
@@ -19,4 +17,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         message = WorkMessage.model_validate_json(record.body)
         return handle_sync_message(message, context.get_remaining_time_in_millis()).action
 
+    # A processor per invocation: it holds the batch's results, and the local stack runs invocations in threads.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
