@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -45,15 +46,26 @@ def get(shop_id: str, variant_id: str) -> Link | None:
 
 
 def save(link: Link) -> None:
-    """Create or replace a link (and forget why the variant was unlinked, if it was)."""
-    item = {**keys.link(link.shop_id, link.variant_id), **keys.sku_index(link.shop_id, link.sku),
-            **keys.js_product_index(link.shop_id, link.js_product_id), **link.model_dump()}
-    client().put_item(TableName=name(), Item=serialize(item))
+    """Create or update a link (and forget why the variant was unlinked, if it was).
+
+    Never writes `held`: pending orders move it with atomic ADDs (store/held.py), and a link rewritten from
+    an older read must not undo one.
+    """
+    item = {**keys.sku_index(link.shop_id, link.sku), **keys.js_product_index(link.shop_id, link.js_product_id),
+            **link.model_dump(exclude={"held"})}
+    client().update_item(
+        TableName=name(), Key=serialize(keys.link(link.shop_id, link.variant_id)),
+        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in item) + ", held = if_not_exists(held, :zero)",
+        ExpressionAttributeNames={f"#{k}": k for k in item},
+        ExpressionAttributeValues={**{f":{k}": value(v) if v is not None else {"NULL": True}
+                                      for k, v in item.items()}, ":zero": value(0)},
+    )
     client().delete_item(TableName=name(), Key=serialize(keys.unlinked(link.shop_id, link.variant_id)))
 
 
-def save_many(new_links: list[Link]) -> None:
-    """`save` for a whole catalog, 25 items a request (a manual sync of 10,000 SKUs)."""
+def save_many(new_links: Sequence[Link], changed_links: Sequence[Link] = ()) -> None:
+    """`save` for a whole catalog: links that did not exist go 25 a request; existing ones one by one, since a
+    batch put would replace their `held`."""
     requests: list[dict[str, Any]] = []
     for link in new_links:
         item = {**keys.link(link.shop_id, link.variant_id), **keys.sku_index(link.shop_id, link.sku),
@@ -61,6 +73,8 @@ def save_many(new_links: list[Link]) -> None:
         requests.append({"PutRequest": {"Item": serialize(item)}})
         requests.append({"DeleteRequest": {"Key": serialize(keys.unlinked(link.shop_id, link.variant_id))}})
     _batch_write(requests)
+    for link in changed_links:
+        save(link)
 
 
 def record_unlinked_many(shop_id: str, entries: list[tuple[str, str | None, str]]) -> None:

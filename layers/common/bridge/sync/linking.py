@@ -19,21 +19,21 @@ from bridge.sync import catalog, push
 from bridge.sync.catalog import BsaleItem, JsItem
 
 
-def new_link(ctx: ShopContext, b: BsaleItem, j: JsItem, held: int = 0) -> Link:
+def new_link(ctx: ShopContext, b: BsaleItem, j: JsItem) -> Link:
     """The link of a Bsale variant and a Jumpseller item, remembering what Jumpseller shows now."""
     return Link(
         shop_id=ctx.shop_id, variant_id=b.variant_id, sku=b.sku or "", js_product_id=j.target.product_id,
         js_variant_id=j.target.variant_id, js_name=j.name, js_price=j.price, allow_negative=b.allow_negative,
-        untracked=b.untracked, pushed_stock=j.stock, pushed_unlimited=j.unlimited, held=held,
+        untracked=b.untracked, pushed_stock=j.stock, pushed_unlimited=j.unlimited,
     )
 
 
 def make_link(ctx: ShopContext, b: BsaleItem, j: JsItem) -> Link:
-    existing = links.get(ctx.shop_id, b.variant_id)
-    # Held stock belongs to pending orders, not to the link's shape: a relink keeps it.
-    link = new_link(ctx, b, j, held=existing.held if existing else 0)
-    links.save(link)
-    return link
+    """Save the link; held stock belongs to pending orders, not to the link's shape, so a relink keeps it."""
+    links.save(new_link(ctx, b, j))
+    saved = links.get(ctx.shop_id, b.variant_id)
+    assert saved is not None
+    return saved
 
 
 def push_truth(ctx: ShopContext, link: Link, observed: JsItem | None) -> str:

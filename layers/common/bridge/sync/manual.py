@@ -42,14 +42,15 @@ def run(ctx: ShopContext, run_id: str, mode: str, budget: Any) -> Outcome:
         plan.not_linked = [n for n in plan.not_linked if not (n.side == "bsale" and n.ident in imported)]
 
     existing = {link.variant_id: link for link in links.all_links(ctx.shop_id)}
-    changed = []
+    fresh, changed = [], []
     for b, j in pairs:
         link = existing.get(b.variant_id)
-        if link is None or (link.sku, link.target, link.allow_negative, link.untracked) != (
-            b.sku, j.target, b.allow_negative, b.untracked
-        ):
-            changed.append(linking.new_link(ctx, b, j, held=link.held if link else 0))
-    links.save_many(changed)
+        if link is None:
+            fresh.append(linking.new_link(ctx, b, j))
+        elif (link.sku, link.target, link.allow_negative, link.untracked) != (b.sku, j.target, b.allow_negative,
+                                                                              b.untracked):
+            changed.append(linking.new_link(ctx, b, j))
+    links.save_many(fresh, changed)
     unlinked = [(n.ident, n.sku, n.reason) for n in plan.not_linked if n.side == "bsale"]
     gone = set(existing) - {b.variant_id for b, _ in pairs} - {ident for ident, _, _ in unlinked}
     unlinked += [(variant_id, existing[variant_id].sku, "missing in Bsale") for variant_id in sorted(gone)]
