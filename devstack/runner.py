@@ -47,6 +47,31 @@ DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 DEFAULT_SQS_CONCURRENCY = 2
 
 
+_atomic_lock = threading.RLock()
+
+
+def atomic_dynamodb_writes() -> None:
+    """Make moto apply each DynamoDB write atomically, as DynamoDB does.
+
+    moto checks a condition and then writes, and its server threads can interleave in between: two conditional
+    claims could both win. One process-wide lock around its write operations restores DynamoDB's guarantee, so
+    what the local stack shows about concurrency is about our conditions, not moto's races. Idempotent.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for method in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        original = getattr(DynamoDBBackend, method, None)
+        if original is None or getattr(original, "_devstack_atomic", False):
+            continue
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _atomic_lock:
+                return __original(self, *args, **kwargs)
+
+        locked._devstack_atomic = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, method, locked)
+
+
 class LocalStack:
     """Runs a SAM template locally: moto for AWS services, real handlers for every function.
 
@@ -236,6 +261,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
+        atomic_dynamodb_writes()
         self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto_server.start()
         host, port = self._moto_server.get_host_and_port()

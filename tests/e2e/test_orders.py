@@ -7,7 +7,6 @@ that must become a factura. Helpers here are shared with test_orders_stock.py.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import threading
@@ -39,25 +38,6 @@ FACTURA = {"Tipo de Documento": "factura", "Razón Social": "Ferretería Los And
            "Giro": "Venta de artículos de ferretería"}
 FACTURA_BILLING = {"taxid": VALID_RUT, "address": "Av. Apoquindo", "street_number": 3000,
                    "municipality": "Las Condes", "city": "Santiago"}
-
-
-@pytest.fixture(autouse=True)
-def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each conditional write atomically; moto (in this process) checks then writes, and its
-    request threads can interleave in between. One lock around moto's writes gives it DynamoDB's guarantee,
-    so the concurrency tests exercise our conditions rather than moto's races."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for method in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, method)
-
-        @functools.wraps(original)
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, method, locked)
 
 
 @dataclass
