@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bridge.clients.bsale import BSALE_API_URL, BSALE_CREDENTIAL_URL
 from bridge.clients.jumpseller import JUMPSELLER_API_URL
@@ -20,6 +20,21 @@ class ShopOptions(BaseModel):
     document_mode: str = Field(default="auto", pattern="^(auto|manual)$")
     stale_after_minutes: int | None = Field(default=None, ge=5)
     reconcile_every_minutes: int = Field(default=60, ge=5)
+    # The shop's own checkout field labels and values, when they differ from Jumpseller's Bsale app convention
+    # (keys of bridge.documents.choice.CheckoutFields: document_labels, boleta_values, factura_values...).
+    checkout_fields: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("checkout_fields")
+    @classmethod
+    def _known_checkout_fields(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from dataclasses import fields
+
+        from bridge.documents.choice import CheckoutFields
+
+        unknown = set(value) - {f.name for f in fields(CheckoutFields)}
+        if unknown:
+            raise ValueError(f"unknown checkout field setting(s): {', '.join(sorted(unknown))}")
+        return value
 
 
 class Shop(BaseModel):

@@ -49,7 +49,7 @@ from bridge.documents.builder import (
     VariantLink,
     build_bsale_document,
 )
-from bridge.documents.choice import DocumentKind
+from bridge.documents.choice import CheckoutFields, DocumentKind
 from bridge.documents.dates import emission_date
 from bridge.errors import BridgeError, UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus
@@ -321,8 +321,10 @@ def _resume(ctx: ShopContext, record: OrderRecord, attempt: str, *, force: bool)
 
 def document_settings(shop: Shop) -> DocumentSettings:
     types = shop.document_types
+    checkout = CheckoutFields(**{k: tuple(v) for k, v in shop.options.checkout_fields.items()})
     return DocumentSettings(store_code=shop.shop_id, office_id=shop.office_id, price_list_id=shop.price_list_id,
-                            boleta_type_id=types.get("39", 0), factura_type_id=types.get("33", 0))
+                            boleta_type_id=types.get("39", 0), factura_type_id=types.get("33", 0),
+                            checkout=checkout)
 
 
 def resolve_links(ctx: ShopContext, order: JumpsellerOrder) -> dict[str, VariantLink]:
