@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bridge.store import keys, links
-from bridge.store.table import client, deserialize, name, serialize, value
+from bridge.store.table import client, deserialize, name, query_prefix, serialize, value
 
 HELD = "held"
 RELEASED = "released"
@@ -162,16 +162,5 @@ def held_by_sku(shop_id: str) -> dict[str, int]:
 
 def active(shop_id: str) -> list[dict[str, Any]]:
     """Hold items still holding (one per pending order)."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": name(),
-        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":p": {"S": keys.holds_partition(shop_id)}, ":s": {"S": keys.hold_prefix()}},
-        "ConsistentRead": True,
-    }
-    while True:
-        page = client().query(**kwargs)
-        items += [deserialize(i) for i in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return [i for i in items if i.get("state") == HELD]
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_prefix(keys.holds_partition(shop_id), keys.hold_prefix(), ConsistentRead=True)
+    return [i for i in map(deserialize, items) if i.get("state") == HELD]

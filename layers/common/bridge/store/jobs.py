@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bridge.store import keys
-from bridge.store.table import client, deserialize, name, serialize, value
+from bridge.store.table import client, deserialize, name, query_prefix, serialize, value
 
 LEASE_SECONDS = 960  # longer than one invocation (900 s): a live slice is never taken over
 CHUNK_TTL = 2 * 86400
@@ -111,20 +111,9 @@ def put_chunk(shop_id: str, kind: str, run: str, part: str, data: Any, now: int)
 
 def chunks(shop_id: str, kind: str, run: str, prefix: str) -> list[Any]:
     """Every chunk of a run whose part starts with `prefix`, in key order."""
-    found: list[Any] = []
     start_key = keys.job_chunk(shop_id, kind, run, prefix)
-    kwargs: dict[str, Any] = {
-        "TableName": name(),
-        "Limit": 100,  # chunks are up to a page of products each
-        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":p": {"S": start_key["pk"]}, ":s": {"S": start_key["sk"]}},
-    }
-    while True:
-        page = client().query(**kwargs)
-        found += [unpack(deserialize(item)["data"]) for item in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_prefix(start_key["pk"], start_key["sk"], Limit=100)  # a chunk holds up to a page of products
+    return [unpack(deserialize(item)["data"]) for item in items]
 
 
 def now() -> int:

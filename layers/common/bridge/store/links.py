@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bridge.clients.jumpseller import Target
 from bridge.store import keys
-from bridge.store.table import client, deserialize, name, serialize, value
+from bridge.store.table import client, deserialize, name, query_prefix, serialize, value
 
 # Items per Query page when reading a whole catalog: small enough that every call stays short, even on moto
 # (whose Query time grows with the partition), large enough for few round trips on DynamoDB.
@@ -165,19 +165,8 @@ def record_pushed_stock(link: Link, stock: int | None, unlimited: bool, read_at:
 
 
 def all_links(shop_id: str) -> list[Link]:
-    links: list[Link] = []
-    kwargs: dict[str, Any] = {
-        "TableName": name(),
-        "Limit": PAGE_ITEMS,
-        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":p": {"S": keys.links_partition(shop_id)}, ":s": {"S": keys.link_prefix()}},
-    }
-    while True:
-        page = client().query(**kwargs)
-        links += [Link.model_validate(deserialize(item)) for item in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return links
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_prefix(keys.links_partition(shop_id), keys.link_prefix(), Limit=PAGE_ITEMS)
+    return [Link.model_validate(deserialize(item)) for item in items]
 
 
 def record_unlinked(shop_id: str, variant_id: str, sku: str | None, reason: str) -> None:
@@ -188,19 +177,7 @@ def record_unlinked(shop_id: str, variant_id: str, sku: str | None, reason: str)
 
 
 def unlinked_reasons(shop_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": name(),
-        "Limit": PAGE_ITEMS,
-        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":p": {"S": keys.unlinked_partition(shop_id)}, ":s": {"S": "UNLINKED#"}},
-    }
-    while True:
-        page = client().query(**kwargs)
-        items += [deserialize(item) for item in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [deserialize(item) for item in query_prefix(keys.unlinked_partition(shop_id), "UNLINKED#", Limit=PAGE_ITEMS)]
 
 
 def by_sku(shop_id: str, sku: str) -> list[Link]:

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from bridge.orders.record import OrderRecord, OrderState
 from bridge.store import keys
-from bridge.store.table import client, deserialize, name, serialize, value
+from bridge.store.table import client, deserialize, name, query_prefix, serialize, value
 
 _KEY_FIELDS = ("pk", "sk")
 
@@ -225,16 +225,5 @@ def mark_done(shop_id: str, order_id: int, what: str, now: int) -> None:
 
 
 def for_shop(shop_id: str) -> list[OrderRecord]:
-    records: list[OrderRecord] = []
-    kwargs: dict[str, Any] = {
-        "TableName": name(),
-        "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":p": {"S": keys.orders_partition(shop_id)}, ":s": {"S": keys.order_prefix()}},
-        "ConsistentRead": True,
-    }
-    while True:
-        page = client().query(**kwargs)
-        records += [_record(item) for item in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return sorted(records, key=lambda r: r.order_id)
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_prefix(keys.orders_partition(shop_id), keys.order_prefix(), ConsistentRead=True)
+    return sorted((_record(item) for item in items), key=lambda r: r.order_id)

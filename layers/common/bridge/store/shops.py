@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from bridge.errors import UnknownShop, WrongCompany
 from bridge.models.shop import Shop
 from bridge.store import keys
-from bridge.store.table import client, deserialize, name, serialize, value
+from bridge.store.table import client, deserialize, name, query_all, serialize, value
 
 _SHOP_FIELDS = set(Shop.model_fields)
 
@@ -45,19 +45,8 @@ def require(shop_id: str) -> Shop:
 
 
 def all_shops() -> list[Shop]:
-    shops: list[Shop] = []
-    kwargs: dict[str, Any] = {
-        "TableName": name(),
-        "IndexName": keys.GSI1,
-        "KeyConditionExpression": "gsi1pk = :p",
-        "ExpressionAttributeValues": {":p": {"S": keys.SHOPS_PARTITION}},
-    }
-    while True:
-        page = client().query(**kwargs)
-        shops += [_shop(item) for item in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return shops
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_all("gsi1pk = :p", {":p": {"S": keys.SHOPS_PARTITION}}, IndexName=keys.GSI1)
+    return [_shop(item) for item in items]
 
 
 def stamp_notification(shop_id: str, notify_hash: str, cpn_id: int, now: int) -> None:

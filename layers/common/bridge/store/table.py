@@ -52,3 +52,21 @@ def name() -> str:
 
 def client() -> Any:
     return aws.client("dynamodb")
+
+
+def query_all(condition: str, values: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
+    """Every item a Query matches, page after page, as raw DynamoDB items (`options`: IndexName, Limit...)."""
+    kwargs: dict[str, Any] = {"TableName": name(), "KeyConditionExpression": condition,
+                              "ExpressionAttributeValues": values, **options}
+    items: list[dict[str, Any]] = []
+    while True:
+        page = client().query(**kwargs)
+        items += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def query_prefix(partition: str, prefix: str, **options: Any) -> list[dict[str, Any]]:
+    """Every item of a partition whose sort key starts with `prefix`, as raw DynamoDB items."""
+    return query_all("pk = :p AND begins_with(sk, :s)", {":p": {"S": partition}, ":s": {"S": prefix}}, **options)
