@@ -95,18 +95,13 @@ def writes(jumpseller: JumpsellerSandbox, shop: DemoShop) -> int:
 
 def poison(shop: DemoShop, stack: LocalStack, route: dl.Route, jumpseller: JumpsellerSandbox,
            stocks: dict[str, int]) -> list[dl.DeadLetter]:
-    """Change these stocks in Bsale while Jumpseller refuses them, until every notification is a dead letter.
-
-    One at a time: the workers' module-level BatchProcessor is shared by the local stack's concurrent pollers, and
-    two failing batches at once can mix their results (devstack runs Lambda's one-at-a-time code in threads).
-    """
+    """Change these stocks in Bsale while Jumpseller refuses them, until every notification is a dead letter."""
     break_writes(shop, jumpseller, *stocks)
-    sqs = stack.client("sqs")
-    for n, (sku, quantity) in enumerate(stocks.items(), start=1):
+    for sku, quantity in stocks.items():
         shop.bsale.set_stock(shop.variant_id(sku), shop.office_id, quantity)
-        found = eventually(lambda n=n: (got := dead(sqs, route, shop)) and len(got) == n and got,  # type: ignore[misc]
-                           timeout=60, interval=0.25)
-    return list(found)
+    sqs = stack.client("sqs")
+    return list(eventually(lambda: (found := dead(sqs, route, shop)) and len(found) == len(stocks) and found,
+                           timeout=90, interval=0.25))
 
 
 def worker_runs(stack: LocalStack) -> int:
