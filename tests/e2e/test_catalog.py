@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -243,11 +244,13 @@ def test_the_schedule_queues_a_reconcile_for_shops_that_are_due(shop: DemoShop, 
 
 # ----------------------------------------------------------------------------- bursts and limits (F16)
 
-def test_a_mass_price_change_burst_arrives_whole_within_bsale_limits(
+def test_a_mass_price_change_burst_arrives_whole_within_bsale_limits_and_holds_no_other_shop_up(
     new_shop: Callable[..., DemoShop], stack: LocalStack, bsale: BsaleSandbox
 ) -> None:
-    shop = new_shop(sync_price=True)
-    skus = [f"BULK-{i:03d}" for i in range(120)]
+    shop, other = new_shop(sync_price=True), new_shop()
+    other.bsale.set_stock(other.variant_id("TAZA-1"), other.office_id, 20)  # linked before the burst
+    eventually(lambda: other.jumpseller_stock("TAZA-1") == 20)
+    skus = [f"BULK-{i:03d}" for i in range(200)]
     bsale.notifications_enabled = False
     for sku in skus:
         shop.bsale.add_product(sku, [{"code": sku, "stock": {shop.office_id: 5}, "price": 1000}])
@@ -257,7 +260,14 @@ def test_a_mass_price_change_burst_arrives_whole_within_bsale_limits(
     # When Bsale reprices everything at once: one notification per variant, all at the same moment
     for sku in skus:
         shop.bsale.set_price(shop.price_list_id, shop.variant_id(sku), 1500)
+    # And another shop's stock changes right behind the burst in the same queue: it is served meanwhile
+    bursting = time.monotonic()
+    other.bsale.set_stock(other.variant_id("TAZA-1"), other.office_id, 3)
+    eventually(lambda: other.jumpseller_stock("TAZA-1") == 3, timeout=60)
+    other_served = time.monotonic() - bursting
     eventually(lambda: all(jumpseller_price(shop, sku) == 1500 for sku in skus), timeout=120, interval=0.5)
+    burst_done = time.monotonic() - bursting
+    assert other_served < burst_done / 3, (other_served, burst_done)
     assert stack.drain(30)
     # Then none went to the dead-letter queue, and Bsale saw at most 8 calls in any second from this shop
     times = sorted(r.at for r in bsale.requests if r.credential == shop.bsale.token and r.status != 429)

@@ -150,3 +150,14 @@ def test_a_429_that_does_not_end_defers_the_work_instead_of_failing_it() -> None
     with pytest.raises(RateLimited) as caught:
         client.get_json("/v1/x.json")
     assert caught.value.seconds == 30 and len(session.sent) == 4
+
+
+def test_a_pace_that_may_not_wait_says_how_long_instead() -> None:
+    from bridge.clients.http import RateLimited
+
+    now = [0.0]
+    pace = Pace(1, clock=lambda: now[0])
+    assert pace.wait(max_wait=0) == 0
+    with pytest.raises(RateLimited) as caught:
+        pace.wait(max_wait=0)
+    assert caught.value.seconds == pytest.approx(Pace.MARGIN)

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from bridge.clients.http import ApiSession, Waits, pace_for
+from bridge.clients.http import ApiSession, Pace, Waits, pace_for
 from bridge.errors import ConfigurationError, UpstreamError
 from bridge.models.bsale import DocumentType, Instance, Office, PriceDetail, PriceList, Stock, Variant
 
@@ -17,7 +17,7 @@ PAGE_LIMIT = 50  # Bsale's maximum
 RATE_PER_SECOND = 8  # Bsale's published limit since 10/2025
 
 
-def local_pace(token: str) -> Waits:
+def local_pace(token: str) -> Pace:
     return pace_for("bsale", token, RATE_PER_SECOND)
 
 

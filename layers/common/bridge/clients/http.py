@@ -39,21 +39,30 @@ class Pace:
         self._calls: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def wait(self) -> float:
-        """Block until a call is allowed; return the seconds waited."""
+    def wait(self, max_wait: float | None = None) -> float:
+        """Block until a call is allowed; return the seconds waited.
+
+        With `max_wait`, raise RateLimited instead of waiting longer than that in all.
+        """
         waited = 0.0
-        while True:
-            with self._lock:
-                now = self._clock()
-                horizon = (60.0 if self.per_minute else 1.0) * self.MARGIN
-                while self._calls and now - self._calls[0] >= horizon:
-                    self._calls.popleft()
-                delay = self._delay(now)
-                if delay <= 0:
-                    self._calls.append(now)
-                    return waited
+        while (delay := self.take()) > 0:
+            if max_wait is not None and waited + delay > max_wait:
+                raise RateLimited(delay)
             time.sleep(delay)
             waited += delay
+        return waited
+
+    def take(self) -> float:
+        """Take a call if one is allowed now (0), else say how long until one is."""
+        with self._lock:
+            now = self._clock()
+            horizon = (60.0 if self.per_minute else 1.0) * self.MARGIN
+            while self._calls and now - self._calls[0] >= horizon:
+                self._calls.popleft()
+            delay = self._delay(now)
+            if delay <= 0:
+                self._calls.append(now)
+            return delay
 
     def _delay(self, now: float) -> float:
         second, minute = self.MARGIN, 60.0 * self.MARGIN
@@ -90,13 +99,13 @@ class SharedPace:
     a bulk job waits.
     """
 
-    def __init__(self, local: Waits, shop_id: str, api: str, quotas: list[Quota], max_wait: float) -> None:
+    def __init__(self, local: Pace, shop_id: str, api: str, quotas: list[Quota], max_wait: float) -> None:
         self.local, self.shop_id, self.api, self.quotas, self.max_wait = local, shop_id, api, quotas, max_wait
 
     def wait(self) -> float:
         from bridge.store import rate
 
-        waited = self.local.wait()
+        waited = self.local.wait(self.max_wait)
         for quota in self.quotas:
             while (delay := rate.take(self.shop_id, f"{self.api}{quota.window}", quota.window, quota.cap)) > 0:
                 if waited + delay > self.max_wait:

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from bridge.clients.http import ApiSession, Waits, pace_for
+from bridge.clients.http import ApiSession, Pace, Waits, pace_for
 from bridge.models.jumpseller import Hook, JsProduct, JsVariant
 
 JUMPSELLER_API_URL = "https://api.jumpseller.com/v1"
@@ -17,7 +17,7 @@ RATE_PER_SECOND = 20
 RATE_PER_MINUTE = 800
 
 
-def local_pace(login: str) -> Waits:
+def local_pace(login: str) -> Pace:
     return pace_for("jumpseller", login, RATE_PER_SECOND, RATE_PER_MINUTE)
 
 

@@ -8,7 +8,7 @@ from bridge import secrets
 from bridge.clients import bsale as bsale_api
 from bridge.clients import jumpseller as jumpseller_api
 from bridge.clients.bsale import BsaleClient
-from bridge.clients.http import Quota, SharedPace, Waits
+from bridge.clients.http import Pace, Quota, SharedPace, Waits
 from bridge.clients.jumpseller import JumpsellerClient
 from bridge.models.shop import Shop, ShopSecrets
 from bridge.settings import settings
@@ -22,7 +22,9 @@ QUOTAS = {
     ("jumpseller", False): [Quota(1, 18), Quota(60, 760)],
     ("jumpseller", True): [Quota(1, 12), Quota(60, 600)],
 }
-WEBHOOK_MAX_WAIT = 2.0  # seconds a webhook worker waits for its shop's quota before handing the message back
+# A webhook worker never sleeps on a shop's spent quota: it hands the message back (delayed) at once and takes
+# the next one, which may be another shop's. Sleeping would let one shop's burst occupy every worker.
+WEBHOOK_MAX_WAIT = 0.0
 BULK_MAX_WAIT = 120.0
 
 
@@ -37,7 +39,7 @@ class ShopContext:
         return self.shop.shop_id
 
 
-def _pace(shop: Shop, api: str, local: Waits, bulk: bool) -> Waits:
+def _pace(shop: Shop, api: str, local: Pace, bulk: bool) -> Waits:
     if not settings().shared_rate_limits:
         return local
     max_wait = BULK_MAX_WAIT if bulk else WEBHOOK_MAX_WAIT
