@@ -19,7 +19,6 @@ from tests.e2e.test_policies import allowed, recorded_calls, resource_arn
 
 # The order fixtures live with the document tests.
 order_shop = test_orders.order_shop
-atomic_dynamodb = test_orders.atomic_dynamodb
 
 FUNCTION = "JumpsellerOrderWorkerFunction"
 TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",

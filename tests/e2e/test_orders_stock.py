@@ -17,7 +17,6 @@ from tests.e2e.test_orders import OrderShop
 
 # The order fixtures live with the document tests.
 order_shop = test_orders.order_shop
-atomic_dynamodb = test_orders.atomic_dynamodb
 
 S = OrderState
 
