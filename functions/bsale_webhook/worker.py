@@ -5,13 +5,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bridge.observability import logger, metrics
+from bridge.ops.dead_letters import failures_recorded
 from bridge.queue import WorkMessage
 from bridge.sync.worker import handle_catalog_event
 
 
 def record_handler(record: SQSRecord) -> str:
     logger.set_correlation_id(record.message_id)
-    return handle_catalog_event(WorkMessage.model_validate_json(record.body)).action
+    message = WorkMessage.model_validate_json(record.body)
+    with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
+        return handle_catalog_event(message).action
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,14 +5,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bridge.observability import logger, metrics
+from bridge.ops.dead_letters import failures_recorded
 from bridge.orders.worker import handle_jumpseller
 from bridge.queue import WorkMessage
 
 
 def record_handler(record: SQSRecord) -> str:
     logger.set_correlation_id(record.message_id)
-    # The message id lets the same message, coming back after a crash, resume the step it had claimed.
-    return handle_jumpseller(WorkMessage.model_validate_json(record.body), attempt=f"sqs-{record.message_id}")
+    message = WorkMessage.model_validate_json(record.body)
+    with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
+        # The message id lets the same message, coming back after a crash, resume the step it had claimed.
+        return handle_jumpseller(message, attempt=f"sqs-{record.message_id}")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,6 +5,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bridge.observability import logger, metrics
+from bridge.ops.dead_letters import failures_recorded
 from bridge.queue import WorkMessage
 from bridge.sync.jobs import handle_sync_message
 
@@ -15,7 +16,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     def record_handler(record: SQSRecord) -> str:
         logger.set_correlation_id(record.message_id)
         message = WorkMessage.model_validate_json(record.body)
-        return handle_sync_message(message, context.get_remaining_time_in_millis()).action
+        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
+            return handle_sync_message(message, context.get_remaining_time_in_millis()).action
 
     # A processor per invocation: it holds the batch's results, and the local stack runs invocations in threads.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.errors import UpstreamError
 from bridge.shops.context import ShopContext
 from bridge.store import links
 from bridge.store.links import Link
@@ -17,8 +18,11 @@ class Change:
     sku: str
     fields: dict[str, Any]  # what was written
     before: dict[str, Any]  # what Jumpseller showed (or what we last wrote, when it was not read)
+    note: str = ""
 
     def describe(self) -> str:
+        if self.note:
+            return f"{self.sku}: {self.note}"
         parts = [f"{k} {self.before.get(k)} → {v}" for k, v in self.fields.items() if k != "stock_unlimited"]
         if "stock_unlimited" in self.fields and self.fields["stock_unlimited"] != self.before.get("stock_unlimited"):
             parts.append("unlimited" if self.fields["stock_unlimited"] else "limited")
@@ -62,7 +66,14 @@ def write(ctx: ShopContext, link: Link, fields: dict[str, Any], before: dict[str
     """Send the fields and remember them on the link (and the product's name, as Jumpseller showed it)."""
     name = observed.name if observed else link.js_name
     current_price = observed.price if observed else link.js_price
-    ctx.jumpseller.write(link.target, fields, name=name, current_price=current_price)
+    try:
+        ctx.jumpseller.write(link.target, fields, name=name, current_price=current_price)
+    except UpstreamError as exc:
+        if exc.status_code != 404:
+            raise
+        # The product or variant is gone from Jumpseller (its delete event may still be on its way): unlink.
+        links.record_unlinked(ctx.shop_id, link.variant_id, link.sku, "missing in Jumpseller")
+        return Change(link.sku, {}, before, note="gone from Jumpseller: unlinked")
     remembered: dict[str, Any] = {"js_name": name, "js_price": fields.get("price", current_price)}
     if "stock_unlimited" in fields or "stock" in fields:
         remembered["pushed_unlimited"] = bool(fields.get("stock_unlimited", False))

@@ -117,6 +117,9 @@ class Run:
                 links.update_js_fields(link, js_name=observed.name, js_price=observed.price)
             return
         change = push.write(self.ctx, link, fields, before, observed)
+        if change.note:  # gone from Jumpseller since its page was read
+            self.count("unlinked")
+            return
         self.count("fixed")
         if len(self.cp["fixes"]) < FIXES_KEPT:
             self.cp["fixes"].append(change.describe())
