@@ -103,6 +103,7 @@ def on_jumpseller_product(ctx: ShopContext, event: str, body: dict[str, Any]) ->
             _unlink(ctx, variant_id, "missing in Jumpseller")
         return f"product {product.id} deleted: {len(gone)} link(s) removed"
     done: list[str] = []
+    fresh: dict[str | None, JsItem] | None = None  # the product as Jumpseller has it now, read only if needed
     present = {j.sku for j in catalog.js_items(product) if j.sku}
     for j in catalog.js_items(product):
         if not j.sku:
@@ -119,8 +120,14 @@ def on_jumpseller_product(ctx: ShopContext, event: str, body: dict[str, Any]) ->
         if len(candidates) != 1:
             done.append(f"{j.sku}: {'missing in Bsale' if not candidates else 'duplicate SKU in Bsale'}")
             continue
-        link = make_link(ctx, catalog.bsale_item(candidates[0]), j)
-        done.append("linked " + push_truth(ctx, link, j))
+        # The payload may be a late snapshot of a product deleted since: link only what exists now.
+        if fresh is None:
+            fresh = {i.sku: i for i in catalog.js_items(current)} if (current := _current(ctx, product.id)) else {}
+        if j.sku not in fresh:
+            done.append(f"{j.sku}: no longer in Jumpseller")
+            continue
+        link = make_link(ctx, catalog.bsale_item(candidates[0]), fresh[j.sku])
+        done.append("linked " + push_truth(ctx, link, fresh[j.sku]))
     leaving = [link for v in before if (link := links.get(ctx.shop_id, v)) and link.js_product_id == product.id
                and link.sku not in present]
     if leaving:
