@@ -99,7 +99,7 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
         logger.info("order event ignored", extra={"status_enum": raw.get("status_enum")})
         return "ignored"
     try:
-        ctx = open_shop(message.shop_id)
+        ctx = open_shop(message.shop_id, webhook=True)
     except UnknownShop:
         logger.warning("order event for a shop that is no longer connected: dropped")
         return "dropped"

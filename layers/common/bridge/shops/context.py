@@ -24,8 +24,9 @@ QUOTAS = {
 }
 # A webhook worker never sleeps on a shop's spent quota: it hands the message back (delayed) at once and takes
 # the next one, which may be another shop's. Sleeping would let one shop's burst occupy every worker.
+# Bulk jobs and operator commands have nothing better to do than wait their turn.
 WEBHOOK_MAX_WAIT = 0.0
-BULK_MAX_WAIT = 120.0
+PATIENT_MAX_WAIT = 120.0
 
 
 @dataclass
@@ -39,16 +40,17 @@ class ShopContext:
         return self.shop.shop_id
 
 
-def _pace(shop: Shop, api: str, local: Pace, bulk: bool) -> Waits:
+def _pace(shop: Shop, api: str, local: Pace, bulk: bool, webhook: bool) -> Waits:
     if not settings().shared_rate_limits:
         return local
-    max_wait = BULK_MAX_WAIT if bulk else WEBHOOK_MAX_WAIT
+    max_wait = WEBHOOK_MAX_WAIT if webhook else PATIENT_MAX_WAIT
     return SharedPace(local, shop.shop_id, api, QUOTAS[(api, bulk)], max_wait)
 
 
-def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False) -> ShopContext:
-    bsale_pace = _pace(shop, "bsale", bsale_api.local_pace(creds.bsale_token), bulk)
-    js_pace = _pace(shop, "jumpseller", jumpseller_api.local_pace(creds.jumpseller_login), bulk)
+def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: bool = False) -> ShopContext:
+    """Clients for one shop. `bulk`: the smaller share of the quotas; `webhook`: defer rather than wait."""
+    bsale_pace = _pace(shop, "bsale", bsale_api.local_pace(creds.bsale_token), bulk, webhook)
+    js_pace = _pace(shop, "jumpseller", jumpseller_api.local_pace(creds.jumpseller_login), bulk, webhook)
     return ShopContext(
         shop=shop,
         bsale=BsaleClient(creds.bsale_token, shop.bsale_api_url, shop.bsale_credential_url, pace=bsale_pace),
@@ -57,5 +59,5 @@ def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False) -> ShopCo
     )
 
 
-def open_shop(shop_id: str, *, bulk: bool = False) -> ShopContext:
-    return clients_for(shops.require(shop_id), secrets.get(shop_id), bulk=bulk)
+def open_shop(shop_id: str, *, bulk: bool = False, webhook: bool = False) -> ShopContext:
+    return clients_for(shops.require(shop_id), secrets.get(shop_id), bulk=bulk, webhook=webhook)

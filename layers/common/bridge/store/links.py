@@ -45,7 +45,24 @@ def get(shop_id: str, variant_id: str) -> Link | None:
     return Link.model_validate(deserialize(found["Item"])) if "Item" in found else None
 
 
-def save(link: Link) -> None:
+def create(link: Link) -> Link:
+    """Save a new link unless another worker made one for this variant meanwhile; return the one that stands.
+
+    Two events of one new variant (its stock and its price notification) race to link it: the first link wins,
+    so the second cannot overwrite what the first already wrote to Jumpseller with its own older reading.
+    """
+    try:
+        save(link, only_new=True)
+        return link
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    existing = get(link.shop_id, link.variant_id)
+    assert existing is not None
+    return existing
+
+
+def save(link: Link, *, only_new: bool = False) -> None:
     """Create or update a link (and forget why the variant was unlinked, if it was).
 
     Never writes `held`: pending orders move it with atomic ADDs (store/held.py), and a link rewritten from
@@ -53,8 +70,9 @@ def save(link: Link) -> None:
     """
     item = {**keys.sku_index(link.shop_id, link.sku), **keys.js_product_index(link.shop_id, link.js_product_id),
             **link.model_dump(exclude={"held"})}
+    condition = {"ConditionExpression": "attribute_not_exists(pk)"} if only_new else {}
     client().update_item(
-        TableName=name(), Key=serialize(keys.link(link.shop_id, link.variant_id)),
+        TableName=name(), Key=serialize(keys.link(link.shop_id, link.variant_id)), **condition,
         UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in item) + ", held = if_not_exists(held, :zero)",
         ExpressionAttributeNames={f"#{k}": k for k in item},
         ExpressionAttributeValues={**{f":{k}": value(v) if v is not None else {"NULL": True}

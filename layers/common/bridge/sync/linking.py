@@ -28,8 +28,11 @@ def new_link(ctx: ShopContext, b: BsaleItem, j: JsItem) -> Link:
     )
 
 
-def make_link(ctx: ShopContext, b: BsaleItem, j: JsItem) -> Link:
-    """Save the link; held stock belongs to pending orders, not to the link's shape, so a relink keeps it."""
+def make_link(ctx: ShopContext, b: BsaleItem, j: JsItem, *, replace: bool = False) -> Link:
+    """Save a new link (the first of racing events wins), or replace one whose shape changed (`replace`).
+    Held stock belongs to pending orders, not to the link's shape, so a relink keeps it."""
+    if not replace:
+        return links.create(new_link(ctx, b, j))
     links.save(new_link(ctx, b, j))
     saved = links.get(ctx.shop_id, b.variant_id)
     assert saved is not None
@@ -47,7 +50,7 @@ def push_truth(ctx: ShopContext, link: Link, observed: JsItem | None) -> str:
     return push.write(ctx, link, fields, before, observed).describe()
 
 
-def link_variant(ctx: ShopContext, variant: Variant) -> Link | str:
+def link_variant(ctx: ShopContext, variant: Variant, *, replace: bool = False) -> Link | str:
     """Link one Bsale variant to the Jumpseller product or variant with its SKU; or say why it cannot be."""
     item = catalog.bsale_item(variant)
     reason = item.problem
@@ -64,7 +67,7 @@ def link_variant(ctx: ShopContext, variant: Variant) -> Link | str:
     if reason is not None:
         links.record_unlinked(ctx.shop_id, item.variant_id, item.sku, reason)
         return reason
-    return make_link(ctx, item, matches[0])
+    return make_link(ctx, item, matches[0], replace=replace)
 
 
 def ensure_link(ctx: ShopContext, variant_id: str) -> Link | str:
@@ -84,7 +87,7 @@ def refresh_variant(ctx: ShopContext, variant: Variant) -> str:
             links.update_js_fields(current, allow_negative=item.allow_negative, untracked=item.untracked)
             current.allow_negative, current.untracked = item.allow_negative, item.untracked
         return push_truth(ctx, current, None)
-    result = link_variant(ctx, variant)
+    result = link_variant(ctx, variant, replace=current is not None)
     if isinstance(result, str):
         return f"variant {variant.id} not linked: {result}"
     return "linked; " + push_truth(ctx, result, _observed(result))
