@@ -135,8 +135,10 @@ def sync(
         if "price" in claims:
             shown["js_price"] = observed.price
     if not fields:
-        if shown:
-            links.record_if_claimed(link, claims, shown)  # lost: the newer reader remembers for itself
+        if shown and not links.record_if_claimed(link, claims, shown):
+            # A newer reader took over, but it may trust a memory that Jumpseller's own move made stale (it
+            # compares without reading): read again, so what Jumpseller shows is remembered.
+            return _look_again(ctx, link, repairs, Change(link.sku, {}, before, "", "unchanged"))
         return Change(link.sku, {}, before, f"already {_shown(before)}", "unchanged")
     name = observed.name if observed else link.js_name
     current_price = observed.price if observed else link.js_price
@@ -159,11 +161,15 @@ def sync(
     if links.record_if_claimed(link, claims, shown, carried):
         return Change(link.sku, fields, before)
     # A newer read overlapped this write, and this older truth may have landed last: look again and fix.
+    return _look_again(ctx, link, repairs, Change(link.sku, fields, before))
+
+
+def _look_again(ctx: ShopContext, link: Link, repairs: int, done: Change) -> Change:
     if repairs <= 0:
-        raise RuntimeError(f"{link.sku}: newer reads kept overlapping the write; trying again later")
+        raise RuntimeError(f"{link.sku}: newer reads kept overlapping; trying again later")
     repaired = resync(ctx, link.variant_id, repairs=repairs - 1)
     after = repaired.describe() if repaired else "unlinked"
-    return Change(link.sku, fields, before, f"overlapped by a newer read; then {after}")
+    return Change(done.sku, done.fields, done.before, f"overlapped by a newer read; then {after}", done.action)
 
 
 def resync(ctx: ShopContext, variant_id: str, *, repairs: int = REPAIRS) -> Change | None:
