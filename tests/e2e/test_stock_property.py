@@ -31,20 +31,20 @@ from tests.e2e.test_stock_held import settle, stock_puts
 
 order_shop = test_orders.order_shop
 
-SKUS = ("POL-S", "POL-M", "TAZA-1")  # two variants of one product, and a product without variants
-EXAMPLES = int(os.environ.get("STOCK_PROPERTY_EXAMPLES", "8"))
+SKUS = ("POL-S", "TAZA-1")  # a variant of a product, and a product without variants
+EXAMPLES = int(os.environ.get("STOCK_PROPERTY_EXAMPLES", "7"))
 
 ACTIONS = st.one_of(
-    st.tuples(st.just("pending"), st.sampled_from(SKUS), st.integers(1, 3)),
+    st.tuples(st.just("pending"), st.sampled_from(SKUS), st.integers(1, 2)),
     st.tuples(st.just("pay"), st.integers(0, 7)),
     st.tuples(st.just("cancel"), st.integers(0, 7)),
     st.tuples(st.just("abandon"), st.integers(0, 7)),
-    st.tuples(st.just("pos_sale"), st.sampled_from(SKUS), st.integers(1, 3)),
-    st.tuples(st.just("count"), st.sampled_from(SKUS), st.integers(0, 12)),
+    st.tuples(st.just("pos_sale"), st.sampled_from(SKUS), st.integers(1, 2)),
+    st.tuples(st.just("count"), st.sampled_from(SKUS), st.integers(-2, 2)),  # 0: notified, unchanged
     st.tuples(st.just("again"), st.integers(0, 200)),
 )
 # Batches of actions: nothing is drained inside a batch, so their webhooks are acted on concurrently, in any order.
-SCENARIOS = st.lists(st.lists(ACTIONS, min_size=1, max_size=4), min_size=4, max_size=7)
+SCENARIOS = st.lists(st.lists(ACTIONS, min_size=1, max_size=3), min_size=5, max_size=8)
 
 
 class Run:
@@ -92,9 +92,12 @@ class Run:
                          "taxes": [{"code": 14, "percentage": 19}]}]}, timeout=10)
         return "sold" if sale.status_code == 201 else f"refused: {sale.text[:80]}"
 
-    def count(self, sku: str, qty: int) -> str:
-        self.shop.account.set_stock(self.shop.demo.variant_id(sku), self.shop.demo.office_id, qty)
-        return "counted"
+    def count(self, sku: str, delta: int) -> str:
+        """An inventory count in Bsale: the stock moves by `delta` (never below 0), and Bsale notifies it."""
+        variant, office = self.shop.demo.variant_id(sku), self.shop.demo.office_id
+        quantity = max(0.0, self.shop.account.stock_of(variant, office) + delta)
+        self.shop.account.set_stock(variant, office, quantity)
+        return f"counted {quantity:g}"
 
     def again(self, i: int) -> str:
         """One webhook either side sent this shop before, sent again as it was (a duplicate, or late)."""
