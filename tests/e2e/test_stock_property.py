@@ -148,7 +148,8 @@ def test_after_every_drain_jumpseller_shows_bsale_available_minus_held(
         run = Run(order_shop())  # POL-S, POL-M, TAZA-1 linked; documents made on payment
         settle(run.shop)
         run.check()
-        for batch in batches:
+        for number, batch in enumerate(batches, 1):
+            note(f"batch {number} of shop {run.shop.code}:")
             run.remember_sent()
             writes = stock_puts(run.shop)
             for action in batch:

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import aws
 
-Kind = Literal["bsale.notification", "jumpseller.webhook", "sync.reconcile", "sync.manual"]
+# stock.resync: after an order event, make Jumpseller show max(0, available − held) for one variant (sync/push.py).
+Kind = Literal["bsale.notification", "jumpseller.webhook", "sync.reconcile", "sync.manual", "stock.resync"]
 
 
 class WorkMessage(BaseModel):
