@@ -9,7 +9,8 @@ units. After every batch is drained, for every linked SKU:
 where the units held are what the orders still take that Bsale does not know of: pending orders, and paid orders
 without their Bsale document yet. A batch that only repeats old webhooks writes nothing to Jumpseller.
 
-Seeded (derandomized) so every run tries the same examples; STOCK_PROPERTY_EXAMPLES runs more of them.
+Seeded (derandomized) so every run tries the same examples; STOCK_PROPERTY_EXAMPLES runs more of them, and
+STOCK_PROPERTY_SEED=N tries others.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 import requests
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from hypothesis import strategies as st
 
 from sandboxes.jumpseller import Order
@@ -33,6 +34,7 @@ order_shop = test_orders.order_shop
 
 SKUS = ("POL-S", "TAZA-1")  # a variant of a product, and a product without variants
 EXAMPLES = int(os.environ.get("STOCK_PROPERTY_EXAMPLES", "7"))
+SEED = os.environ.get("STOCK_PROPERTY_SEED")  # other examples than the fixed ones, to explore
 
 ACTIONS = st.one_of(
     st.tuples(st.just("pending"), st.sampled_from(SKUS), st.integers(1, 2)),
@@ -139,7 +141,8 @@ def test_after_every_drain_jumpseller_shows_bsale_available_minus_held(
 ) -> None:
     runs: list[int] = []
 
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+    @seed(int(SEED or 0))
+    @settings(max_examples=EXAMPLES, derandomize=SEED is None, database=None, deadline=None,
               phases=[Phase.explicit, Phase.generate],  # no shrinking: each example is a whole shop's story
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(SCENARIOS)
