@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     sync_budget_seconds: int = Field(default=780, alias="SYNC_BUDGET_SECONDS")
     # Share the per-shop API limits across every process through the table (off: per-process pacing only).
     shared_rate_limits: bool = Field(default=True, alias="SHARED_RATE_LIMITS")
+    # Shops may point at the local sandboxes (http on loopback): set by devstack only, never in a deployed stage.
+    allow_local_api_urls: bool = Field(default=False, alias="ALLOW_LOCAL_API_URLS")
 
 
 @lru_cache(maxsize=1)
