@@ -78,9 +78,10 @@ class Pace:
 class RateLimited(Exception):
     """The shop's shared quota is spent for longer than the caller is willing to wait."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"API quota spent for {seconds:.1f} s")
+    def __init__(self, seconds: float, reason: str = "API quota spent") -> None:
+        super().__init__(f"{reason} (for {seconds:.1f} s more)")
         self.seconds = seconds
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ class SharedPace:
         for quota in self.quotas:
             while (delay := rate.take(self.shop_id, f"{self.api}{quota.window}", quota.window, quota.cap)) > 0:
                 if waited + delay > self.max_wait:
-                    raise RateLimited(delay)
+                    raise RateLimited(delay, f"the shop's {self.api} quota ({quota.cap} calls a {quota.window} s) "
+                                             "is spent")
                 time.sleep(delay)
                 waited += delay
         return waited
@@ -214,7 +216,7 @@ class ApiSession:
             )
         if throttled:
             # Still rate limited: not a failure of the work, which waits its turn (the caller defers it).
-            raise RateLimited(max(throttled, 1.0))
+            raise RateLimited(max(throttled, 1.0), f"{self.service} still answers {last}"[:300])
         raise UpstreamError(self.service, f"gave up after {self.max_attempts} attempts: {last}", retryable=True)
 
     def _backoff(self, attempt: int) -> float:

@@ -29,10 +29,10 @@ def handle_catalog_event(message: WorkMessage) -> Outcome:
         try:
             outcome = _act(ctx, message)
         except RateLimited as exc:
-            # This shop's quota is spent: hand the message back, delayed, and serve other shops meanwhile.
-            queue.send(settings().bsale_queue_url, message.model_copy(update={"deferred": message.deferred + 1}),
-                       delay_seconds=math.ceil(exc.seconds))
-            return Outcome("deferred", f"API quota spent; back in {math.ceil(exc.seconds)} s")
+            # This shop's quota is spent: hand the message back, delayed, and serve other shops meanwhile
+            # (as often as the queue allows; then it fails into the dead letters with the reason).
+            queue.defer("bsale", settings().bsale_queue_url, message, exc.seconds, exc.reason)
+            return Outcome("deferred", f"{exc.reason}; back in {math.ceil(exc.seconds)} s")
         except UpstreamError as exc:
             if exc.retryable:
                 raise
