@@ -49,9 +49,22 @@ def bsale(script: list[Any]) -> tuple[BsaleClient, FakeSession]:
 
 
 def test_429_is_waited_out_then_succeeds(no_sleep: list[float]) -> None:
-    client, session = bsale([(429, {"error": "Too Many Requests"}, {}), (200, {"items": []}, {})])
-    assert client.available_stock("7", "1") == 0
+    row = {"quantityAvailable": 3.0, "variant": {"id": "7"}, "office": {"id": "1"}}
+    client, session = bsale([(429, {"error": "Too Many Requests"}, {}), (200, {"items": [row]}, {})])
+    assert client.available_stock("7", "1") == 3
     assert len(session.sent) == 2 and no_sleep
+
+
+def test_no_stock_row_is_none_in_stock_unless_the_variant_is_gone() -> None:
+    from bridge.clients.bsale import BsaleNotFound
+
+    client, session = bsale([(200, {"items": []}, {}), (200, {"id": 7, "code": "X", "state": 0}, {})])
+    assert client.available_stock("7", "1") == 0
+    assert session.sent[1]["url"].endswith("/v1/variants/7.json")
+    client, session = bsale([(200, {"items": []}, {}), (404, {"error": "resource not found"}, {})])
+    with pytest.raises(BsaleNotFound) as gone:
+        client.available_stock("7", "1")
+    assert (gone.value.what, gone.value.ident) == ("variant", "7")
 
 
 def test_5xx_on_a_read_is_retried_and_auth_header_sent() -> None:

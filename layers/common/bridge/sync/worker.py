@@ -6,6 +6,7 @@ import math
 import time
 
 from bridge import queue
+from bridge.clients.bsale import BsaleNotFound
 from bridge.clients.http import RateLimited
 from bridge.errors import UnknownShop, UpstreamError
 from bridge.models.bsale import BsaleNotification
@@ -28,6 +29,10 @@ def handle_catalog_event(message: WorkMessage) -> Outcome:
             return Outcome("dropped", "shop not connected")
         try:
             outcome = _act(ctx, message)
+        except BsaleNotFound as exc:
+            if exc.what != "variant":
+                raise
+            return Outcome("dropped", linking.variant_gone(ctx, exc.ident))
         except RateLimited as exc:
             # This shop's quota is spent: hand the message back, delayed, and serve other shops meanwhile
             # (as often as the queue allows; then it fails into the dead letters with the reason).
