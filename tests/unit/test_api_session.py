@@ -174,3 +174,49 @@ def test_a_pace_that_may_not_wait_says_how_long_instead() -> None:
     with pytest.raises(RateLimited) as caught:
         pace.wait(max_wait=0)
     assert caught.value.seconds == pytest.approx(Pace.MARGIN)
+
+
+# ------------------------------------------------------------------------------ the invocation's time (F16)
+
+def test_calls_are_cut_to_the_time_left_and_none_starts_without_enough() -> None:
+    import time
+
+    from bridge.clients.http import OutOfTime, calls_end_by
+
+    row = {"quantityAvailable": 1.0, "variant": {"id": "7"}, "office": {"id": "1"}}
+    client, session = bsale([(200, {"items": [row]}, {})])
+    with calls_end_by(time.monotonic() + 4.0):
+        client.available_stock("7", "1")
+    connect, read = session.sent[0]["timeout"]
+    assert connect == http_module.TIMEOUT[0] and 3.0 < read <= 4.0  # the session's 10 s read cut to what is left
+    client, session = bsale([(200, {"items": [row]}, {})])
+    with calls_end_by(time.monotonic() + 0.5), pytest.raises(OutOfTime) as raised:
+        client.available_stock("7", "1")
+    assert session.sent == [] and raised.value.retryable
+    client.available_stock("7", "1")  # outside the block: no deadline
+    assert session.sent[0]["timeout"] == http_module.TIMEOUT
+
+
+def test_an_impatient_session_gives_up_on_the_first_timeout() -> None:
+    client, session = bsale([requests.ReadTimeout("slow"), (200, {"items": []}, {})])
+    client.retry_timeouts = False
+    with pytest.raises(UpstreamError) as raised:
+        client.available_stock("7", "1")
+    assert len(session.sent) == 1 and raised.value.retryable and "no answer" in str(raised.value)
+    # A patient one tries again
+    row = {"quantityAvailable": 2.0, "variant": {"id": "7"}, "office": {"id": "1"}}
+    client, session = bsale([requests.ReadTimeout("slow"), (200, {"items": [row]}, {})])
+    assert client.available_stock("7", "1") == 2 and len(session.sent) == 2
+
+
+def test_the_catalog_worker_opens_impatient_clients_the_order_worker_patient_ones() -> None:
+    from bridge.models.shop import Shop, ShopSecrets
+    from bridge.shops import context
+
+    shop = Shop(shop_id="s1", cpn_id=1, office_id=1, price_list_id=1)
+    creds = ShopSecrets.model_construct(bsale_token="b", jumpseller_login="l", jumpseller_auth_token="a")
+    quick = context.clients_for(shop, creds, webhook=True, impatient=True)
+    patient = context.clients_for(shop, creds, webhook=True)
+    assert (quick.bsale.timeout, quick.bsale.retry_timeouts) == (context.IMPATIENT_TIMEOUT, False)
+    assert (quick.jumpseller.timeout, quick.jumpseller.retry_timeouts) == (context.IMPATIENT_TIMEOUT, False)
+    assert (patient.bsale.timeout, patient.bsale.retry_timeouts) == (http_module.TIMEOUT, True)

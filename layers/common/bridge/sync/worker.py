@@ -23,7 +23,7 @@ def handle_catalog_event(message: WorkMessage) -> Outcome:
     """Act on one event. Retryable failures raise (SQS retries, then dead-letters); others are recorded."""
     with work_keys(shop=message.shop_id, subject=message.subject):
         try:
-            ctx = open_shop(message.shop_id, webhook=True)
+            ctx = open_shop(message.shop_id, webhook=True, impatient=True)
         except UnknownShop:
             logger.warning("event for a shop that is no longer connected: dropped")
             return Outcome("dropped", "shop not connected")
