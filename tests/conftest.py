@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-FIXTURES = SHARED / "reference" / "fixtures"
+# Official example payloads from the APIs' documentation, vendored so a bare clone runs every test;
+# tests/sandboxes/test_fixtures.py checks them against the committed checksum list beside them.
+FIXTURES = ROOT / "tests" / "fixtures"
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -20,7 +21,7 @@ os.environ.setdefault("TABLE_NAME", "unit-test-table")
 
 
 def official(name: str) -> dict:
-    """An official example payload from shared/reference/fixtures, e.g. official('bsale/webhook_stock_official')."""
+    """An official example payload from tests/fixtures, e.g. official('bsale/webhook_stock_official')."""
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
