@@ -28,3 +28,17 @@ def official(name: str) -> dict:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+# Cost markers by folder (registered in pyproject.toml): `pytest -m unit` runs the fast loop.
+COST_MARKERS = ("unit", "integration", "e2e", "sandboxes", "devstack")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).resolve().parent
+    for item in items:
+        parts = item.path.resolve().relative_to(tests_dir).parts
+        folder = parts[0] if len(parts) > 1 else ""
+        if folder not in COST_MARKERS:
+            raise pytest.UsageError(f"{item.nodeid}: put the test in one of tests/{{{','.join(COST_MARKERS)}}}")
+        item.add_marker(folder)
