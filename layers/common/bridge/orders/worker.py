@@ -117,9 +117,10 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
     except RateLimited as exc:
         # This shop's API quota is spent: hand the message back, delayed, and serve other shops meanwhile.
         # Any step it had claimed was let go, so the copy resumes it.
-        queue.send(settings().order_queue_url, message.model_copy(update={"deferred": message.deferred + 1}),
-                   delay_seconds=math.ceil(exc.seconds))
-        logger.info("order event deferred: the shop's API quota is spent", extra={"seconds": exc.seconds})
+        # As often as the queue allows; then it fails into the dead letters with the reason.
+        queue.defer("order", settings().order_queue_url, message, exc.seconds, exc.reason)
+        logger.info("order event deferred: the shop's API quota is spent",
+                    extra={"seconds": math.ceil(exc.seconds), "reason": exc.reason})
         return "deferred"
     if result.action in ("failed", "needs_manual"):
         # FailedDocumentsAlarm: the customer is owed a tax document (or the stock movement) until a person acts.

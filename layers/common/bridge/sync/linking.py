@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from bridge.errors import UpstreamError
 from bridge.models.bsale import Variant
 from bridge.models.jumpseller import JsProduct
-from bridge.observability import logger
+from bridge.observability import logger, metrics
 from bridge.shops.context import ShopContext
 from bridge.store import links
 from bridge.store.links import Link
@@ -159,6 +161,20 @@ def _unlink(ctx: ShopContext, variant_id: str, reason: str) -> None:
         return  # already unlinked by another event
     links.record_unlinked(ctx.shop_id, variant_id, link.sku, reason)
     logger.info("link removed", extra={"bsale_variant": variant_id, "reason": reason})
+
+
+GONE_FROM_BSALE = "missing in Bsale"
+
+
+def variant_gone(ctx: ShopContext, variant_id: str) -> str:
+    """Bsale no longer has this variant (404): nothing can be synced for it. Its link goes (the catalog rule: a
+    link disappears when one side loses the SKU) with the reason recorded; Jumpseller keeps what it shows."""
+    link = links.get(ctx.shop_id, variant_id)
+    links.record_unlinked(ctx.shop_id, variant_id, link.sku if link else None, GONE_FROM_BSALE)
+    metrics.add_metric(name="VariantsGoneFromBsale", unit=MetricUnit.Count, value=1)
+    logger.warning("notification for a variant Bsale no longer has: dropped",
+                   extra={"bsale_variant": variant_id, "unlinked": link is not None})
+    return f"variant {variant_id} is gone from Bsale" + (f"; {link.sku} unlinked" if link else "")
 
 
 def _observed(link: Link) -> JsItem | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bridge.clients.bsale import BsaleNotFound
 from bridge.models.bsale import BsaleNotification
 from bridge.observability import add_work_keys
 from bridge.shops.context import ShopContext
@@ -71,7 +72,12 @@ def on_document_notification(ctx: ShopContext, notification: BsaleNotification) 
     for variant_id in variant_ids:
         if links.get(ctx.shop_id, variant_id) is None:
             continue  # not linked: nothing in Jumpseller to correct (linking happens on variant/product events)
-        outcomes.append(sync_variant_stock(ctx, variant_id))
+        try:
+            outcomes.append(sync_variant_stock(ctx, variant_id))
+        except BsaleNotFound as exc:
+            if exc.what != "variant":
+                raise
+            outcomes.append(Outcome("dropped", linking.variant_gone(ctx, variant_id)))  # the others still sync
     written = [o.detail for o in outcomes if o.action == "written"]
     return Outcome("written" if written else "unchanged",
                    f"document {notification.resource_id}: {len(outcomes)} linked variant(s); " + "; ".join(written))
