@@ -152,27 +152,29 @@ def update_js_fields(link: Link, **fields: object) -> None:
     )
 
 
-def claim(link: Link, kind: str, version: int) -> bool:
+def claim(link: Link, kind: str, version: int) -> Link | None:
     """Take the right to write `kind` ("stock" or "price") from reads begun at `version` (ns clock taken before
-    reading the link and Bsale); False when a read begun later already took it (or the link is gone).
+    reading the link and Bsale): the link as it stands once claimed, or None when a read begun later already
+    took it (or the link is gone).
 
     Two workers for one variant can overlap (duplicate notifications, a reconcile slice, an order event); the
     older truth must not land last.
     """
     attr = CLAIMS[kind]
     try:
-        client().update_item(
+        answer = client().update_item(
             TableName=name(),
             Key=serialize(keys.link(link.shop_id, link.variant_id)),
             UpdateExpression=f"SET {attr} = :t",
             ConditionExpression=f"attribute_exists(pk) AND (attribute_not_exists({attr}) OR {attr} < :t)",
             ExpressionAttributeValues={":t": value(version)},
+            ReturnValues="ALL_NEW",
         )
-        return True
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
+            return None
         raise
+    return Link.model_validate(deserialize(answer["Attributes"]))
 
 
 def record_if_claimed(link: Link, claims: dict[str, int], fields: dict[str, object],

@@ -118,18 +118,16 @@ def sync(
     link's memory is compared); `fresh`: it was read just now, after the versions, so it is worth remembering.
     """
     claims: dict[str, int] = {}
+    claimed: Link | None = None
     for kind, truth in (("stock", stock), ("price", price)):
-        if truth is not None and links.claim(link, kind, truth.version):
-            claims[kind] = truth.version
-    if not claims:
+        if truth is not None and (now := links.claim(link, kind, truth.version)) is not None:
+            claims[kind], claimed = truth.version, now
+    if claimed is None:
         return Change(link.sku, {}, {}, "a newer read of this variant decides", "superseded")
     if observed is None:
-        # Compared with the memory: read it again now that the claim is ours, so it includes whatever an earlier
-        # claimant recorded after our first read (nobody older can record from now on).
-        now = links.get(link.shop_id, link.variant_id)
-        if now is None:
-            return Change(link.sku, {}, {}, "unlinked meanwhile", "superseded")
-        link = now
+        # Compared with the memory as it stands once the claim is ours (the claim returns it): it includes
+        # whatever an earlier claimant recorded after our first read, and nobody older can record from now on.
+        link = claimed
     fields, before = changes_for(
         link,
         stock=desired_stock(ctx, link, stock.value) if stock is not None and "stock" in claims else None,
