@@ -290,6 +290,30 @@ def test_a_write_that_overwrote_jumpsellers_reservation_is_fixed_by_the_order_ev
     assert w.shown("TAZA-1") == 22 and w.saved("TAZA-1").pushed_stock == 22
 
 
+def test_an_order_events_read_of_jumpseller_is_not_lost_to_a_newer_decision_from_memory(
+    world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world()
+    w.link("TAZA-1")  # Jumpseller 20, remembered
+    w.set_bsale("TAZA-1", 20)
+    found = w.store.find_sku("TAZA-1")
+    assert found is not None
+    order = w.store.create_order([(found[0].id, None, 2)])  # Jumpseller takes 2 itself: 18
+    held.hold(w.shop_id, order.id, {w.variant("TAZA-1"): 2}, {w.variant("TAZA-1"): "TAZA-1"}, 0)
+    original, newer = w.ctx.jumpseller.product, []
+
+    def product(product_id: int) -> Any:
+        if not newer:  # while the order event reads Jumpseller, Bsale goes to 22 and its notification is handled
+            w.set_bsale("TAZA-1", 22)
+            newer.append(w.notify("TAZA-1"))  # 22 − 2 = 20: what the memory (stale) says, so nothing written
+        return original(product_id)
+
+    monkeypatch.setattr(w.ctx.jumpseller, "product", product)
+    stock.after_order_event(w.ctx, order.id)
+    assert newer[0].action == "unchanged"
+    assert w.shown("TAZA-1") == 20 and w.saved("TAZA-1").pushed_stock == 20
+
+
 def test_stock_bsale_does_not_count_stays_unlimited_whatever_orders_do(world: Callable[..., World]) -> None:
     w = world()
     w.link("GIFT", untracked=True)

@@ -119,10 +119,18 @@ def sync(
     """
     claims: dict[str, int] = {}
     claimed: Link | None = None
+    lost = False
     for kind, truth in (("stock", stock), ("price", price)):
-        if truth is not None and (now := links.claim(link, kind, truth.version)) is not None:
-            claims[kind], claimed = truth.version, now
-    if claimed is None:
+        if truth is not None:
+            if (now := links.claim(link, kind, truth.version)) is not None:
+                claims[kind], claimed = truth.version, now
+            else:
+                lost = True
+    if claimed is None or (fresh and lost):
+        if fresh:
+            # This read of Jumpseller is how its own move (an order's) reaches the memory; the newer claimant may
+            # only compare with the memory, so read again rather than leave it stale.
+            return _look_again(ctx, link, repairs, Change(link.sku, {}, {}, "", "superseded"))
         return Change(link.sku, {}, {}, "a newer read of this variant decides", "superseded")
     if observed is None:
         # Compared with the memory as it stands once the claim is ours (the claim returns it): it includes
