@@ -29,4 +29,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
             return box.run(message, lambda: handle_catalog_event(message).action)
 
-    return by_shop(event, record_handler)
+    return by_shop(event, "bsale", record_handler)

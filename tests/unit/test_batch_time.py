@@ -126,7 +126,7 @@ def test_the_process_remembers_a_slow_shop_for_a_while_then_tries_it_again(clock
     assert box(clock).run(message("a", 3), probing) == "written"
     assert during == ["handed back"]
     # It was quick, so the shop is forgotten
-    assert batch.known_slow("a") is None
+    assert batch.known_slow("bsale", "a") is None
     assert box(clock).run(message("a", 4), lambda: "written") == "written"
 
 
@@ -142,7 +142,7 @@ def test_a_quick_failure_is_the_records_not_the_shops(clock: Clock, sent: list[A
         timebox.run(message("a", 1), fails)
     # SQS retries that one (and dead-letters it if it keeps failing); the shop's others go on
     assert timebox.run(message("a", 2), lambda: "written") == "written"
-    assert sent == [] and batch.known_slow("a") is None
+    assert sent == [] and batch.known_slow("bsale", "a") is None
 
 
 def test_a_batch_puts_the_records_of_shops_known_slow_last(clock: Clock) -> None:
@@ -151,9 +151,11 @@ def test_a_batch_puts_the_records_of_shops_known_slow_last(clock: Clock) -> None
         attributes = {"shop_id": {"stringValue": shop, "dataType": "String"}} if attribute else {}
         return {"messageId": f"m{n}", "body": body, "messageAttributes": attributes}
 
-    batch.remember_slow("a", 10)
+    batch.remember_slow("bsale", "a", 10)
     event = {"Records": [record("a", 1), record("b", 2), record("a", 3, attribute=False), record("c", 4)]}
-    assert [r["messageId"] for r in batch.slow_last(event)["Records"]] == ["m2", "m4", "m1", "m3"]
+    assert [r["messageId"] for r in batch.slow_last(event, "bsale")["Records"]] == ["m2", "m4", "m1", "m3"]
+    # Per queue: the order worker does not hold a shop slow because the catalog worker found it so
+    assert [r["messageId"] for r in batch.slow_last(event, "order")["Records"]] == ["m1", "m2", "m3", "m4"]
 
 
 def raw(shop: str, n: int) -> dict[str, Any]:
@@ -175,7 +177,7 @@ def test_shops_of_a_batch_run_side_by_side_each_in_order() -> None:
         if message_id == "m4":
             b_done.set()
 
-    answer = batch.by_shop({"Records": [raw("a", 1), raw("a", 2), raw("b", 3), raw("b", 4)]}, handle)
+    answer = batch.by_shop({"Records": [raw("a", 1), raw("a", 2), raw("b", 3), raw("b", 4)]}, "bsale", handle)
     assert answer == {"batchItemFailures": []}
     assert seen.index("m1") < seen.index("m2") and seen.index("m3") < seen.index("m4") < seen.index("m1")
 
@@ -185,5 +187,5 @@ def test_a_batch_reports_only_the_records_that_failed() -> None:
         if record["messageId"] in ("m2", "m3"):
             raise UpstreamError("Bsale", "503", retryable=True)
 
-    answer = batch.by_shop({"Records": [raw("a", 1), raw("a", 2), raw("b", 3), raw("c", 4)]}, handle)
+    answer = batch.by_shop({"Records": [raw("a", 1), raw("a", 2), raw("b", 3), raw("c", 4)]}, "bsale", handle)
     assert sorted(f["itemIdentifier"] for f in answer["batchItemFailures"]) == ["m2", "m3"]

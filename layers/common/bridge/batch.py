@@ -39,40 +39,40 @@ T = TypeVar("T")
 MAX_LANES = 10  # shops served side by side in one batch (a batch holds at most 10 records)
 
 REPORT_SECONDS = 2.0  # kept after the calls' deadline: hand back what is left and answer the batch
-START_SECONDS = 8.0  # no record is started with less than this left (a few calls of an impatient client)
+START_SECONDS = 9.0  # no record is started with less than this left (one whole impatient call, and more)
 SLOW_SECONDS = 10.0  # a record taking longer than this marks its shop slow (as does a call with no answer)
 SLOW_SHOP_DELAY = 10  # seconds before a slow shop's handed-back records come back (and it is tried again)
 
-# Shops found slow or failing by this process (a warm Lambda instance serves many batches): shop → until when
-# (monotonic) their records are handed back without a call.
-_slow_until: dict[str, float] = {}
+# Shops found slow by this process (a warm Lambda instance serves many batches), per queue: (queue, shop) →
+# until when (monotonic) their records are handed back without a call.
+_slow_until: dict[tuple[str, str], float] = {}
 _slow_lock = threading.Lock()
 
 
-def remember_slow(shop_id: str, seconds: float) -> None:
+def remember_slow(queue_name: str, shop_id: str, seconds: float) -> None:
     with _slow_lock:
-        _slow_until[shop_id] = time.monotonic() + seconds
+        _slow_until[(queue_name, shop_id)] = time.monotonic() + seconds
 
 
-def forget_slow(shop_id: str) -> None:
+def forget_slow(queue_name: str, shop_id: str) -> None:
     with _slow_lock:
-        _slow_until.pop(shop_id, None)
+        _slow_until.pop((queue_name, shop_id), None)
 
 
-def known_slow(shop_id: str) -> float | None:
+def known_slow(queue_name: str, shop_id: str) -> float | None:
     """Until when (monotonic) this shop is known slow; None if it is not (or no longer remembered)."""
     with _slow_lock:
-        return _slow_until.get(shop_id)
+        return _slow_until.get((queue_name, shop_id))
 
 
-def probe(shop_id: str, seconds: float) -> bool:
+def probe(queue_name: str, shop_id: str, seconds: float) -> bool:
     """Whether this caller may try a shop known slow now: only once its time is up, and only one caller (the
     others keep handing its records back until that one try says whether it is back)."""
     with _slow_lock:
-        until = _slow_until.get(shop_id)
+        until = _slow_until.get((queue_name, shop_id))
         if until is not None and time.monotonic() < until:
             return False
-        _slow_until[shop_id] = time.monotonic() + seconds
+        _slow_until[(queue_name, shop_id)] = time.monotonic() + seconds
         return True
 
 
@@ -87,21 +87,21 @@ def shop_of(record: dict[str, Any]) -> str:
         return ""
 
 
-def slow_last(event: dict[str, Any]) -> dict[str, Any]:
+def slow_last(event: dict[str, Any], queue_name: str) -> dict[str, Any]:
     """The batch with the records of shops known slow moved to its end (order within a standard queue is not
     promised anyway), so the other shops' records never wait behind a slow shop's call."""
     records = list(event.get("Records") or [])
-    records.sort(key=lambda record: known_slow(shop_of(record)) is not None)
+    records.sort(key=lambda record: known_slow(queue_name, shop_of(record)) is not None)
     return {**event, "Records": records}
 
 
-def by_shop(event: dict[str, Any], handle: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
+def by_shop(event: dict[str, Any], queue_name: str, handle: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
     """Run `handle` on every record of an SQS batch: each shop's records in order, the shops side by side.
 
     Answers Lambda's partial batch response: the records whose `handle` raised are retried by SQS alone.
     """
     lanes: dict[str, list[dict[str, Any]]] = {}
-    for record in slow_last(event)["Records"]:
+    for record in slow_last(event, queue_name)["Records"]:
         lanes.setdefault(shop_of(record), []).append(record)
     failed: list[str] = []
 
@@ -143,8 +143,9 @@ class TimeBox:
 
     def run(self, message: WorkMessage, work: Callable[[], T]) -> T | str:
         """`work()` for this record, or "handed back" when there is no time for it or its shop is slow."""
-        until = known_slow(message.shop_id)
-        if message.shop_id in self.slow_shops or (until is not None and not probe(message.shop_id, self.slow_delay)):
+        until = known_slow(self.queue, message.shop_id)
+        waits = until is not None and not probe(self.queue, message.shop_id, self.slow_delay)
+        if message.shop_id in self.slow_shops or waits:
             queue.defer(self.queue, self.queue_url, message, self.slow_delay,
                         "the shop's APIs were slow or failing; its other work waits so other shops go first")
             return self._handed_back("shop slow or failing", message, self.slow_delay)
@@ -170,12 +171,12 @@ class TimeBox:
         if time.monotonic() - started > self.slow_seconds:
             self._slow(message.shop_id)
         elif until is not None:
-            forget_slow(message.shop_id)  # tried again, and quick: it is back
+            forget_slow(self.queue, message.shop_id)  # tried again, and quick: it is back
         return result
 
     def _slow(self, shop_id: str) -> None:
         self.slow_shops.add(shop_id)
-        remember_slow(shop_id, self.slow_delay)
+        remember_slow(self.queue, shop_id, self.slow_delay)
 
     def _handed_back(self, why: str, message: WorkMessage, delay: int) -> str:
         self.handed_back += 1
