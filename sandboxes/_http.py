@@ -483,6 +483,10 @@ class SandboxServer:
     def reset_deliveries(self) -> None:
         self._sender.reset()
 
+    def webhooks_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until every webhook queued so far has been attempted; True if they all were in time."""
+        return self._sender.idle(timeout)
+
     # ------------------------------------------------------------------ request log
 
     def reset_log(self) -> None:

@@ -7,13 +7,14 @@ from typing import Any
 
 import requests
 
-from bridge.clients.http import ApiSession, Pace, Waits, pace_for
+from bridge.clients.http import ApiSession, Pace, Waits, origin, pace_for
 from bridge.errors import ConfigurationError, UpstreamError
 from bridge.models.bsale import DocumentType, Instance, Office, PriceDetail, PriceList, Stock, Variant
 
 BSALE_API_URL = "https://api.bsale.io"
 BSALE_CREDENTIAL_URL = "https://credential.bsale.io"
 PAGE_LIMIT = 50  # Bsale's maximum
+MAX_PAGES = 2000  # 100,000 items: more than any listing this product reads (a 10,000-SKU shop is 200 pages)
 RATE_PER_SECOND = 8  # Bsale's published limit since 10/2025
 
 
@@ -43,6 +44,7 @@ class BsaleClient(ApiSession):
         super().__init__(base_url, pace or local_pace(token), session)
         self._token = token
         self.credential_url = credential_url.rstrip("/")
+        self.origins.add(origin(self.credential_url))
 
     def _auth(self, headers: dict[str, str]) -> None:
         headers["access_token"] = self._token
@@ -123,13 +125,19 @@ class BsaleClient(ApiSession):
         return items, bool(body.get("next")) and len(items) == PAGE_LIMIT
 
     def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a list endpoint, 50 a page, following `next` as Bsale gives it."""
-        query: dict[str, Any] | None = {**(params or {}), "limit": PAGE_LIMIT, "offset": 0}
-        url = path
-        while url:
-            body = self.get_json(url, query)
-            yield from body.get("items", [])
-            url, query = body.get("next") or "", None  # `next` already carries the query
+        """Every item of a list endpoint, 50 a page, while Bsale says a `next` page exists.
+
+        The next page is asked by offset on the shop's own API host, never by following the `next` link: a link
+        may name any host, and the token goes with every request. At most MAX_PAGES pages: a listing that never
+        ends (or loops) fails instead of running forever.
+        """
+        for number in range(MAX_PAGES):
+            body = self.get_json(path, {**(params or {}), "limit": PAGE_LIMIT, "offset": number * PAGE_LIMIT})
+            items = list(body.get("items", []))
+            yield from items
+            if not body.get("next") or not items:
+                return
+        raise UpstreamError(self.service, f"{path} has more than {MAX_PAGES} pages; stopped", retryable=False)
 
     def _get_one(self, path: str, what: str, ident: Any, params: dict[str, Any] | None = None) -> Any:
         try:

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 
@@ -170,6 +171,12 @@ class Waits(Protocol):
     def wait(self) -> float: ...
 
 
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL, lower case: what a credential is bound to."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.netloc.rpartition('@')[2]).lower()}"
+
+
 class ApiSession:
     """Calls one API with one credential; subclasses say how auth and error bodies look."""
 
@@ -183,6 +190,8 @@ class ApiSession:
 
     def __init__(self, base_url: str, pace: Waits, session: requests.Session | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        # The only hosts this session sends its credential to (subclasses add their API's other hosts).
+        self.origins = {origin(self.base_url)}
         self.pace = pace
         self.session = session or requests.Session()
         self.calls = 0  # outbound requests made, for benchmarks and tests
@@ -214,7 +223,10 @@ class ApiSession:
 
         `retry_unsafe` marks a POST that Bsale deduplicates itself (a document with its salesId).
         """
-        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        url = path if path.startswith(("http:", "https:")) else f"{self.base_url}{path}"
+        if origin(url) not in self.origins:
+            # A URL from a response (a link, an href) may name any host: the credential never goes there.
+            raise UpstreamError(self.service, f"refused to send the credential to {origin(url)}", retryable=False)
         safe = method in ("GET", "PUT", "DELETE") or retry_unsafe
         headers = {"Accept": "application/json"}
         if json is not None:

@@ -8,6 +8,7 @@ from bridge import secrets
 from bridge.clients import bsale as bsale_api
 from bridge.clients import jumpseller as jumpseller_api
 from bridge.clients.bsale import BsaleClient
+from bridge.clients.hosts import check_api_url
 from bridge.clients.http import Pace, Quota, SharedPace, Waits
 from bridge.clients.jumpseller import JumpsellerClient
 from bridge.models.shop import Shop, ShopSecrets
@@ -55,6 +56,10 @@ def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: 
                 impatient: bool = False) -> ShopContext:
     """Clients for one shop. `bulk`: the smaller share of the quotas; `webhook`: defer rather than wait;
     `impatient`: short timeouts, never retried."""
+    # The stored URLs are checked every time: a token never goes to another host, or in clear.
+    check_api_url(shop.bsale_api_url, "bsale_api")
+    check_api_url(shop.bsale_credential_url, "bsale_credential")
+    check_api_url(shop.jumpseller_api_url, "jumpseller_api")
     bsale_pace = _pace(shop, "bsale", bsale_api.local_pace(creds.bsale_token), bulk, webhook)
     js_pace = _pace(shop, "jumpseller", jumpseller_api.local_pace(creds.jumpseller_login), bulk, webhook)
     ctx = ShopContext(

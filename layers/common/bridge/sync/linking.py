@@ -43,13 +43,13 @@ def make_link(ctx: ShopContext, b: BsaleItem, j: JsItem, *, replace: bool = Fals
 
 def push_truth(ctx: ShopContext, link: Link, observed: JsItem | None) -> str:
     """Write Bsale's stock (and price, when synced) to a link, only where Jumpseller differs."""
+    started = push.version()
+    link = links.get(ctx.shop_id, link.variant_id) or link  # read after the version (its held units)
     available = ctx.bsale.available_stock(link.variant_id, str(ctx.shop.office_id))
     price = ctx.bsale.price_of(str(ctx.shop.price_list_id), link.variant_id) if ctx.shop.options.sync_price else None
-    fields, before = push.changes_for(link, stock=push.desired_stock(ctx, link, available), price=price,
-                                      observed=observed)
-    if not fields:
-        return f"{link.sku} already matches"
-    return push.write(ctx, link, fields, before, observed).describe()
+    change = push.sync(ctx, link, stock=push.Truth(available, started),
+                       price=push.Truth(price, started) if price is not None else None, observed=observed)
+    return change.describe()
 
 
 def link_variant(ctx: ShopContext, variant: Variant, *, replace: bool = False) -> Link | str:
