@@ -49,9 +49,22 @@ def bsale(script: list[Any]) -> tuple[BsaleClient, FakeSession]:
 
 
 def test_429_is_waited_out_then_succeeds(no_sleep: list[float]) -> None:
-    client, session = bsale([(429, {"error": "Too Many Requests"}, {}), (200, {"items": []}, {})])
-    assert client.available_stock("7", "1") == 0
+    row = {"quantityAvailable": 3.0, "variant": {"id": "7"}, "office": {"id": "1"}}
+    client, session = bsale([(429, {"error": "Too Many Requests"}, {}), (200, {"items": [row]}, {})])
+    assert client.available_stock("7", "1") == 3
     assert len(session.sent) == 2 and no_sleep
+
+
+def test_no_stock_row_is_none_in_stock_unless_the_variant_is_gone() -> None:
+    from bridge.clients.bsale import BsaleNotFound
+
+    client, session = bsale([(200, {"items": []}, {}), (200, {"id": 7, "code": "X", "state": 0}, {})])
+    assert client.available_stock("7", "1") == 0
+    assert session.sent[1]["url"].endswith("/v1/variants/7.json")
+    client, session = bsale([(200, {"items": []}, {}), (404, {"error": "resource not found"}, {})])
+    with pytest.raises(BsaleNotFound) as gone:
+        client.available_stock("7", "1")
+    assert (gone.value.what, gone.value.ident) == ("variant", "7")
 
 
 def test_5xx_on_a_read_is_retried_and_auth_header_sent() -> None:
@@ -239,3 +252,49 @@ def test_jumpseller_credentials_travel_in_the_authorization_header_never_in_the_
         assert sent["auth"] == ("login", "secret-token")
         assert "secret-token" not in sent["url"] and "secret-token" not in str(sent.get("params"))
         assert "authtoken" not in str(sent.get("params")) and "login" not in str(sent.get("params"))
+
+
+# ------------------------------------------------------------------------------ the invocation's time (F16)
+
+def test_calls_are_cut_to_the_time_left_and_none_starts_without_enough() -> None:
+    import time
+
+    from bridge.clients.http import OutOfTime, calls_end_by
+
+    row = {"quantityAvailable": 1.0, "variant": {"id": "7"}, "office": {"id": "1"}}
+    client, session = bsale([(200, {"items": [row]}, {})])
+    with calls_end_by(time.monotonic() + 4.0):
+        client.available_stock("7", "1")
+    connect, read = session.sent[0]["timeout"]
+    assert connect == http_module.TIMEOUT[0] and 3.0 < read <= 4.0  # the session's 10 s read cut to what is left
+    client, session = bsale([(200, {"items": [row]}, {})])
+    with calls_end_by(time.monotonic() + 0.5), pytest.raises(OutOfTime) as raised:
+        client.available_stock("7", "1")
+    assert session.sent == [] and raised.value.retryable
+    client.available_stock("7", "1")  # outside the block: no deadline
+    assert session.sent[0]["timeout"] == http_module.TIMEOUT
+
+
+def test_an_impatient_session_gives_up_on_the_first_timeout() -> None:
+    client, session = bsale([requests.ReadTimeout("slow"), (200, {"items": []}, {})])
+    client.retry_timeouts = False
+    with pytest.raises(UpstreamError) as raised:
+        client.available_stock("7", "1")
+    assert len(session.sent) == 1 and raised.value.retryable and "no answer" in str(raised.value)
+    # A patient one tries again
+    row = {"quantityAvailable": 2.0, "variant": {"id": "7"}, "office": {"id": "1"}}
+    client, session = bsale([requests.ReadTimeout("slow"), (200, {"items": [row]}, {})])
+    assert client.available_stock("7", "1") == 2 and len(session.sent) == 2
+
+
+def test_the_catalog_worker_opens_impatient_clients_the_order_worker_patient_ones() -> None:
+    from bridge.models.shop import Shop, ShopSecrets
+    from bridge.shops import context
+
+    shop = Shop(shop_id="s1", cpn_id=1, office_id=1, price_list_id=1)
+    creds = ShopSecrets.model_construct(bsale_token="b", jumpseller_login="l", jumpseller_auth_token="a")
+    quick = context.clients_for(shop, creds, webhook=True, impatient=True)
+    patient = context.clients_for(shop, creds, webhook=True)
+    assert (quick.bsale.timeout, quick.bsale.retry_timeouts) == (context.IMPATIENT_TIMEOUT, False)
+    assert (quick.jumpseller.timeout, quick.jumpseller.retry_timeouts) == (context.IMPATIENT_TIMEOUT, False)
+    assert (patient.bsale.timeout, patient.bsale.retry_timeouts) == (http_module.TIMEOUT, True)

@@ -18,6 +18,14 @@ MAX_PAGES = 2000  # 100,000 items: more than any listing this product reads (a 1
 RATE_PER_SECOND = 8  # Bsale's published limit since 10/2025
 
 
+class BsaleNotFound(ConfigurationError):
+    """Bsale answered 404 for one resource: it does not have it (any more)."""
+
+    def __init__(self, what: str, ident: Any) -> None:
+        super().__init__(f"Bsale has no {what} with id {ident}")
+        self.what, self.ident = what, str(ident)
+
+
 def local_pace(token: str) -> Pace:
     return pace_for("bsale", token, RATE_PER_SECOND)
 
@@ -74,6 +82,10 @@ class BsaleClient(ApiSession):
         body = self.get_json("/v1/stocks.json", {"variantid": variant_id, "officeid": office_id})
         rows = [Stock.model_validate(item) for item in body.get("items", [])]
         rows = [row for row in rows if row.office.id == str(office_id) and row.variant.id == str(variant_id)]
+        if not rows:
+            # No stock row reads as none in stock, unless the variant itself is gone (BsaleNotFound): then
+            # nothing may be written for it. One more read, only in this rare case.
+            self.variant(variant_id)
         return sum(row.quantity_available for row in rows)
 
     def variant(self, variant_id: str) -> Variant:
@@ -132,5 +144,5 @@ class BsaleClient(ApiSession):
             return self.get_json(path, params)
         except UpstreamError as exc:
             if exc.status_code == 404:
-                raise ConfigurationError(f"Bsale has no {what} with id {ident}") from exc
+                raise BsaleNotFound(what, ident) from exc
             raise
