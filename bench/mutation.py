@@ -3,6 +3,7 @@
     ./dev mutate [group ...]      # groups: see GROUPS; default all. Prints JSON, keeps it in bench/results/.
     MUTATION_SAMPLE=4 ./dev mutate ops    # only the first 4 mutants of each function (a quicker estimate)
     MUTATION_CHILDREN=2                   # mutants tested at once (default 2)
+    MUTATION_BUDGET=1800                  # stop after this many seconds and report what was judged
 
 mutmut (pinned in requirements-dev.txt) changes one thing at a time in a module (a `<` into `<=`, a constant, a
 dropped call...) and runs the tests that execute that function: a mutant no test notices ("survived") is behaviour
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -92,9 +94,11 @@ def results(workdir: Path) -> dict[str, Any]:
     return by_module
 
 
-def run_group(name: str, children: int, sample: int) -> dict[str, Any]:
-    modules, tests = GROUPS[name]
-    with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as tmp:
+def run(groups: list[str], children: int, sample: int, budget: float | None) -> dict[str, Any]:
+    """One mutmut run over the chosen groups: their modules, judged by the union of their tests."""
+    modules = [m for g in groups for m in GROUPS[g][0]]
+    tests = list(dict.fromkeys(t for g in groups for t in GROUPS[g][1]))
+    with tempfile.TemporaryDirectory(prefix="mutation-") as tmp:
         workdir = Path(tmp)
         stage(workdir)
         present = configure(workdir, modules, tests)
@@ -103,8 +107,16 @@ def run_group(name: str, children: int, sample: int) -> dict[str, Any]:
         mutmut = [sys.executable, "-c", SHIM]
         # A sample takes the first `sample` mutants of every function (all functions, fewer changes each)
         names = [f"bridge.*__mutmut_{n}" for n in range(1, sample + 1)] if sample else []
-        run = subprocess.run([*mutmut, "run", "--max-children", str(children), *names], cwd=workdir, env=env,
-                             capture_output=True, text=True)
+        proc = subprocess.Popen([*mutmut, "run", "--max-children", str(children), *names], cwd=workdir, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        try:
+            output, _ = proc.communicate(timeout=budget)
+            finished = True
+        except subprocess.TimeoutExpired:  # out of time: stop it, and report what was judged so far
+            os.killpg(proc.pid, signal.SIGTERM)
+            output, _ = proc.communicate()
+            finished = False
         found = results(workdir)
         diffs = {}
         for module in found.values():  # the change each survivor made, for the reader of the report
@@ -113,10 +125,10 @@ def run_group(name: str, children: int, sample: int) -> dict[str, Any]:
                                        capture_output=True, text=True)
                 diffs[survivor] = [ln for ln in shown.stdout.splitlines() if ln[:1] in "+-" and ln[:3] not in
                                    ("+++", "---")]
-        return {"modules": modules, "tests": present, "sample_per_function": sample or "all",
-                "seconds": round(time.monotonic() - started),
-                "exit_code": run.returncode, "by_module": found, "survivor_changes": diffs,
-                "log_tail": run.stdout[-1500:] + run.stderr[-1500:] if run.returncode else ""}
+        return {"groups": groups, "modules": modules, "tests": present, "sample_per_function": sample or "all",
+                "finished": finished, "seconds": round(time.monotonic() - started), "by_module": found,
+                "survivor_changes": diffs,
+                "log_tail": "" if finished and proc.returncode == 0 else output[-3000:]}
 
 
 def main(argv: list[str]) -> int:
@@ -127,7 +139,8 @@ def main(argv: list[str]) -> int:
         return 2
     children = int(os.environ.get("MUTATION_CHILDREN", "2"))
     sample = int(os.environ.get("MUTATION_SAMPLE", "0"))  # 0: every mutant
-    report = {name: run_group(name, children, sample) for name in chosen}
+    budget = float(os.environ["MUTATION_BUDGET"]) if os.environ.get("MUTATION_BUDGET") else None
+    report = run(chosen, children, sample, budget)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, ensure_ascii=False)
