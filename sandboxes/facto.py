@@ -245,7 +245,7 @@ class FactoSandbox(SandboxServer):
         self.documents: list[Emitted] = []
         self.refused: list[tuple[Documento, list[str]]] = []
         self._folios: dict[int, itertools.count[int]] = {}
-        self._outcomes: deque[tuple[str, float]] = deque()
+        self._outcomes: deque[tuple[str, float, str]] = deque()
         self._emit_lock = threading.Lock()
         self.admin.add("GET", "/_sandbox/facto/documents", lambda r: Response(200, [self._json(d)
                                                                                   for d in self.documents]))
@@ -255,14 +255,15 @@ class FactoSandbox(SandboxServer):
 
     # ------------------------------------------------------------------ test controls
 
-    def next_outcome(self, outcome: str, count: int = 1, seconds: float = 0.0) -> None:
-        """For the next ``count`` valid documents: ``status2`` (a draft, not sent), ``drop_after_create`` (the
-        document exists, the connection is cut before any answer) or ``slow_after_create`` (answer after
-        ``seconds``, past the client's timeout)."""
-        if outcome not in ("status2", "drop_after_create", "slow_after_create"):
+    def next_outcome(self, outcome: str, count: int = 1, seconds: float = 0.0, message: str = "") -> None:
+        """For the next ``count`` valid documents: ``status1`` (refused with ``message``, e.g. an account
+        problem the sandbox cannot see), ``status2`` (a draft, not sent), ``drop_after_create`` (the document
+        exists, the connection is cut before any answer) or ``slow_after_create`` (answer after ``seconds``, past
+        the client's timeout)."""
+        if outcome not in ("status1", "status2", "drop_after_create", "slow_after_create"):
             raise ValueError(f"unknown outcome {outcome!r}")
         with self._lock:
-            self._outcomes.extend([(outcome, seconds)] * count)
+            self._outcomes.extend([(outcome, seconds, message)] * count)
 
     def emitted(self, external_id: str | None = None, tipo: int | None = None) -> list[Emitted]:
         with self._lock:
@@ -280,7 +281,8 @@ class FactoSandbox(SandboxServer):
 
     def _admin_outcome(self, request: Request) -> Response:
         spec = admin_body(request)
-        self.next_outcome(str(spec["outcome"]), int(spec.get("count", 1)), float(spec.get("seconds", 0)))
+        self.next_outcome(str(spec["outcome"]), int(spec.get("count", 1)), float(spec.get("seconds", 0)),
+                          str(spec.get("message", "")))
         return Response(201, {"ok": True})
 
     def _admin_account(self, request: Request) -> Response:
@@ -322,7 +324,9 @@ class FactoSandbox(SandboxServer):
                 self.refused.append((doc, errors))
             return _answer(doc, 1, "; ".join(errors))
         with self._lock:
-            outcome, seconds = self._outcomes.popleft() if self._outcomes else ("ok", 0.0)
+            outcome, seconds, message = self._outcomes.popleft() if self._outcomes else ("ok", 0.0, "")
+        if outcome == "status1":
+            return _answer(doc, 1, message or "Error en los datos del documento")
         made = self._create(doc, status=2 if outcome == "status2" else 0)
         if outcome == "drop_after_create":
             raise DropConnection

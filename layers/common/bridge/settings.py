@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     sync_budget_seconds: int = Field(default=780, alias="SYNC_BUDGET_SECONDS")
     # Share the per-shop API limits across every process through the table (off: per-process pacing only).
     shared_rate_limits: bool = Field(default=True, alias="SHARED_RATE_LIMITS")
+    # Facto's PDF and XML, kept because its links expire after 30 days (empty: not kept, Facto's links are used).
+    documents_bucket: str = Field(default="", alias="DOCUMENTS_BUCKET")
 
 
 @lru_cache(maxsize=1)

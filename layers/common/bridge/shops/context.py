@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bridge import secrets
 from bridge.clients import bsale as bsale_api
+from bridge.clients import facto as facto_api
 from bridge.clients import jumpseller as jumpseller_api
 from bridge.clients.bsale import BsaleClient
 from bridge.clients.http import Pace, Quota, SharedPace, Waits
@@ -34,6 +35,7 @@ class ShopContext:
     shop: Shop
     bsale: BsaleClient
     jumpseller: JumpsellerClient
+    facto: facto_api.Credentials | None = None  # the shop emits its documents with Facto
 
     @property
     def shop_id(self) -> str:
@@ -56,6 +58,8 @@ def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: 
         bsale=BsaleClient(creds.bsale_token, shop.bsale_api_url, shop.bsale_credential_url, pace=bsale_pace),
         jumpseller=JumpsellerClient(creds.jumpseller_login, creds.jumpseller_auth_token, shop.jumpseller_api_url,
                                     pace=js_pace),
+        facto=facto_api.Credentials(creds.facto_user, creds.facto_key, shop.facto_url)
+        if shop.options.document_provider == "facto" and creds.facto_user and creds.facto_key else None,
     )
 
 
