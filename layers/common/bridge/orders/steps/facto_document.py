@@ -183,7 +183,7 @@ class FactoEmission(ExactlyOnceStep):
         followups.follow_up(ctx, settled)
         return Result("created", f"{document.kind} N° {document.number} (Facto)", settled)
 
-    def diagnose(self, exc: UpstreamError) -> tuple[Outcome, OrderError]:
+    def diagnose(self, exc: UpstreamError, record: OrderRecord) -> tuple[Outcome, OrderError]:
         now = protocol.now()
         if isinstance(exc, FactoError) and exc.status_code in (401, 403):
             return Outcome.FAILED, OrderError(
@@ -194,13 +194,16 @@ class FactoEmission(ExactlyOnceStep):
             return Outcome.RETRY, OrderError(code="unavailable", reason="Facto no estaba disponible (la solicitud no "
                                              "llegó); se reintentará automáticamente.", upstream=exc.upstream_reason,
                                              status_code=exc.status_code, retryable=True, step=self.step, at=now)
-        return Outcome.NEEDS_MANUAL, self._unknown("documento", "", exc.upstream_reason, exc.status_code)
+        intent = record.intent or {}
+        external = str(intent.get("document", {}).get("encabezado", {}).get("identificador_externo_doc", ""))
+        return Outcome.NEEDS_MANUAL, self._unknown(str(intent.get("kind") or "documento"), external,
+                                                   exc.upstream_reason, exc.status_code)
 
     def _unknown(self, kind: str, external: str, what: str, status: int | None = None) -> OrderError:
         look = f" con identificador «{external}»" if external else ""
         return OrderError(
             code=UNKNOWN, upstream=what, status_code=status, step=self.step, at=protocol.now(),
-            reason=f"No se sabe si Facto emitió el {kind}: {what}. No se volverá a emitir solo. Busca en el portal de "
+            reason=f"No se sabe si Facto emitió la {kind}: {what}. No se volverá a emitir solo. Busca en el portal de "
                    f"Facto un documento{look}: si está, marca el pedido como resuelto con su folio (resolve-order "
                    "--folio N); si no está, reintenta con --force.")
 
