@@ -1,6 +1,6 @@
 """The Facto sandbox is built to Facto's manual, and the project's client speaks to it and to the manual's examples.
 
-The manual's published requests and answers are copied in tests/sandboxes/fixtures/facto/ (its abridged parts
+The manual's published requests and answers are copied in tests/fixtures/facto/ (its abridged parts
 completed as each file says).
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,8 +16,9 @@ from bridge.clients import facto
 from bridge.clients.facto import Credentials, FactoDocument, FactoError
 from sandboxes import FakeClock
 from sandboxes.facto import DEMO_KEY, DEMO_USER, PATH, FactoSandbox, check, parse_request, rut_valid
+from tests.conftest import FIXTURES
 
-EXAMPLES = Path(__file__).with_name("fixtures") / "facto"
+EXAMPLES = FIXTURES / "facto"
 
 
 def example(name: str) -> bytes:

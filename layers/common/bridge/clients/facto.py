@@ -4,7 +4,7 @@ No SOAP library: the envelope is built here (every value escaped) and the answer
 Facto is a NuSOAP server: its answer's `return` is typed `xsd:complexType` with untyped children, which a strict
 WSDL reader (zeep) does not map to a declared type, and zeep would bring lxml into the Lambda layer for one
 operation. A builder and a name-based parser are small, have no dependency, and are tested against the manual's
-published requests and answers (tests/sandboxes/fixtures/facto/).
+published requests and answers (tests/fixtures/facto/).
 
 Facto does not deduplicate: a request that reached it may have made a legal document. So this client never
 retries, and says of every failure whether the request surely did NOT reach Facto (`sent=False`: connection

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bridge import secrets
 from bridge.clients import facto
 from bridge.clients.bsale import BSALE_API_URL, BSALE_CREDENTIAL_URL, BsaleClient
+from bridge.clients.hosts import check_api_url
 from bridge.clients.jumpseller import JUMPSELLER_API_URL, JumpsellerClient
 from bridge.errors import ConfigurationError, UpstreamError
 from bridge.intake.bsale import token_hash
@@ -65,14 +66,19 @@ class Connected(BaseModel):
 
 def connect(request: ConnectRequest) -> Connected:
     warnings: list[str] = []
+    # Before any call: the tokens below go only to the services' own hosts, over https.
+    check_api_url(request.jumpseller_api_url, "jumpseller_api")
     checked: list[str] = []
     cpn_id, document_types = 0, {}
     if request.bsale_account:
+        check_api_url(request.bsale_api_url, "bsale_api")
+        check_api_url(request.bsale_credential_url, "bsale_credential")
         bsale = BsaleClient(request.bsale_token, request.bsale_api_url, request.bsale_credential_url)
         cpn_id = _check_bsale(bsale, request)
         document_types = _document_types(bsale, warnings if request.options.document_provider == "bsale" else [])
         checked.append(f"Bsale: token, office {request.office_id} and price list {request.price_list_id}")
     if request.options.document_provider == "facto":
+        check_api_url(request.facto_url, "facto")
         checked += _check_facto(request, warnings)
     jumpseller = JumpsellerClient(request.jumpseller_login, request.jumpseller_auth_token, request.jumpseller_api_url)
     _check_jumpseller(jumpseller, request)
