@@ -266,3 +266,51 @@ def test_a_worker_killed_right_after_facto_answered_never_emits_again(
     record = shop.settled(order_id, S.NEEDS_MANUAL, timeout=40)  # SQS brings the message back: it stops there
     assert crashed and record.error is not None and record.error.code == "facto_unknown"
     assert len(shop.emitted(order_id)) == 1
+
+
+def test_golden_factura_through_the_stack(facto_shop: Callable[..., Shop]) -> None:
+    shop = facto_shop()
+    fields = {"Tipo de Documento": "factura", "Razón Social": "Ferretería Los Andes & Cía <Ltda>",
+              "Giro": "Venta de artículos de ferretería"}
+    billing = {"taxid": "77.879.240-0", "address": "Av. Apoquindo", "street_number": 3000,
+               "municipality": "Las Condes", "city": "Santiago"}
+    order_id = shop.order([("POL-M", 3), ("TAZA-1", 2)], fields=fields, billing=billing, shipping=4500)
+    shop.shop.store.pay_order(order_id)
+    shop.settled(order_id, S.CREATED)
+    [factura] = shop.emitted(order_id)
+    head, totals = factura.request.encabezado, factura.request.totales
+    assert factura.tipo == 33 and factura.status == 0
+    assert head["receptor_rut"] == "77879240-0" and head["receptor_razon"] == "Ferretería Los Andes & Cía <Ltda>"
+    assert (head["receptor_comuna"], head["receptor_ciudad"]) == ("Las Condes", "Santiago")
+    assert head["identificador_externo_doc"] == f"js-{shop.code}-{order_id}"
+    paid = shop.total(order_id)
+    afecto, iva = int(totals["total_afecto"]), int(totals["total_iva"])
+    assert iva == (afecto * 19 + 50) // 100
+    assert afecto + iva + int(totals["total_exento"]) == int(totals["total_final"]) == paid
+
+
+def test_dev_local_shows_a_facto_shop(stack: LocalStack, jumpseller: JumpsellerSandbox, facto: FactoSandbox,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from devstack.demo import show_facto_shop
+
+    show_facto_shop(stack, jumpseller, facto)
+    shown = capsys.readouterr().out
+    assert "Facto shop 'demo-facto' (Jumpseller + Facto, no Bsale)" in shown
+    assert "→ Facto boleta N°" in shown
+
+
+def test_a_credit_note_of_unknown_outcome_is_never_emitted_again(facto_shop: Callable[..., Shop]) -> None:
+    shop = facto_shop()
+    order_id = shop.order([("POL-S", 1)])
+    shop.shop.store.pay_order(order_id)
+    shop.settled(order_id, S.CREATED)
+    shop.facto.next_outcome("drop_after_create")
+    shop.shop.store.cancel_order(order_id)
+    record = shop.settled(order_id, S.NEEDS_MANUAL)
+    assert record.error is not None and (record.error.code, record.error.step) == ("facto_unknown", "credit")
+    for _ in range(3):
+        shop.deliver("order_canceled", order_id)
+    assert shop.stack.drain(20)
+    admin_run("retry-order", shop.code, str(order_id))  # refused without --force
+    assert [d.tipo for d in shop.emitted(order_id)] == [39, 61]  # the one Facto made, never a second
+    assert shop.record(order_id).state is S.NEEDS_MANUAL  # type: ignore[union-attr]

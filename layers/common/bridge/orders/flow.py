@@ -177,6 +177,12 @@ def _retry(ctx: ShopContext, order_id: int, attempt: str, *, force: bool) -> Res
         return result
     if state in WAITING_FOR_A_PERSON:
         step = record.error.step if record.error and record.error.step else Step.DOCUMENT
+        code = record.error.code if record.error else ""
+        if code in (facto_document.UNKNOWN, facto_document.DRAFT) and not force:
+            return Result("refused", "Facto may already hold this document (unknown outcome or draft): check Facto's "
+                                     "portal, then resolve-order --folio N if it is there (documents only), "
+                                     "resolve-order if it is a credit note, or retry-order --force to emit it again",
+                          record)
         if record.document is not None and record.document.credited_by is None and step is Step.CREDIT:
             return _credit(ctx, record, attempt, _purpose(record), from_states=[state])
         if step is Step.RESTOCK:
@@ -189,11 +195,6 @@ def _retry(ctx: ShopContext, order_id: int, attempt: str, *, force: bool) -> Res
             return protocol.run(ctx, consumption.STEP, claimed, attempt, look_first=not force)
         if step is Step.CONSUMPTION:
             return _consume(ctx, record, attempt, from_states=[state])
-        code = record.error.code if record.error else ""
-        if code in (facto_document.UNKNOWN, facto_document.DRAFT) and not force:
-            return Result("refused", "Facto may already hold this document (unknown outcome or draft): check Facto's "
-                                     "portal, then resolve-order --folio N if it is there, or retry-order --force "
-                                     "to emit it again", record)
         record = _refresh(ctx, record, [state])
         return _create(ctx, record, attempt, from_states=[state])
     if state is S.RECEIVED:
@@ -389,6 +390,11 @@ def _cancel(ctx: ShopContext, record: OrderRecord, attempt: str, depth: int = 0)
     if state in (S.CREDITING, S.RESTOCKING):
         return _resume(ctx, record, attempt, force=False)
     document = record.document
+    error = record.error
+    if state in WAITING_FOR_A_PERSON and error is not None and error.step is Step.CREDIT \
+            and error.code in (facto_document.UNKNOWN, facto_document.DRAFT):
+        # Facto may already hold the credit note: never emitted again by a repeated cancellation
+        return Result("unchanged", f"the order waits for a person ({error.code}): {error.reason}", record)
     if state is S.CREATED or (state in (*WAITING_FOR_A_PERSON, S.CONSUMED) and document is not None
                               and document.credited_by is None):
         return _credit(ctx, record, attempt, "cancel", from_states=[state])
