@@ -210,9 +210,10 @@ def show_facto_shop(stack: Any, jumpseller: JumpsellerSandbox, facto: Any) -> No
     import time
 
     shop = connect_facto_shop(stack.api_url, jumpseller, facto)
-    product, _ = shop.store.find_sku("POL-M") or (None, None)
-    assert product is not None
-    order = shop.store.create_order([(product.id, None, 1)])
+    found = shop.store.find_sku("POL-M")
+    assert found is not None
+    product, variant = found
+    order = shop.store.create_order([(product.id, variant.id if variant else None, 1)])
     shop.store.pay_order(order.id)
     started = time.monotonic()
     while not facto.emitted(f"js-{shop.code}-{order.id}") and time.monotonic() - started < 20:
