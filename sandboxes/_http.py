@@ -89,6 +89,10 @@ class HttpError(Exception):
         self.response = response
 
 
+class DropConnection(Exception):
+    """Raised by ``handle_api`` to cut the connection without answering, after it did its work (a lost answer)."""
+
+
 # --------------------------------------------------------------------------- routing
 
 Handler = Callable[[Request], Response]
@@ -549,6 +553,9 @@ class SandboxServer:
                 response = self.handle_api(request)
             except HttpError as exc:
                 response = exc.response
+            except DropConnection:
+                self._log(request, None, fault)
+                return None
         self._log(request, response, fault)
         return response
 

@@ -97,6 +97,10 @@ class IssuedDocument(_Model):
     lines: list[DocumentLine] | None = None  # None: not read yet
     client: dict[str, Any] | None = None  # the client node it was issued to (a return must repeat it)
     credited_by: int | None = None  # id of the credit note that voids it
+    provider: str = "bsale"  # bsale | facto (Facto documents: id = folio)
+    request: dict[str, Any] | None = None  # Facto: the emitir_dte sent (its credit note repeats its lines)
+    links: dict[str, str] = Field(default_factory=dict)  # Facto's download links (valid 30 days)
+    files: dict[str, str] = Field(default_factory=dict)  # kind (pdf, xml) → key of the copy kept in the stack
 
 
 class StockMove(_Model):
@@ -119,6 +123,7 @@ class OrderRecord(_Model):
     document: IssuedDocument | None = None
     credit_note: IssuedDocument | None = None
     previous_documents: list[IssuedDocument] = Field(default_factory=list)
+    draft: IssuedDocument | None = None  # Facto status 2: a draft exists in Facto, never sent to the SII
     consumption: StockMove | None = None
     reception: StockMove | None = None
     error: OrderError | None = None  # why it waits for a person
