@@ -254,6 +254,11 @@ def _assert_no_trace(stack: LocalStack, since: int, before: Counter[str], logs: 
     assert not [line for line in text.splitlines() if line.startswith(("ERROR ", "CRITICAL "))]
 
 
+# About a minute per route on an idle 2-core box; a box shared with other heavy runs needs more than the default.
+BULK = pytest.mark.timeout(600)
+
+
+@BULK
 def test_hostile_bsale_notifications_get_4xx_and_leave_no_trace(
     shop: DemoShop, stack: LocalStack, all_logs: io.StringIO
 ) -> None:
@@ -275,6 +280,7 @@ def test_hostile_bsale_notifications_get_4xx_and_leave_no_trace(
     assert shops.require(shop.code).last_notification_at == stamp
 
 
+@BULK
 def test_hostile_jumpseller_webhooks_get_4xx_and_leave_no_trace(
     new_shop: Any, stack: LocalStack, all_logs: io.StringIO
 ) -> None:
