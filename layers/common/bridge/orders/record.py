@@ -45,6 +45,7 @@ class OrderState(StrEnum):
     RESTOCKING = "restocking"
     RESTOCKED = "restocked"
     RESOLVED = "resolved"  # a person settled a failed order by hand (resolve-order)
+    REJECTED = "rejected"  # the SII rejected its document: waits for a person (fix-rejected, resolve-order)
 
 
 IN_FLIGHT = frozenset({OrderState.CREATING, OrderState.CONSUMING, OrderState.CREDITING, OrderState.RESTOCKING})
@@ -59,6 +60,7 @@ class Step(StrEnum):
     CONSUMPTION_CHECK = "consumption_check"  # could not tell whether a consumption was already made
     CREDIT = "credit"
     RESTOCK = "restock"
+    SII = "sii"  # the SII rejected a document the bridge made (bridge/orders/sii.py)
 
 
 class _Model(BaseModel):
@@ -97,6 +99,11 @@ class IssuedDocument(_Model):
     lines: list[DocumentLine] | None = None  # None: not read yet
     client: dict[str, Any] | None = None  # the client node it was issued to (a return must repeat it)
     credited_by: int | None = None  # id of the credit note that voids it
+    # The SII's verdict (F19, bridge/orders/sii.py): sent | accepted | rejected. A provider that reports no later
+    # verdict leaves "sent" for good; None: made before the bridge watched verdicts.
+    sii_status: str | None = None
+    sii_message: str | None = None  # the SII's words (Bsale's responseMsgSii), verbatim
+    sii_overdue_at: int | None = None  # flagged: still not final after the shop's limit
 
 
 class StockMove(_Model):
