@@ -34,6 +34,8 @@ def register(sub: Any) -> None:
     c.add_argument("--presale", action=argparse.BooleanOptionalAction, default=None)
     c.add_argument("--documents", action=argparse.BooleanOptionalAction, default=None)
     c.add_argument("--stale-after-minutes", type=int)
+    c.add_argument("--sii-overdue-after-minutes", type=int,
+                   help="flag a document the SII has not decided on after this long (default 2880, 48 h)")
     c.set_defaults(run=connect_shop)
 
     s = sub.add_parser("shops", help="list connected shops, one line each")
@@ -57,7 +59,7 @@ def connect_request(args: argparse.Namespace) -> Any:
         if getattr(args, field) is not None:
             data[field] = getattr(args, field)
     options = dict(data.get("options", {}))
-    for field in ("sync_price", "presale", "documents", "stale_after_minutes"):
+    for field in ("sync_price", "presale", "documents", "stale_after_minutes", "sii_overdue_after_minutes"):
         if getattr(args, field) is not None:
             options[field] = getattr(args, field)
     data["options"] = options
