@@ -6,6 +6,7 @@ same record. It moves only by conditional writes (store/orders.py), so two worke
 States (the paid track, then the cancellation track):
 
     received ──► creating ──► created ──► crediting ──► credited
+        │           │  │         └──► rejected             (the SII rejected a document: bridge/orders/sii.py)
         │           │  └────► failed / needs_manual        (cancel after the document: return / nota de crédito)
         │           └───────► (retryable error: stays creating, unclaimed; the next attempt re-POSTs the same
         │                      body, and Bsale's salesId answers 200 with the document if it was made)
