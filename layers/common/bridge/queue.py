@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import aws
 
-Kind = Literal["bsale.notification", "jumpseller.webhook", "sync.reconcile", "sync.manual"]
+Kind = Literal["bsale.notification", "jumpseller.webhook", "sync.reconcile", "sync.manual", "sync.sii"]
 
 
 class WorkMessage(BaseModel):
