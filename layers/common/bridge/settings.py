@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     sync_budget_seconds: int = Field(default=780, alias="SYNC_BUDGET_SECONDS")
     # Share the per-shop API limits across every process through the table (off: per-process pacing only).
     shared_rate_limits: bool = Field(default=True, alias="SHARED_RATE_LIMITS")
+    # Shops may point at the local sandboxes (http on loopback): set by devstack only, never in a deployed stage.
+    allow_local_api_urls: bool = Field(default=False, alias="ALLOW_LOCAL_API_URLS")
+    # How often, or for how long, a message may be handed back because its shop's API quota stays spent (or the
+    # API keeps answering 429), per queue, before it fails into the dead letters. JSON, merged over the defaults
+    # in bridge/queue.py, e.g. {"bsale": {"count": 20, "minutes": 15}}.
+    deferral_limits: dict[str, dict[str, int]] = Field(default_factory=dict, alias="DEFERRAL_LIMITS")
 
 
 @lru_cache(maxsize=1)
