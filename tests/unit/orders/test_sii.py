@@ -165,7 +165,7 @@ def test_the_default_limit_does_not_flag_a_fresh_document(world: Callable[..., W
 def test_long_lists_fall_back_to_a_bounded_number_of_reads(
     world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    w = world()
+    w = world(sii_overdue_after_minutes=0)
     w.account.decide_sii(1)
     order_ids = [w.order([("TAZA-1", 1)]) for _ in range(4)]
     for order_id in order_ids:
@@ -181,6 +181,8 @@ def test_long_lists_fall_back_to_a_bounded_number_of_reads(
 
     assert first.calls == 1 + 1 + 2  # two list pages, then two documents read one by one
     assert first.undecided == 4 - 1 - 2
+    # Only a document known to be still "sent" is flagged late; the one not told apart this tick is not
+    assert len(first.overdue) == 4 - len(first.accepted) - first.undecided
     decided = len(first.accepted)
     second = tick(w)
     assert second.calls <= 1 + 1 + 2

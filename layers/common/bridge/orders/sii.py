@@ -96,8 +96,11 @@ def watch_shop(ctx: ShopContext, now: int) -> Tick:
     if pending:
         verdicts = _read_verdicts(ctx, pending, now, tick)
     for item in items:
-        verdict, message = ((item.verdict, item.message) if item.verdict
-                            else verdicts.get(item.document_id, (SENT, None)))
+        known = (item.verdict, item.message) if item.verdict else verdicts.get(item.document_id)
+        if known is None:  # not told apart this tick (long lists, reads spent): flagged only once known "sent"
+            tick.still_overdue += item.overdue_at is not None
+            continue
+        verdict, message = known
         if verdict == SENT:
             _still_sent(ctx, item, now, tick)
             continue
