@@ -235,6 +235,20 @@ def test_a_held_change_between_reading_the_link_and_writing_is_seen_by_the_later
     assert w.shown("POL-S") == 8  # not the 10 of the read that did not know the order
 
 
+def test_the_memory_compared_with_is_the_one_standing_when_the_claim_was_taken(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("TAZA-1")  # Jumpseller 20
+    w.set_bsale("TAZA-1", 20)
+    w.order("TAZA-1", 2)  # Jumpseller 18 by itself; the order event remembers 18
+    assert w.shown("TAZA-1") == 18 and w.saved("TAZA-1").pushed_stock == 18
+    # A later worker read the link (2 held) just before that memory was recorded: it still says 20
+    stale = w.saved("TAZA-1").model_copy(update={"pushed_stock": 20})
+    started = push.version()
+    w.set_bsale("TAZA-1", 22)  # 22 − 2 held = 20: equal to the stale memory, not to what Jumpseller shows
+    assert push.sync(w.ctx, stale, stock=push.Truth(22, started)).action == "written"
+    assert w.shown("TAZA-1") == 20
+
+
 # ------------------------------------------------------------------------------------- Jumpseller's own moves
 
 

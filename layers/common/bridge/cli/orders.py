@@ -43,6 +43,8 @@ def register(sub: Any) -> None:
     s.add_argument("store_code")
     s.add_argument("order_id", type=int)
     s.add_argument("--note", required=True, help="what was done (kept on the order)")
+    s.add_argument("--folio", type=int, help="Facto: the folio of the document found in Facto's portal (unknown "
+                                            "outcome, or a draft sent by hand); the order then counts as documented")
     s.set_defaults(run=resolve_order)
 
     f = sub.add_parser("fix-rejected", help="the SII rejected the order's document: credit it, then emit a new one "
@@ -129,7 +131,8 @@ def sii_watch(args: argparse.Namespace) -> int:
 def resolve_order(args: argparse.Namespace) -> int:
     from bridge.orders import flow
 
-    return _run(args.store_code, args.order_id, lambda ctx: flow.resolve(ctx.shop_id, args.order_id, args.note))
+    return _run(args.store_code, args.order_id,
+                lambda ctx: flow.resolve(ctx.shop_id, args.order_id, args.note, folio=args.folio))
 
 
 def retry_orders(args: argparse.Namespace) -> int:

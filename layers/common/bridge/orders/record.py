@@ -100,6 +100,10 @@ class IssuedDocument(_Model):
     lines: list[DocumentLine] | None = None  # None: not read yet
     client: dict[str, Any] | None = None  # the client node it was issued to (a return must repeat it)
     credited_by: int | None = None  # id of the credit note that voids it
+    provider: str = "bsale"  # bsale | facto (Facto documents: id = folio)
+    request: dict[str, Any] | None = None  # Facto: the emitir_dte sent (its credit note repeats its lines)
+    links: dict[str, str] = Field(default_factory=dict)  # Facto's download links (valid 30 days)
+    files: dict[str, str] = Field(default_factory=dict)  # kind (pdf, xml) → key of the copy kept in the stack
     # The SII's verdict (F19, bridge/orders/sii.py): sent | accepted | rejected. A provider that reports no later
     # verdict leaves "sent" for good; None: made before the bridge watched verdicts.
     sii_status: str | None = None
@@ -127,6 +131,7 @@ class OrderRecord(_Model):
     document: IssuedDocument | None = None
     credit_note: IssuedDocument | None = None
     previous_documents: list[IssuedDocument] = Field(default_factory=list)
+    draft: IssuedDocument | None = None  # Facto status 2: a draft exists in Facto, never sent to the SII
     consumption: StockMove | None = None
     reception: StockMove | None = None
     error: OrderError | None = None  # why it waits for a person

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from bridge import queue
-from bridge.clients.http import RateLimited
+from bridge.clients.http import OutOfTime, RateLimited
 from bridge.observability import logger, work_keys
 from bridge.queue import WorkMessage
 from bridge.settings import settings
@@ -81,6 +81,10 @@ def handle_sync_message(message: WorkMessage, remaining_ms: int | None = None) -
                 outcome = _sii_watch(ctx, run)
             else:
                 outcome = manual.run(ctx, run, str(record.get("params", {}).get("mode", "link")), budget)
+        except OutOfTime:
+            # A call would have outlived the invocation: resume from the last checkpoint at once.
+            continue_run(message.shop_id, kind, run)
+            return Outcome("paused", "out of time in this invocation; resumes from its checkpoint")
         except RateLimited as exc:
             # The shop's API quota stays spent: resume from the last checkpoint once it is back (not a failure),
             # as often as the queue allows; a continuation after progress starts counting again.
