@@ -216,3 +216,13 @@ def test_a_rejected_order_canceled_afterwards_is_credited(world: Callable[..., W
     w.account.decide_sii(0)
     assert w.canceled(order_id).action == "credited"
     assert len(w.account.returns) == 1
+
+
+def test_a_document_without_a_known_verdict_shows_as_sent_never_accepted() -> None:
+    from bridge.orders.record import IssuedDocument
+
+    facto = IssuedDocument(id=991, kind="boleta", code_sii="39", number=991, provider="facto")  # Facto status 0
+    assert sii.label(facto) == "sent to the SII"
+    assert sii.label(facto.model_copy(update={"sii_status": "sent"})) == "sent to the SII"
+    assert sii.label(facto.model_copy(update={"sii_status": "accepted"})) == "accepted by the SII"
+    assert sii.label(facto.model_copy(update={"sii_status": "rejected"})) == "rejected by the SII"
