@@ -13,7 +13,8 @@ from bridge import aws
 from bridge.settings import settings
 
 # stock.resync: after an order event, make Jumpseller show max(0, available − held) for one variant (sync/push.py).
-Kind = Literal["bsale.notification", "jumpseller.webhook", "sync.reconcile", "sync.manual", "stock.resync"]
+Kind = Literal["bsale.notification", "jumpseller.webhook", "sync.reconcile", "sync.manual", "stock.resync",
+               "sync.sii"]
 
 
 class WorkMessage(BaseModel):

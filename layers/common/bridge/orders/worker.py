@@ -125,6 +125,12 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
     if result.action in ("failed", "needs_manual"):
         # FailedDocumentsAlarm: the customer is owed a tax document (or the stock movement) until a person acts.
         metrics.add_metric(name="FailedDocuments", unit=MetricUnit.Count, value=1)
+        # Facto may hold a document the order does not record: a draft (status 2) or an unknown outcome.
+        code = result.record.error.code if result.record is not None and result.record.error else ""
+        if code == "facto_draft":
+            metrics.add_metric(name="FactoDrafts", unit=MetricUnit.Count, value=1)
+        elif code == "facto_unknown":
+            metrics.add_metric(name="FactoUnknownOutcomes", unit=MetricUnit.Count, value=1)
     elif result.action in ("created", "consumed", "credited", "restocked"):
         metrics.add_metric(name=f"Orders{result.action.capitalize()}", unit=MetricUnit.Count, value=1)
     logger.info("order event handled", extra={"action": result.action, "detail": redact(result.detail)[:300]})
