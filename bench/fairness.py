@@ -128,6 +128,7 @@ def run(changes: int = 30) -> dict[str, Any]:
             worker_runs = [r for r in stack.invocations[runs_before:] if r.function == "BsaleWorkerFunction"]
             timed_out = sum(1 for r in worker_runs if r.error and "FunctionTimeout" in r.error)
             bsale.faults.clear()
+            stack.drain(60)  # let A's handed-back work finish before the stack stops under it
     finally:
         watcher.close()
         stack.stop()

@@ -91,7 +91,7 @@ class Run:
                              headers={"access_token": self.shop.account.token}, json={
             "codeSii": 39, "officeId": self.shop.demo.office_id, "dispatch": 1, "declareSii": 1,
             "details": [{"variantId": self.shop.demo.variant_id(sku), "netUnitValue": 1000, "quantity": qty,
-                         "taxes": [{"code": 14, "percentage": 19}]}]}, timeout=10)
+                         "taxes": [{"code": 14, "percentage": 19}]}]}, timeout=30)
         return "sold" if sale.status_code == 201 else f"refused: {sale.text[:80]}"
 
     def count(self, sku: str, delta: int) -> str:
@@ -106,7 +106,7 @@ class Run:
         if not self.sent:
             return "nothing sent yet"
         url, body, headers = self.sent[i % len(self.sent)]
-        answer = requests.post(url, data=body, headers=headers, timeout=10)
+        answer = requests.post(url, data=body, headers=headers, timeout=30)
         return f"{headers.get('Jumpseller-Event') or 'bsale'} again: {answer.status_code}"
 
     def remember_sent(self) -> None:

@@ -59,14 +59,15 @@ class World:
         assert found is not None, sku
         return str(found.id)
 
-    def link(self, sku: str) -> Link:
+    def link(self, sku: str, **flags: bool) -> Link:
         found = self.store.find_sku(sku)
         assert found is not None, sku
         product, js_variant = found
         holder: Any = js_variant or product
         link = Link(shop_id=self.shop_id, variant_id=self.variant(sku), sku=sku, js_product_id=product.id,
                     js_variant_id=js_variant.id if js_variant else None, js_name=product.name,
-                    js_price=float(holder.price), pushed_stock=int(holder.stock))
+                    js_price=float(holder.price), pushed_stock=None if holder.stock_unlimited else int(holder.stock),
+                    pushed_unlimited=holder.stock_unlimited, **flags)
         links.save(link)
         return self.saved(sku)
 
@@ -287,6 +288,18 @@ def test_a_write_that_overwrote_jumpsellers_reservation_is_fixed_by_the_order_ev
     held.hold(w.shop_id, order.id, {w.variant("TAZA-1"): 3}, {w.variant("TAZA-1"): "TAZA-1"}, 0)
     stock.after_order_event(w.ctx, order.id)
     assert w.shown("TAZA-1") == 22 and w.saved("TAZA-1").pushed_stock == 22
+
+
+def test_stock_bsale_does_not_count_stays_unlimited_whatever_orders_do(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("GIFT", untracked=True)
+    found = w.store.find_sku("GIFT")
+    assert found is not None
+    w.store.update_product(found[0].id, stock_unlimited=False, stock=3)  # someone limited it in Jumpseller
+    w.order("GIFT", 1)  # Jumpseller takes 1 (2 left); the order event reads it and makes it unlimited again
+    assert w.store.product(found[0].id).stock_unlimited and w.puts() == 1
+    w.order("GIFT", 5)
+    assert w.store.product(found[0].id).stock_unlimited and w.puts() == 1
 
 
 # -------------------------------------------------------------------------------------- one guard, every path
