@@ -480,15 +480,15 @@ class SandboxServer:
         """Every webhook attempt so far, in sending order."""
         return self._sender.deliveries
 
-    def wait_deliveries(self, n: int, timeout: float = 5.0) -> list[Delivery]:
+    def wait_deliveries(self, n: int, timeout: float = 30.0) -> list[Delivery]:
         """Block until ``n`` webhook attempts were made (raises ``TimeoutError``); returns all of them."""
         return self._sender.wait(n, timeout)
 
     def reset_deliveries(self) -> None:
         self._sender.reset()
 
-    def webhooks_idle(self, timeout: float = 5.0) -> bool:
-        """Wait until every webhook queued so far has been attempted; True if they all were in time."""
+    def webhooks_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued webhook was attempted (True), or ``timeout`` passed (False)."""
         return self._sender.idle(timeout)
 
     # ------------------------------------------------------------------ request log

@@ -16,7 +16,7 @@ def test_route_reaches_handler_with_rest_proxy_event(stack: LocalStack) -> None:
         f"{stack.api_url}/hooks/tok%2D123?x=1&x=2&flag=",
         data=json.dumps({"hello": "world"}),
         headers={"Content-Type": "application/json", "X-Multi": "one"},
-        timeout=10,
+        timeout=30,
     )
     assert response.status_code == 202
     assert response.headers["X-Handler"] == "webhook"
@@ -53,18 +53,18 @@ def test_route_reaches_handler_with_rest_proxy_event(stack: LocalStack) -> None:
 
 
 def test_greedy_proxy_and_literal_precedence(stack: LocalStack) -> None:
-    proxied = requests.get(f"{stack.api_url}/items/a/b/c", timeout=10).json()["event"]
+    proxied = requests.get(f"{stack.api_url}/items/a/b/c", timeout=30).json()["event"]
     assert proxied["resource"] == "/items/{proxy+}"
     assert proxied["pathParameters"] == {"proxy": "a/b/c"}
     assert proxied["queryStringParameters"] is None and proxied["body"] is None
-    special = requests.get(f"{stack.api_url}/items/special", timeout=10).json()["event"]
+    special = requests.get(f"{stack.api_url}/items/special", timeout=30).json()["event"]
     assert special["resource"] == "/items/special"
     assert special["pathParameters"] is None
 
 
 def test_any_method_and_function_sharing_a_folder(stack: LocalStack) -> None:
     for method in ("GET", "PUT", "DELETE"):
-        response = requests.request(method, f"{stack.api_url}/echo", timeout=10)
+        response = requests.request(method, f"{stack.api_url}/echo", timeout=30)
         assert response.status_code == 200
         body = response.json()
         assert body["event"]["httpMethod"] == method
@@ -74,13 +74,13 @@ def test_any_method_and_function_sharing_a_folder(stack: LocalStack) -> None:
 
 def test_unknown_route_and_wrong_method(stack: LocalStack) -> None:
     for method, path in (("GET", "/nope"), ("GET", "/hooks/abc"), ("POST", "/items/x")):
-        response = requests.request(method, f"{stack.api_url}{path}", timeout=10)
+        response = requests.request(method, f"{stack.api_url}{path}", timeout=30)
         assert response.status_code == 403
         assert response.json() == {"message": "Missing Authentication Token"}
 
 
 def test_handler_exception_is_502(stack: LocalStack) -> None:
-    response = requests.post(f"{stack.api_url}/boom", timeout=10)
+    response = requests.post(f"{stack.api_url}/boom", timeout=30)
     assert response.status_code == 502
     assert response.json() == {"message": "Internal server error"}
     last = [i for i in stack.invocations if i.detail == "POST /boom -> 502"][-1]
@@ -88,14 +88,14 @@ def test_handler_exception_is_502(stack: LocalStack) -> None:
 
 
 def test_malformed_proxy_response_is_502(stack: LocalStack) -> None:
-    response = requests.get(f"{stack.api_url}/echo?bad=1", timeout=10)
+    response = requests.get(f"{stack.api_url}/echo?bad=1", timeout=30)
     assert response.status_code == 502
     assert response.json() == {"message": "Internal server error"}
 
 
 def test_timeout_is_enforced(stack: LocalStack) -> None:
-    assert requests.get(f"{stack.api_url}/slow?sleep=0.01", timeout=10).text == "slept"
-    response = requests.get(f"{stack.api_url}/slow?sleep=1.1", timeout=10)
+    assert requests.get(f"{stack.api_url}/slow?sleep=0.01", timeout=30).text == "slept"
+    response = requests.get(f"{stack.api_url}/slow?sleep=1.1", timeout=30)
     assert response.status_code == 502
     slow = [i for i in stack.invocations if i.function == "SlowFunction"]
     assert slow[-1].ok is False and "timed out" in (slow[-1].error or "")
@@ -103,10 +103,10 @@ def test_timeout_is_enforced(stack: LocalStack) -> None:
 
 def test_binary_bodies(stack: LocalStack) -> None:
     raw = b"\x89PNG\xff\x00"
-    event = requests.post(f"{stack.api_url}/echo", data=raw, timeout=10).json()["event"]
+    event = requests.post(f"{stack.api_url}/echo", data=raw, timeout=30).json()["event"]
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == raw
-    response = requests.get(f"{stack.api_url}/echo?binary=1", timeout=10)
+    response = requests.get(f"{stack.api_url}/echo?binary=1", timeout=30)
     assert response.content == b"\x00\xffraw"
     assert response.headers["Content-Type"] == "application/octet-stream"
 
@@ -115,13 +115,13 @@ def test_body_over_10_mb_is_413(stack: LocalStack) -> None:
     response = requests.post(f"{stack.api_url}/echo", data=b"x" * (MAX_BODY_BYTES + 1), timeout=30)
     assert response.status_code == 413
     assert "10485760" in response.json()["message"]
-    assert requests.post(f"{stack.api_url}/echo", data="ok", timeout=10).status_code == 200
+    assert requests.post(f"{stack.api_url}/echo", data="ok", timeout=30).status_code == 200
 
 
 def test_keep_alive_session(stack: LocalStack) -> None:
     with requests.Session() as session:
         for i in range(5):
-            body = session.post(f"{stack.api_url}/echo", data=str(i), timeout=10).json()
+            body = session.post(f"{stack.api_url}/echo", data=str(i), timeout=30).json()
             assert body["event"]["body"] == str(i)
 
 

@@ -48,7 +48,7 @@ def test_drain_times_out_while_a_failure_waits_for_its_visibility_timeout() -> N
         stack.client("sqs").send_message(QueueUrl=stack.queue_url("WorkQueue"), MessageBody="fail-stuck")
         started = time.monotonic()
         assert stack.drain(timeout=1.5) is False
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 30  # gave up on its own deadline, not the 60 s visibility
         assert stack.queue_depth("WorkQueue") == 1
         failed = [i for i in stack.invocations if i.failed]
         assert failed and "retry in 60 s" in failed[0].detail
@@ -57,7 +57,7 @@ def test_drain_times_out_while_a_failure_waits_for_its_visibility_timeout() -> N
 def test_schedule_timer_with_speed_factor() -> None:
     # rate(5 minutes) at 3000x fires every 0.1 s; the cron one (1 hour) at 3000x every 1.2 s
     with LocalStack(template=BASIC_TEMPLATE, schedule_speed=3000, api=False, pollers=False) as stack:
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # leaves as soon as three have fired
         while time.monotonic() < deadline:
             fired = [i for i in stack.invocations if i.kind == "schedule"]
             if len(fired) >= 3:
@@ -86,7 +86,7 @@ def test_cli_main_runs_until_sigint() -> None:
 
     def on_started(stack: LocalStack) -> None:
         seen.append(stack.api_url)
-        assert requests.post(f"{stack.api_url}/echo", data="cli", timeout=10).status_code == 200
+        assert requests.post(f"{stack.api_url}/echo", data="cli", timeout=30).status_code == 200
         os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
 
     code = cli.main(
@@ -103,7 +103,7 @@ def test_cli_missing_template() -> None:
     assert cli.main(["--template", "/nonexistent/template.yaml"]) == 2
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(300)
 def test_cli_process_prints_and_stops_on_ctrl_c() -> None:
     """The CLI as a program (``python -m devstack`` adds the demo on top of ``cli.main``)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
@@ -128,9 +128,9 @@ def test_cli_process_prints_and_stops_on_ctrl_c() -> None:
         assert "devstack-WorkQueue  ->  WorkerFunction" in text
         assert "rate(5 minutes)  ->  ScheduledFunction" in text
         api_url = next(ln.split()[-1] for ln in lines if "API Gateway (REST)" in ln)
-        assert requests.post(f"{api_url}/echo", data="hi", timeout=10).status_code == 200
+        assert requests.post(f"{api_url}/echo", data="hi", timeout=30).status_code == 200
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -40,7 +40,7 @@ def test_sqs_event_shape(stack: LocalStack) -> None:
             "blob": {"DataType": "Binary", "BinaryValue": b"\x01\x02"},
         },
     )
-    assert stack.drain(timeout=10)
+    assert stack.drain(timeout=60)
     [record] = _records_for(stack, body)
     assert set(record) >= {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
                            "eventSource", "eventSourceARN", "awsRegion"}  # fmt: skip
@@ -64,7 +64,7 @@ def test_partial_batch_failure_deletes_only_successes(stack: LocalStack) -> None
         QueueUrl=stack.queue_url("WorkQueue"),
         Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)],
     )
-    assert stack.drain(timeout=15)
+    assert stack.drain(timeout=60)
     processed = _worker(stack).PROCESSED
     assert processed.count(f"ok-{tag}-1") == 1 and processed.count(f"ok-{tag}-2") == 1  # never re-run
     # the failing message was retried (receive count grows) and then dead-lettered after maxReceiveCount=2
@@ -78,7 +78,7 @@ def test_partial_batch_failure_deletes_only_successes(stack: LocalStack) -> None
 def test_exception_fails_the_whole_batch_into_the_dlq(stack: LocalStack) -> None:
     body = f"crash-{uuid.uuid4()}"
     stack.client("sqs").send_message(QueueUrl=stack.queue_url("WorkQueue"), MessageBody=body)
-    assert stack.drain(timeout=15)
+    assert stack.drain(timeout=60)
     assert len(_records_for(stack, body)) == 2
     assert body in _dlq_bodies(stack, "WorkDLQ")
     crashed = [i for i in stack.invocations if i.error == "RuntimeError: crash requested"]
@@ -90,7 +90,7 @@ def test_fifo_queue_without_partial_failures(stack: LocalStack) -> None:
     tag = uuid.uuid4().hex[:8]
     for i in range(3):
         sqs.send_message(QueueUrl=stack.queue_url("OrderQueue"), MessageBody=f"order-{tag}-{i}", MessageGroupId="g1")
-    assert stack.drain(timeout=10)
+    assert stack.drain(timeout=60)
     records = [r for e in _worker(stack).EVENTS for r in e["Records"] if r["body"].startswith(f"order-{tag}")]
     assert [r["body"] for r in records] == [f"order-{tag}-{i}" for i in range(3)]
     assert records[0]["attributes"]["MessageGroupId"] == "g1"
@@ -102,7 +102,7 @@ def test_fifo_queue_without_partial_failures(stack: LocalStack) -> None:
 def test_disabled_source_is_not_polled(stack: LocalStack) -> None:
     sqs = stack.client("sqs")
     sqs.send_message(QueueUrl=stack.queue_url("IdleQueue"), MessageBody="stay")
-    assert stack.drain(timeout=5)  # the idle queue is not a source queue
+    assert stack.drain(timeout=60)  # the idle queue is not a source queue
     time.sleep(0.3)
     assert stack.queue_depth("IdleQueue") == 1
     assert stack.queue_name("IdleQueue") == "devstack-idle-b"
@@ -114,9 +114,9 @@ def test_http_to_queue_to_worker_and_drain(stack: LocalStack) -> None:
 
     tag = uuid.uuid4().hex[:8]
     for i in range(12):
-        response = requests.post(f"{stack.api_url}/hooks/t?enqueue=1", data=f"e2e-{tag}-{i}", timeout=10)
+        response = requests.post(f"{stack.api_url}/hooks/t?enqueue=1", data=f"e2e-{tag}-{i}", timeout=30)
         assert response.status_code == 202
-    assert stack.drain(timeout=15)
+    assert stack.drain(timeout=60)
     assert stack.in_flight == 0
     assert sorted(b for b in _worker(stack).PROCESSED if b.startswith(f"e2e-{tag}")) == sorted(
         f"e2e-{tag}-{i}" for i in range(12)

@@ -26,11 +26,38 @@ def sandboxes() -> Iterator[tuple[BsaleSandbox, JumpsellerSandbox]]:
         yield bsale, jumpseller
 
 
+class SettlingStack(LocalStack):
+    """The local stack, whose ``drain`` also waits for the webhooks the sandboxes have still to send.
+
+    A change made in a sandbox (``set_stock``...) is notified from the sandbox's own thread: until that POST
+    reached the API, the queues are empty and a bare drain would return before the work even started, so the
+    test would look too early. On a busy machine that gap is what made tests fail.
+    """
+
+    sandboxes: tuple[BsaleSandbox, JumpsellerSandbox] | tuple[()] = ()
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        while True:
+            if not all(sandbox.webhooks_idle(left()) for sandbox in self.sandboxes):
+                return False
+            if not super().drain(left()):
+                return False
+            if all(sandbox.webhooks_idle(0) for sandbox in self.sandboxes):
+                return True  # nothing the workers did made a sandbox send a webhook meanwhile
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
+def stack(sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Iterator[LocalStack]:
     # Failed messages come back after 1 s instead of the queue's 180 s, so retries and dead-lettering
     # happen within a test; everything else is as the template declares.
-    with LocalStack(retry_visibility_seconds=1, schedules=False) as running:
+    settling = SettlingStack(retry_visibility_seconds=1, schedules=False)
+    settling.sandboxes = sandboxes
+    with settling as running:
         aws.reset()
         settings.cache_clear()
         yield running
@@ -78,8 +105,12 @@ def shop(new_shop: Callable[..., DemoShop]) -> DemoShop:
     return new_shop()
 
 
-def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Wait until `check()` is truthy; return its value or fail with the last one seen."""
+def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05) -> Any:
+    """Wait until `check()` is truthy; return its value or fail with the last one seen.
+
+    The deadline is generous on purpose: a passing check returns at once, and a machine busy with other work
+    is slow, not wrong (the suite must pass beside a CPU-heavy process).
+    """
     deadline = time.monotonic() + timeout
     value = check()
     while not value and time.monotonic() < deadline:

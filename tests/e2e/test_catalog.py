@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -49,7 +48,7 @@ def test_price_changes_reach_jumpseller_only_when_the_shop_syncs_prices(
         shop.bsale.set_price(shop.price_list_id, shop.variant_id("TAZA-1"), 5990)
         other_list = next(pl for pl in shop.bsale.price_lists if pl != shop.price_list_id)
         shop.bsale.set_price(other_list, shop.variant_id("TAZA-1"), 1)  # another list: ignored
-    assert stack.drain(20)
+    assert stack.drain(60)
     assert jumpseller_price(syncing, "TAZA-1") == 5990
     assert jumpseller_price(not_syncing, "TAZA-1") == 4990
 
@@ -61,7 +60,7 @@ def test_presale_makes_sell_without_stock_variants_unlimited(
     for shop in (presale, normal):
         # Given a Jumpseller product for Bsale's PRE-1, which Bsale lets sell without stock
         shop.store.add_product("Preventa", sku="PRE-1", stock=7, price=15990)
-    assert stack.drain(20)
+    assert stack.drain(60)
     # Then the product webhook linked it and pushed: unlimited with pre-sale, its real stock (0) without
     assert presale.jumpseller_stock("PRE-1") is None
     assert normal.jumpseller_stock("PRE-1") == 0
@@ -75,20 +74,20 @@ def test_a_point_of_sale_document_updates_the_stock_it_moved(
     variant = shop.variant_id("TAZA-1")
     shop.bsale.set_stock(variant, shop.office_id, 20)
     eventually(lambda: shop.jumpseller_stock("TAZA-1") == 20)
-    assert stack.drain(10)
+    assert stack.drain(60)
     # When a POS sale dispatches 3 units and only its document notification arrives
     bsale.notifications_enabled = False
     sale = requests.post(f"{bsale.url}/v1/documents.json", headers={"access_token": shop.bsale.token}, json={
         "codeSii": 39, "officeId": shop.office_id, "dispatch": 1, "declareSii": 1,
         "details": [{"variantId": variant, "netUnitValue": 4193, "quantity": 3, "taxes": [{"code": 14,
                                                                                            "percentage": 19}]}],
-    }, timeout=5)
+    }, timeout=30)
     assert sale.status_code == 201, sale.text
     bsale.notifications_enabled = True
     document = {"cpnId": shop.bsale.cpn_id, "resource": f"/documents/{sale.json()['id']}.json",
                 "resourceId": str(sale.json()["id"]), "topic": "document", "action": "post",
                 "officeId": str(shop.office_id)}
-    requests.post(shop.notification_url, json=document, timeout=5).raise_for_status()
+    requests.post(shop.notification_url, json=document, timeout=30).raise_for_status()
     # Then Jumpseller follows Bsale's stock
     eventually(lambda: shop.jumpseller_stock("TAZA-1") == 17)
 
@@ -103,7 +102,7 @@ def test_links_follow_skus_appearing_and_disappearing_on_either_side(shop: DemoS
     assert links.by_sku(shop.code, "TAZA-G")
     # Deleting it in Jumpseller removes the link, with the reason kept for the shop's status
     shop.store.delete_product(product.id)
-    assert stack.drain(10)
+    assert stack.drain(60)
     assert links.by_sku(shop.code, "TAZA-G") == []
     assert any(r.get("sku") == "TAZA-G" and r["reason"] == "missing in Jumpseller"
                for r in links.unlinked_reasons(shop.code))
@@ -114,7 +113,7 @@ def test_a_variant_deactivated_in_bsale_is_unlinked(shop: DemoShop, stack: Local
     shop.bsale.set_stock(variant, shop.office_id, 6)
     eventually(lambda: shop.jumpseller_stock("POL-M") == 6)
     shop.bsale.update_variant(variant, state=1)
-    assert stack.drain(10)
+    assert stack.drain(60)
     assert links.get(shop.code, str(variant)) is None
     reasons = {r["reason"] for r in links.unlinked_reasons(shop.code) if r.get("sku") == "POL-M"}
     assert reasons == {"inactive in Bsale"}
@@ -200,14 +199,14 @@ def test_reconcile_fixes_drift_no_webhook_reported_and_writes_nothing_else(
     shop: DemoShop, stack: LocalStack, bsale: BsaleSandbox, jumpseller: JumpsellerSandbox
 ) -> None:
     run_job(stack, shop, "manual", mode="overwrite")  # Given a linked, matching catalog
-    assert stack.drain(10)
+    assert stack.drain(60)
     # When Bsale changes without notifying, and someone edits Jumpseller by hand
     bsale.notifications_enabled = False
     shop.bsale.set_stock(shop.variant_id("TAZA-1"), shop.office_id, 11)
     polera = shop.store.find_sku("POL-M")
     assert polera is not None and polera[1] is not None
     shop.store.update_variant(polera[0].id, polera[1].id, stock=50)
-    assert stack.drain(10)
+    assert stack.drain(60)
     before = puts(jumpseller, shop)
     result = run_job(stack, shop, "reconcile")
     # Then exactly the two drifts are written back to Bsale's truth
@@ -263,17 +262,19 @@ def test_a_mass_price_change_burst_arrives_whole_within_bsale_limits_and_holds_n
     # And another shop's stock changes right behind the burst in the same queue: it is served meanwhile.
     # (Its notification is also posted directly: the sandbox delivers all notifications one by one, and Bsale's
     # deliveries to another company do not wait for this one's.)
-    bursting = time.monotonic()
     other.bsale.set_stock(other.variant_id("TAZA-1"), other.office_id, 3)
-    requests.post(other.notification_url, timeout=5, json={
+    requests.post(other.notification_url, timeout=30, json={
         "cpnId": other.bsale.cpn_id, "resource": "/v2/stocks.json", "resourceId": str(other.variant_id("TAZA-1")),
         "topic": "stock", "action": "put", "officeId": str(other.office_id), "send": 1})
-    eventually(lambda: other.jumpseller_stock("TAZA-1") == 3, timeout=60)
-    other_served = time.monotonic() - bursting
-    eventually(lambda: all(jumpseller_price(shop, sku) == 1500 for sku in skus), timeout=120, interval=0.5)
-    burst_done = time.monotonic() - bursting
-    assert other_served < burst_done / 3, (other_served, burst_done)
-    assert stack.drain(30)
+    # Counted in prices landed, not seconds, so a busy machine does not change the answer
+    def burst_written() -> int:
+        return sum(1 for sku in skus if jumpseller_price(shop, sku) == 1500)
+
+    [written_when_served] = eventually(
+        lambda: [burst_written()] if other.jumpseller_stock("TAZA-1") == 3 else None, timeout=120)
+    eventually(lambda: burst_written() == len(skus), timeout=300, interval=0.5)
+    assert written_when_served < len(skus) // 2, written_when_served
+    assert stack.drain(60)
     # Then none went to the dead-letter queue, and Bsale saw at most 8 calls in any second from this shop
     times = sorted(r.at for r in bsale.requests if r.credential == shop.bsale.token and r.status != 429)
     assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 8

@@ -126,12 +126,12 @@ def test_a_poison_message_is_replayed_once_after_the_cause_is_fixed(
     assert listing.count("Jumpseller: gave up after 4 attempts: 500") == 2
 
     # When an operator first asks for a dry run
-    assert stack.drain(10)
+    assert stack.drain(60)
     runs = worker_runs(stack)
     out = admin("dlq", "replay", "bsale", "--shop", shop.code, "--dry-run")
     # Then nothing moves: no work, both still dead letters, Jumpseller unchanged
     assert "would replay 2" in out
-    assert stack.drain(10) and worker_runs(stack) == runs
+    assert stack.drain(60) and worker_runs(stack) == runs
     assert len(dead(stack.client("sqs"), route, shop)) == 2
     assert {sku: shop.jumpseller_stock(sku) for sku in shown_before} == shown_before
 
@@ -142,7 +142,7 @@ def test_a_poison_message_is_replayed_once_after_the_cause_is_fixed(
     assert "replayed 2" in out
     # Then each is processed once: Bsale's stock in Jumpseller, one write each, no dead letter left
     eventually(lambda: shop.jumpseller_stock("TAZA-1") == 2 and shop.jumpseller_stock("POL-M") == 8)
-    assert stack.drain(10)
+    assert stack.drain(60)
     assert writes(jumpseller, shop) - before == 2
     assert dead(stack.client("sqs"), route, shop) == []
 
@@ -169,14 +169,14 @@ def test_a_replay_killed_half_way_loses_nothing(
     left = {letter.message_id for letter in dead(sqs, route, shop)}
     assert len(left) == 2 and report.sent_not_deleted[0].message_id in left
     assert report.replayed[0].message_id not in left
-    assert stack.drain(15)  # the two that were sent are processed
+    assert stack.drain(60)  # the two that were sent are processed
 
     # When the replay runs again to its end
     report = dl.replay(sqs, route, selection)
     assert len(report.replayed) == 2 and report.error is None
     # Then every stock is right, and the message sent twice wrote nothing the second time
     eventually(lambda: all(shop.jumpseller_stock(sku) == q for sku, q in stocks.items()))
-    assert stack.drain(15)
+    assert stack.drain(60)
     assert writes(jumpseller, shop) - before == 3
     assert dead(sqs, route, shop) == []
 
@@ -325,7 +325,7 @@ def test_a_jumpseller_answering_429_for_good_ends_in_the_dead_letters_with_its_r
     assert "DeferralsExhausted" in listing and "Jumpseller still answers 429" in listing
     assert "handed back 3 times" in listing
     # And the writes it cost are bounded: every hand-back and every retry tries a few times, then stops
-    assert stack.drain(10)
+    assert stack.drain(60)
     tried = sum(1 for r in jumpseller.requests if r.credential == shop.store.login and r.method == "PUT")
     assert tried <= (3 + 5) * 4
     jumpseller.faults.clear()

@@ -182,11 +182,16 @@ def jumpseller_requests(shop: DemoShop, other_code: str) -> st.SearchStrategy[tu
 
 
 def _object_with_id(raw: bytes) -> bool:
+    """Whether a signed body could be a real event (an integer id where the route looks): left out of the junk."""
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         return False
-    return isinstance(data, dict) and any(isinstance(data.get(k), dict) for k in ("order", "product"))
+    if not isinstance(data, dict):
+        return False
+    inner = [data.get(key, data) for key in ("order", "product")]
+    return any(isinstance(i, dict) and isinstance(i.get("id"), int) and not isinstance(i.get("id"), bool)
+               for i in inner)
 
 
 # -- what is observed -----------------------------------------------------------------------------------------------
@@ -237,7 +242,7 @@ def _api_failures(stack: LocalStack, since: int) -> list[str]:
 
 
 def _assert_no_trace(stack: LocalStack, since: int, before: Counter[str], logs: io.StringIO) -> None:
-    assert stack.drain(30)
+    assert stack.drain(60)
     after = _runs(stack)
     for worker in ("BsaleWorkerFunction", "JumpsellerOrderWorkerFunction", "SyncWorkerFunction"):
         assert after[worker] == before[worker], f"{worker} ran: something was enqueued"
@@ -249,10 +254,15 @@ def _assert_no_trace(stack: LocalStack, since: int, before: Counter[str], logs: 
     assert not [line for line in text.splitlines() if line.startswith(("ERROR ", "CRITICAL "))]
 
 
+# About a minute per route on an idle 2-core box; a box shared with other heavy runs needs more than the default.
+BULK = pytest.mark.timeout(600)
+
+
+@BULK
 def test_hostile_bsale_notifications_get_4xx_and_leave_no_trace(
     shop: DemoShop, stack: LocalStack, all_logs: io.StringIO
 ) -> None:
-    assert stack.drain(10)
+    assert stack.drain(60)
     stamp = shops.require(shop.code).last_notification_at
     before, since, tally = _runs(stack), len(stack.invocations), Tally()
     session = requests.Session()
@@ -261,7 +271,7 @@ def test_hostile_bsale_notifications_get_4xx_and_leave_no_trace(
     @given(bsale_requests(shop))
     def throw(request: tuple[str, bytes, dict[str, Any]]) -> None:
         url, body, headers = request
-        tally.answer(session.post(url, data=body, headers=headers, timeout=10))
+        tally.answer(session.post(url, data=body, headers=headers, timeout=30))
 
     throw()
     tally.report("POST /bsale/notifications/{token}")
@@ -270,11 +280,12 @@ def test_hostile_bsale_notifications_get_4xx_and_leave_no_trace(
     assert shops.require(shop.code).last_notification_at == stamp
 
 
+@BULK
 def test_hostile_jumpseller_webhooks_get_4xx_and_leave_no_trace(
     new_shop: Any, stack: LocalStack, all_logs: io.StringIO
 ) -> None:
     shop, other = new_shop(), new_shop()
-    assert stack.drain(10)
+    assert stack.drain(60)
     before, since, tally = _runs(stack), len(stack.invocations), Tally()
     session = requests.Session()
     url = f"{stack.api_url}/jumpseller/webhooks"
@@ -283,7 +294,7 @@ def test_hostile_jumpseller_webhooks_get_4xx_and_leave_no_trace(
     @given(jumpseller_requests(shop, other.code))
     def throw(request: tuple[bytes, dict[str, Any]]) -> None:
         body, headers = request
-        tally.answer(session.post(url, data=body, headers=headers, timeout=10))
+        tally.answer(session.post(url, data=body, headers=headers, timeout=30))
 
     throw()
     tally.report("POST /jumpseller/webhooks")

@@ -66,7 +66,7 @@ class OrderShop:
             self.account.set_stock(variant, self.demo.office_id, self.account.stock_of(variant, self.demo.office_id))
         for sku in skus:
             eventually(lambda s=sku: links.by_sku(self.code, s))
-        assert self.stack.drain(15)
+        assert self.stack.drain(60)
 
     def order(self, lines: list[tuple[Any, ...]], **kwargs: Any) -> int:
         """A new order (Jumpseller takes its stock and sends order_pending_payment)."""
@@ -93,18 +93,18 @@ class OrderShop:
         raw = json.dumps(body or self.body(order_id), ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "Jumpseller-Event": event,
                    "Jumpseller-Store-Code": self.code, "Jumpseller-Hmac-Sha256": sign(self.store.hooks_token, raw)}
-        return requests.post(f"{self.stack.api_url}/jumpseller/webhooks", data=raw, headers=headers, timeout=10)
+        return requests.post(f"{self.stack.api_url}/jumpseller/webhooks", data=raw, headers=headers, timeout=30)
 
     def record(self, order_id: int) -> OrderRecord | None:
         return records.get(self.code, order_id)
 
-    def settled(self, order_id: int, *states: OrderState, timeout: float = 20) -> OrderRecord:
+    def settled(self, order_id: int, *states: OrderState, timeout: float = 60) -> OrderRecord:
         def check() -> OrderRecord | None:
             found = self.record(order_id)
             return found if found is not None and found.state in states else None
 
         found = eventually(check, timeout=timeout)
-        assert self.stack.drain(20)
+        assert self.stack.drain(60)
         return found  # type: ignore[no-any-return]
 
     def documents(self, order_id: int) -> list[Any]:
@@ -269,7 +269,7 @@ def test_bsale_down_for_a_while_then_back(order_shop: Callable[..., OrderShop], 
     order_id = shop.order([("TAZA-1", 1)])
     bsale.faults.add(status=503, count=6, path_contains="/v1/documents.json")
     shop.pay(order_id)
-    record = shop.settled(order_id, S.CREATED, timeout=40)
+    record = shop.settled(order_id, S.CREATED, timeout=90)
     assert len(shop.documents(order_id)) == 1 and not bsale.faults.pending
     assert record.last_error is None
 
@@ -331,7 +331,7 @@ def test_an_sqs_replay_of_an_old_message_does_nothing_new(order_shop: Callable[.
     for _ in range(2):
         shop.stack.client("sqs").send_message(QueueUrl=shop.stack.queue_url("OrderQueue"),
                                               MessageBody=old.model_dump_json())
-    assert shop.stack.drain(20)
+    assert shop.stack.drain(60)
     assert len(shop.bsale_posts("/v1/")) == bsale_calls and shop.js_posts() == js_posts
     assert len(shop.documents(order_id)) == 1
 
@@ -386,12 +386,12 @@ def test_a_boleta_that_must_become_a_factura_is_credited_first_and_never_doubled
     [boleta] = shop.documents(order_id)
     # The shop changes the order to factura in Jumpseller (order API), which re-sends it as paid
     answer = requests.put(f"{shop.jumpseller_sandbox.url}/v1/orders/{order_id}.json",
-                          auth=(shop.store.login, shop.store.auth_token), timeout=5,
+                          auth=(shop.store.login, shop.store.auth_token), timeout=30,
                           json={"order": {"additional_fields": [{"label": k, "value": v}
                                                                 for k, v in FACTURA.items()]}})
     assert answer.status_code == 200
     assert shop.deliver("order_paid", order_id).status_code == 200
-    assert shop.stack.drain(20)
+    assert shop.stack.drain(60)
     assert len(shop.documents(order_id)) == 1  # the record stopped it: Bsale's salesId would not (per type)
     assert admin(["create-document", shop.code, str(order_id)]) == 1
     assert "--replace" in capsys.readouterr().out

@@ -42,36 +42,42 @@ def test_steady_state_costs_one_bsale_read_and_one_jumpseller_write(
     variant = shop.variant_id("TAZA-1")
     shop.bsale.set_stock(variant, shop.office_id, 19)  # first notification links the SKU
     eventually(lambda: shop.jumpseller_stock("TAZA-1") == 19)
-    assert stack.drain(10)
+    assert stack.drain(60)
     bsale_before, js_before = calls(bsale, shop.bsale.token), calls(jumpseller, shop.store.login)
     # When the stock changes again
     shop.bsale.set_stock(variant, shop.office_id, 7)
     eventually(lambda: shop.jumpseller_stock("TAZA-1") == 7)
-    assert stack.drain(10)
+    assert stack.drain(60)
     # Then it took exactly one read and one write
     assert calls(bsale, shop.bsale.token) - bsale_before == 1
     assert calls(jumpseller, shop.store.login) - js_before == 1
     # And a repeated notification with no change writes nothing
-    requests.post(shop.notification_url, json=notification(shop, "TAZA-1"), timeout=5).raise_for_status()
-    assert stack.drain(10)
+    requests.post(shop.notification_url, json=notification(shop, "TAZA-1"), timeout=30).raise_for_status()
+    assert stack.drain(60)
     assert calls(jumpseller, shop.store.login) - js_before == 1
     assert calls(bsale, shop.bsale.token) - bsale_before == 2
 
 
 def test_duplicate_and_out_of_order_notifications_converge(shop: DemoShop, stack: LocalStack) -> None:
-    # Given a burst of changes, each notified, plus stale copies replayed in reverse and concurrently
+    # Given four quick changes, each notified by Bsale in its own time, and eight copies of the notification
+    # delivered at once, racing each other and the originals
     variant = shop.variant_id("POL-M")
     for quantity in (11, 12, 13, 14):
         shop.bsale.set_stock(variant, shop.office_id, quantity)
     body = notification(shop, "POL-M")
-    threads = [threading.Thread(target=requests.post, args=(shop.notification_url,), kwargs={"json": body})
-               for _ in range(8)]
+    answers: list[int] = []
+
+    def deliver() -> None:
+        answers.append(requests.post(shop.notification_url, json=body, timeout=30).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    # Then Jumpseller ends on Bsale's current stock
-    assert stack.drain(20)
+    assert answers == [200] * 8
+    # Then, once every notification (the sandbox's too) is processed, Jumpseller shows Bsale's current stock
+    assert stack.drain(60)
     assert shop.jumpseller_stock("POL-M") == 14
 
 
@@ -85,14 +91,14 @@ def test_other_offices_are_dropped(
     reads, writes = calls(bsale, shop.bsale.token), calls(jumpseller, shop.store.login, "PUT")
     body = notification(shop, "POL-S", office_id=other)
     requests.post(shop.notification_url, json=body, timeout=30).raise_for_status()
-    assert stack.drain(30)
+    assert stack.drain(60)
     # Then the worker dropped it unread: not even one Bsale call, no write
     assert calls(bsale, shop.bsale.token) == reads
     assert calls(jumpseller, shop.store.login, "PUT") == writes
     assert shop.jumpseller_stock("POL-S") == 5
     # While the same notification for the shop's own office is read (so the counts above could move)
     requests.post(shop.notification_url, json=notification(shop, "POL-S"), timeout=30).raise_for_status()
-    assert stack.drain(30)
+    assert stack.drain(60)
     assert calls(bsale, shop.bsale.token) > reads
 
 
@@ -113,7 +119,8 @@ def test_jumpseller_429_and_5xx_are_retried_until_the_stock_arrives(
 def test_bsale_down_for_a_while_then_back(shop: DemoShop, stack: LocalStack, bsale: BsaleSandbox) -> None:
     bsale.faults.add(status=500, count=6, path_contains="/v1/stocks.json")
     shop.bsale.set_stock(shop.variant_id("POL-S"), shop.office_id, 1)
-    eventually(lambda: shop.jumpseller_stock("POL-S") == 1, timeout=30)
+    eventually(lambda: shop.jumpseller_stock("POL-S") == 1)
+    assert not bsale.faults.pending  # Bsale did refuse six reads on the way: the stock got through anyway
 
 
 def test_a_message_that_keeps_failing_lands_in_the_dead_letter_queue(

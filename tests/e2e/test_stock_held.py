@@ -16,7 +16,7 @@ from tests.e2e.test_orders import OrderShop
 order_shop = test_orders.order_shop
 
 
-def settle(shop: OrderShop, timeout: float = 30.0) -> None:
+def settle(shop: OrderShop, timeout: float = 60.0) -> None:
     """Everything either side sent has been acted on: both sandboxes' webhooks delivered, every queue empty,
     and nothing new sent meanwhile (our writes come back as Jumpseller product webhooks)."""
     sandboxes = (shop.bsale_sandbox, shop.jumpseller_sandbox)

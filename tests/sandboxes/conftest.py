@@ -30,7 +30,7 @@ class Receiver:
     status: int = 200
     delay: float = 0.0
 
-    def wait(self, n: int, timeout: float = 5.0) -> list[Received]:
+    def wait(self, n: int, timeout: float = 30.0) -> list[Received]:
         deadline = time.monotonic() + timeout
         while len(self.received) < n and time.monotonic() < deadline:
             time.sleep(0.01)

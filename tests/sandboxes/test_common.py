@@ -19,12 +19,12 @@ def test_start_stop_and_context_manager() -> None:
     session = requests.Session()
     try:
         assert sandbox.url.startswith("http://127.0.0.1:")
-        assert session.get(sandbox.url + "/v1/offices.json", timeout=2).status_code == 401
+        assert session.get(sandbox.url + "/v1/offices.json", timeout=30).status_code == 401
         url = sandbox.url
     finally:
         sandbox.stop()
     with pytest.raises(requests.ConnectionError):  # keep-alive connections are cut too
-        session.get(url + "/v1/offices.json", timeout=2)
+        session.get(url + "/v1/offices.json", timeout=30)
     with BsaleSandbox() as other:
         assert other.running
     assert not other.running

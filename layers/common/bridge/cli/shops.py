@@ -44,6 +44,8 @@ def register(sub: Any) -> None:
                    'boletas: JSON {"razon","giro","direccion","comuna","ciudad","telefono"}')
     c.add_argument("--no-bsale", dest="bsale_account", action="store_false", default=None,
                    help="Jumpseller + Facto only: no Bsale account (no catalog, stock or consumptions)")
+    c.add_argument("--sii-overdue-after-minutes", type=int,
+                   help="flag a document the SII has not decided on after this long (default 2880, 48 h)")
     c.set_defaults(run=connect_shop)
 
     s = sub.add_parser("shops", help="list connected shops, one line each")
@@ -71,7 +73,8 @@ def connect_request(args: argparse.Namespace) -> Any:
         if getattr(args, field) is not None:
             data[field] = getattr(args, field)
     options = dict(data.get("options", {}))
-    for field in ("sync_price", "presale", "documents", "stale_after_minutes", "document_provider", "facto_issuer"):
+    for field in ("sync_price", "presale", "documents", "stale_after_minutes", "document_provider", "facto_issuer",
+                  "sii_overdue_after_minutes"):
         if getattr(args, field) is not None:
             options[field] = getattr(args, field)
     data["options"] = options

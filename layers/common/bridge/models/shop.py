@@ -21,6 +21,8 @@ class ShopOptions(BaseModel):
     document_mode: str = Field(default="auto", pattern="^(auto|manual)$")
     stale_after_minutes: int | None = Field(default=None, ge=5)
     reconcile_every_minutes: int = Field(default=60, ge=5)
+    # F19: a document the SII has not decided on after this long is flagged (0: flag any still "sent").
+    sii_overdue_after_minutes: int = Field(default=48 * 60, ge=0)
     # The shop's own checkout field labels and values, when they differ from Jumpseller's Bsale app convention
     # (keys of bridge.documents.choice.CheckoutFields: document_labels, boleta_values, factura_values...).
     checkout_fields: dict[str, list[str]] = Field(default_factory=dict)

@@ -50,7 +50,7 @@ from bridge.store import held, links
 from bridge.store import orders as records
 
 __all__ = ["LEASE_SECONDS", "OrderBusy", "Result", "checkpoint", "create_document", "new_attempt", "on_abandoned",
-           "on_canceled", "on_paid", "on_pending", "resolve", "retry"]
+           "on_canceled", "on_paid", "on_pending", "resolve", "retry", "fix_rejected"]
 
 S = OrderState
 _follow_up = followups.follow_up
@@ -268,12 +268,31 @@ def resolve(shop_id: str, order_id: int, note: str, *, folio: int | None = None)
     now = _now()
     if folio is not None:
         return _resolve_with_folio(record, note, folio, now)
-    moved = records.move(shop_id, order_id, from_states=WAITING_FOR_A_PERSON, to=S.RESOLVED, now=now,
+    moved = records.move(shop_id, order_id, from_states=[*WAITING_FOR_A_PERSON, S.REJECTED], to=S.RESOLVED, now=now,
                          sets={"resolution": note}, what=f"resolved by hand: {note}")
     if moved is None:
-        return Result("refused", f"only failed or needs_manual orders can be resolved (this one is {record.state})")
+        return Result("refused", f"only failed, needs_manual or rejected orders can be resolved (this one is "
+                                 f"{record.state})")
     held.release(shop_id, order_id, "resolved", now)
     return Result("resolved", note, moved)
+
+
+def fix_rejected(ctx: ShopContext, order_id: int, attempt: str) -> Result:
+    """F19: the SII rejected the order's document. Credit it, then make a new one under the next generation's
+    salesId (the same steps as a boleta becoming a factura), from the order as Jumpseller has it now: exactly once,
+    as a repeated command resumes or finds the order already moved on."""
+    with _letting_go_when_rate_limited(ctx.shop_id, order_id, attempt):
+        record = _require(ctx.shop_id, order_id)
+        if record.state is S.CREDITING and _purpose(record) == "reissue":
+            return _resume(ctx, record, attempt, force=False)
+        if record.state is not S.REJECTED:
+            return Result("refused", f"the order is {record.state}: only a rejected order is fixed this way", record)
+        document = record.document
+        if document is None or document.sii_status != "rejected" or document.credited_by is not None:
+            return Result("refused", "the SII rejected its credit note, not its document: emit one by hand in "
+                                     "Bsale, then resolve-order", record)
+        record = _refresh(ctx, record, [S.REJECTED])
+        return _credit(ctx, record, attempt, "reissue", from_states=[S.REJECTED])
 
 
 def _resolve_with_folio(record: OrderRecord, note: str, folio: int, now: int) -> Result:
@@ -385,7 +404,8 @@ def _step(record: OrderRecord) -> Step:
 def _cancel(ctx: ShopContext, record: OrderRecord, attempt: str, depth: int = 0) -> Result:
     state = record.state
     now = _now()
-    if state in (S.CREATING, S.CONSUMING) or (state is S.CREDITING and _purpose(record) == "replace"):
+    if state in (S.CREATING, S.CONSUMING) or (state is S.CREDITING
+                                              and _purpose(record) in bsale_return.NEXT_GENERATION):
         raise OrderBusy(f"order {record.order_id} is {state}; its cancellation waits for that step to end")
     if state in (S.CREDITING, S.RESTOCKING):
         return _resume(ctx, record, attempt, force=False)
@@ -395,7 +415,7 @@ def _cancel(ctx: ShopContext, record: OrderRecord, attempt: str, depth: int = 0)
             and error.code in (facto_document.UNKNOWN, facto_document.DRAFT):
         # Facto may already hold the credit note: never emitted again by a repeated cancellation
         return Result("unchanged", f"the order waits for a person ({error.code}): {error.reason}", record)
-    if state is S.CREATED or (state in (*WAITING_FOR_A_PERSON, S.CONSUMED) and document is not None
+    if state is S.CREATED or (state in (*WAITING_FOR_A_PERSON, S.CONSUMED, S.REJECTED) and document is not None
                               and document.credited_by is None):
         return _credit(ctx, record, attempt, "cancel", from_states=[state])
     if state is S.CREDITED and record.consumption is not None and record.consumption.id is not None \
