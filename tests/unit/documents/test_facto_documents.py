@@ -166,7 +166,7 @@ def orders(draw: st.DrawFn) -> JumpsellerOrder:
                  **extra)
 
 
-@pytest.mark.timeout(900)  # 10,100 examples (≥10,000 accepted) at ~10-60 ms each: longer than the suite's default per-test timeout
+@pytest.mark.timeout(900)  # 10,100 examples (≥10,000 documents): longer than the default per-test timeout
 @settings(max_examples=10_100, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(orders())
