@@ -45,8 +45,10 @@ def connect_demo_shop(
     code: str = "demo-store",
     cpn_id: int = 1001,
     options: dict[str, Any] | None = None,
+    **request_fields: Any,
 ) -> DemoShop:
-    """Seed both sandboxes and connect the shop, as an operator would with `./dev admin connect-shop`."""
+    """Seed both sandboxes and connect the shop, as an operator would with `./dev admin connect-shop`
+    (`request_fields`: more of ConnectRequest, e.g. the Facto user and key)."""
     from bridge.shops.connect import ConnectRequest, connect
 
     account = bsale.demo_account(token=f"{code}-bsale-token", cpn_id=cpn_id, name=f"{code} SpA")
@@ -66,10 +68,55 @@ def connect_demo_shop(
         jumpseller_api_url=f"{jumpseller.url}/v1",
         api_url=api_url,
         options=options or {},
+        **request_fields,
     ))
     assert result.notification_url is not None
     bsale.subscribe(cpn_id, result.notification_url)
     return DemoShop(code, account, store, office.id, price_list.id, result.notification_url)
+
+
+FACTO_ISSUER = {"razon": "Tienda Demo SpA", "giro": "Venta al por menor por internet", "direccion": "Av. Italia 1000",
+                "comuna": "Providencia", "ciudad": "Santiago", "telefono": "+56 2 2345 6789"}
+
+
+@dataclass
+class FactoShop:
+    """A shop whose documents Facto emits: Jumpseller + Facto only, or with Bsale keeping the stock."""
+
+    code: str
+    store: JumpsellerStore
+    facto_user: str
+    bsale: DemoShop | None = None  # Bsale keeps the stock (its units leave Bsale by consumptions)
+
+
+def connect_facto_shop(
+    api_url: str,
+    jumpseller: JumpsellerSandbox,
+    facto: Any,
+    *,
+    code: str = "demo-facto",
+    bsale: BsaleSandbox | None = None,
+    cpn_id: int = 1002,
+    options: dict[str, Any] | None = None,
+) -> FactoShop:
+    """A Facto shop, connected as `./dev admin connect-shop --document-provider facto [--no-bsale]` would."""
+    from bridge.shops.connect import ConnectRequest, connect
+
+    user, key = f"76.123.456-0/{code}", f"{abs(hash(code)) % 16**32:032x}"
+    facto.accounts[user] = key
+    chosen = {"document_provider": "facto", "facto_issuer": FACTO_ISSUER, **(options or {})}
+    facto_fields = {"facto_user": user, "facto_key": key, "facto_url": f"{facto.url}/documento.php"}
+    if bsale is not None:  # Jumpseller + Bsale (stock) + Facto (documents)
+        demo = connect_demo_shop(api_url, bsale, jumpseller, code=code, cpn_id=cpn_id, options=chosen,
+                                 **facto_fields)
+        return FactoShop(code, demo.store, user, demo)
+    store = jumpseller.demo_store(code)
+    connect(ConnectRequest(
+        store_code=code, jumpseller_login=store.login, jumpseller_auth_token=store.auth_token,
+        jumpseller_hooks_token=store.hooks_token, bsale_account=False, jumpseller_api_url=f"{jumpseller.url}/v1",
+        api_url=api_url, options=chosen, **facto_fields,
+    ))
+    return FactoShop(code, store, user)
 
 
 # --------------------------------------------------------------------------- `./dev local`: the story
@@ -158,6 +205,28 @@ Try it yourself (another shell):
     return watcher
 
 
+def show_facto_shop(stack: Any, jumpseller: JumpsellerSandbox, facto: Any) -> None:
+    """A second shop, Jumpseller + Facto without Bsale: a paid order becomes its Facto boleta."""
+    import time
+
+    shop = connect_facto_shop(stack.api_url, jumpseller, facto)
+    found = shop.store.find_sku("POL-M")
+    assert found is not None
+    product, variant = found
+    order = shop.store.create_order([(product.id, variant.id if variant else None, 1)])
+    shop.store.pay_order(order.id)
+    started = time.monotonic()
+    while not facto.emitted(f"js-{shop.code}-{order.id}") and time.monotonic() - started < 20:
+        time.sleep(0.05)
+    made = facto.emitted(f"js-{shop.code}-{order.id}")
+    said = f"boleta N° {made[0].folio}, total ${made[0].total}" if made else "not yet: see ./dev admin --local orders"
+    print(f"""Facto shop '{shop.code}' (Jumpseller + Facto, no Bsale), Facto sandbox {facto.url}/documento.php?wsdl
+  order {order.id} paid → Facto {said}
+  ./dev admin --local orders {shop.code}
+  curl {facto.url}/_sandbox/facto/documents
+""", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m devstack`: the local stack, plus (unless --no-demo) the sandboxes and the demo shop."""
     from devstack import cli
@@ -167,14 +236,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bsale-port", type=int, default=8801, help="Bsale sandbox port (default: %(default)s)")
     parser.add_argument("--jumpseller-port", type=int, default=8802,
                         help="Jumpseller sandbox port (default: %(default)s)")
+    parser.add_argument("--facto-port", type=int, default=8803, help="Facto sandbox port (default: %(default)s)")
     args, _ = parser.parse_known_args(argv)
     if args.no_demo:
         return cli.main(argv, parser=parser)
-    with BsaleSandbox(port=args.bsale_port) as bsale, JumpsellerSandbox(port=args.jumpseller_port) as jumpseller:
+    from sandboxes.facto import FactoSandbox
+
+    with BsaleSandbox(port=args.bsale_port) as bsale, JumpsellerSandbox(port=args.jumpseller_port) as jumpseller, \
+            FactoSandbox(port=args.facto_port) as facto:
         watchers: list[StockWatcher] = []
+
+        def started(stack: Any) -> None:
+            watchers.append(tell_the_story(stack, bsale, jumpseller))
+            show_facto_shop(stack, jumpseller, facto)
+
         try:
-            return cli.main(argv, parser=parser,
-                            on_started=lambda stack: watchers.append(tell_the_story(stack, bsale, jumpseller)))
+            return cli.main(argv, parser=parser, on_started=started)
         finally:
             for watcher in watchers:
                 watcher.stop()

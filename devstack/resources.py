@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from devstack.template import (
+    BUCKET_TYPE,
     QUEUE_TYPE,
     RULE_TYPE,
     SECRET_TYPE,
@@ -25,7 +26,7 @@ from devstack.template import (
 
 log = logging.getLogger("devstack")
 
-CREATABLE = (*TABLE_TYPES, QUEUE_TYPE, SSM_TYPE, SECRET_TYPE, RULE_TYPE)
+CREATABLE = (*TABLE_TYPES, QUEUE_TYPE, SSM_TYPE, SECRET_TYPE, RULE_TYPE, BUCKET_TYPE)
 
 _QUEUE_ATTRIBUTES = (
     "ContentBasedDeduplication", "DeduplicationScope", "DelaySeconds", "FifoQueue", "FifoThroughputLimit",
@@ -70,6 +71,7 @@ class CreatedResources:
     parameters: dict[str, str] = field(default_factory=dict)  # logical id -> SSM name
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     rules: dict[str, RuleInfo] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
 
 
 def _str(value: Any) -> str:
@@ -108,6 +110,8 @@ class ResourceCreator:
                 self._parameter(res, props)
             elif res.type == SECRET_TYPE:
                 self._secret(res, props)
+            elif res.type == BUCKET_TYPE:
+                self._bucket(res, props)
             elif res.type == RULE_TYPE:
                 name = self.resolver.physical_name(res.logical_id)
                 arn = self.resolver.get_att(res.logical_id, "Arn")
@@ -190,6 +194,37 @@ class ResourceCreator:
         if info.stream_arn:
             self.resolver.set_attr(res.logical_id, "StreamArn", info.stream_arn)
         self.created.tables[res.logical_id] = info
+
+    # -- S3 ------------------------------------------------------------------------------------------------------
+
+    def _bucket(self, res: Resource, props: dict[str, Any]) -> None:
+        """The bucket, with the settings that change what code can do with it (versioning, public access block,
+        encryption); the rest of its properties (ownership, lifecycle...) are not emulated."""
+        s3 = self.clients["s3"]
+        name = self.resolver.physical_name(res.logical_id)
+        region = self.resolver.region
+        try:
+            if region == "us-east-1":
+                s3.create_bucket(Bucket=name)
+            else:
+                s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+            log.debug("created bucket %s", name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
+        if block := props.get("PublicAccessBlockConfiguration"):
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+                k: str(v).lower() == "true" for k, v in block.items()})
+        if versioning := props.get("VersioningConfiguration"):
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning.get("Status",
+                                                                                                   "Suspended")})
+        if encryption := props.get("BucketEncryption"):  # CloudFormation: a list of rules
+            rules = [{"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                     for rule in encryption.get("ServerSideEncryptionConfiguration") or []]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        self.resolver.set_ref(res.logical_id, name)
+        self.resolver.set_attr(res.logical_id, "Arn", f"arn:aws:s3:::{name}")
+        self.created.buckets[res.logical_id] = name
 
     # -- SQS -----------------------------------------------------------------------------------------------------
 

@@ -307,7 +307,7 @@ class LocalStack:
         self.resolver.queue_url_base = self._endpoint
 
     def _boto_clients(self) -> dict[str, Any]:
-        return {name: self.client(name) for name in ("dynamodb", "sqs", "ssm", "secretsmanager")}
+        return {name: self.client(name) for name in ("dynamodb", "sqs", "ssm", "secretsmanager", "s3")}
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` bound to this stack's moto server (shared, thread-safe)."""

@@ -34,6 +34,7 @@ LAYER_TYPE = "AWS::Serverless::LayerVersion"
 SSM_TYPE = "AWS::SSM::Parameter"
 SECRET_TYPE = "AWS::SecretsManager::Secret"
 RULE_TYPE = "AWS::Events::Rule"
+BUCKET_TYPE = "AWS::S3::Bucket"
 
 
 class TemplateError(Exception):
@@ -340,6 +341,7 @@ class Resolver:
             SSM_TYPE: "Name",
             SECRET_TYPE: "Name",
             RULE_TYPE: "Name",
+            BUCKET_TYPE: "BucketName",
         }.get(res.type if res else "", "")
         declared = res.properties.get(name_prop) if res and name_prop else None
         if declared is not None:
@@ -350,6 +352,8 @@ class Resolver:
                 name = name[:75] + ".fifo"
             elif res and res.type == QUEUE_TYPE:
                 name = name[:80]
+            elif res and res.type == BUCKET_TYPE:  # S3: lower case, at most 63 characters
+                name = name.lower()[:63].rstrip("-")
         self._physical[logical_id] = name
         return name
 
@@ -378,7 +382,7 @@ class Resolver:
             return self.arn("lambda", f"layer:{physical}:1")
         if res.type == SECRET_TYPE:
             return self.arn("secretsmanager", f"secret:{physical}")
-        if res.type == RULE_TYPE or res.type in TABLE_TYPES or res.type in (FUNCTION_TYPE, SSM_TYPE):
+        if res.type == RULE_TYPE or res.type in TABLE_TYPES or res.type in (FUNCTION_TYPE, SSM_TYPE, BUCKET_TYPE):
             return physical
         return physical  # a harmless placeholder for roles, alarms, APIs...
 
@@ -409,6 +413,10 @@ class Resolver:
                 return self.resolve(res.properties.get("Type", "String"))
         elif rtype == RULE_TYPE and attribute == "Arn":
             return self.arn("events", f"rule/{name}")
+        elif rtype == BUCKET_TYPE and attribute == "Arn":
+            return f"arn:{PARTITION}:s3:::{name}"
+        elif rtype == BUCKET_TYPE and attribute == "DomainName":
+            return f"{name}.s3.amazonaws.com"
         elif rtype == SECRET_TYPE and attribute == "Id":
             return self.ref(logical_id)
         if res is None:

@@ -89,6 +89,10 @@ class HttpError(Exception):
         self.response = response
 
 
+class DropConnection(Exception):
+    """Raised by ``handle_api`` to cut the connection without answering, after it did its work (a lost answer)."""
+
+
 # --------------------------------------------------------------------------- routing
 
 Handler = Callable[[Request], Response]
@@ -484,7 +488,7 @@ class SandboxServer:
         self._sender.reset()
 
     def webhooks_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until every webhook queued so far has been attempted; True if they all were in time."""
+        """Wait until every queued webhook was attempted (True), or ``timeout`` passed (False)."""
         return self._sender.idle(timeout)
 
     # ------------------------------------------------------------------ request log
@@ -549,6 +553,9 @@ class SandboxServer:
                 response = self.handle_api(request)
             except HttpError as exc:
                 response = exc.response
+            except DropConnection:
+                self._log(request, None, fault)
+                return None
         self._log(request, response, fault)
         return response
 

@@ -156,6 +156,17 @@ class DocumentLine:
 
 
 @dataclass
+class SiiOutcome:
+    """What the SII will decide about the account's next documents: `informed` (0 accepted, 2 rejected, 1 never
+    decides) `delay` seconds after the document is made, with `message` (responseMsgSii)."""
+
+    informed: int = 0
+    delay: float = 0.0
+    message: str | None = None
+    due_at: float = 0.0
+
+
+@dataclass
 class Document:
     id: int
     document_type_id: int
@@ -172,9 +183,11 @@ class Document:
     dispatched: bool
     token: str
     declare_sii: int = 1
-    informed_sii: int = 0
+    informed_sii: int = 0  # the SII's verdict: 0 accepted, 1 sent, 2 rejected
     state: int = 0
     reference_document_id: int | None = None
+    response_msg_sii: str | None = None
+    sii_pending: SiiOutcome | None = None  # the verdict the SII will give, and when
 
     @property
     def net_amount(self) -> float:
@@ -260,6 +273,7 @@ class BsaleAccount:
         self.returns: dict[int, Return] = {}
         self.movements: dict[tuple[str, int], StockMovement] = {}  # (kind, id)
         self.clients: dict[str, int] = {}  # RUT → client id
+        self.sii_outcome: SiiOutcome | None = None  # None: documents are accepted at once (informedSii 0)
         self._lock = sandbox._lock
 
     # ------------------------------------------------------------------ seeding
@@ -439,10 +453,25 @@ class BsaleAccount:
                 if code_sii is None or doc_type.code_sii == str(code_sii):
                     doc_type.folios_available = not exhausted
 
-    def set_informed_sii(self, document_id: int, value: int) -> None:
-        """Simulate the asynchronous SII outcome (0 accepted, 1 sent, 2 rejected)."""
+    def set_informed_sii(self, document_id: int, value: int, message: str | None = None) -> None:
+        """Simulate the asynchronous SII outcome (0 accepted, 1 sent, 2 rejected, with the SII's message)."""
         with self._lock:
-            self.documents[document_id].informed_sii = value
+            document = self.documents[document_id]
+            document.informed_sii, document.response_msg_sii, document.sii_pending = value, message, None
+
+    def decide_sii(self, informed: int | None, delay: float = 0.0, message: str | None = None) -> None:
+        """From now on, new documents are "sent" (informedSii 1) and the SII gives `informed` (0 accepted,
+        2 rejected, 1 never decides) after `delay` seconds, with `message`. None: accepted at once (the default)."""
+        with self._lock:
+            self.sii_outcome = None if informed is None else SiiOutcome(informed, delay, message)
+
+    def _sii_decides(self, now: float) -> None:
+        """Apply the verdicts whose time has come (lazily, before every request of the account)."""
+        for document in self.documents.values():
+            pending = document.sii_pending
+            if pending is not None and pending.due_at <= now:
+                document.informed_sii, document.response_msg_sii = pending.informed, pending.message
+                document.sii_pending = None
 
     # ------------------------------------------------------------------ lookups
 
@@ -630,6 +659,7 @@ class BsaleSandbox(SandboxServer):
             return Response(405, {"error": "Method Not Allowed"})
         handler, request.params = resolved
         with self._lock:
+            account._sii_decides(time.time())
             return handler(request, account)
 
     def _instance(self, request: Request) -> Response:
@@ -791,7 +821,7 @@ class BsaleSandbox(SandboxServer):
             "urlPdfOriginal": f"{view}.pdf", "token": document.token, "state": document.state,
             "commercialState": 0, "urlXml": f"{self.url}/v1/{account.cpn_id}/files/{document.token}.xml",
             "ted": None, "salesId": document.sales_id, "informedSii": document.informed_sii,
-            "responseMsgSii": None,
+            "responseMsgSii": document.response_msg_sii,
             "document_type": self._node("document_types", document.document_type_id),
             "office": self._node("offices", document.office_id),
             "user": self._node("users", 1),
@@ -1004,6 +1034,7 @@ class BsaleSandbox(SandboxServer):
             and _matches(q, "number", d.number) and _matches(q, "officeid", d.office_id)
             and _matches(q, "state", d.state) and _matches(q, "informedsii", d.informed_sii)
             and _matches(q, "token", d.token) and _matches(q, "emissiondate", d.emission_date)
+            and _in_range(q, "emissiondaterange", d.emission_date)
         ]
         return self._page(request, [self._document_json(d, account) for d in docs])
 
@@ -1165,6 +1196,12 @@ class BsaleSandbox(SandboxServer):
             lines=lines, dispatched=dispatched, token=secrets.token_hex(6),
             declare_sii=_int(body.get("declareSii"), 1), reference_document_id=reference_document_id,
         )
+        outcome = account.sii_outcome
+        if outcome is not None:
+            document.informed_sii = 1
+            if outcome.informed != 1:
+                document.sii_pending = SiiOutcome(outcome.informed, outcome.delay, outcome.message,
+                                                  due_at=time.time() + outcome.delay)
         doc_type.next_number += 1
         account.documents[document.id] = document
         return document
@@ -1341,6 +1378,8 @@ class BsaleSandbox(SandboxServer):
         a("PUT", "/_sandbox/accounts/{cpn}/price", self._admin_set_price)
         a("PUT", "/_sandbox/accounts/{cpn}/folios", self._admin_folios)
         a("PUT", "/_sandbox/accounts/{cpn}/blocked", self._admin_blocked)
+        a("PUT", "/_sandbox/accounts/{cpn}/sii", self._admin_sii)
+        a("PUT", "/_sandbox/accounts/{cpn}/documents/{id}/sii", self._admin_document_sii)
         a("POST", "/_sandbox/subscriptions", self._admin_subscribe)
         a("PUT", "/_sandbox/notifications", self._admin_notifications)
 
@@ -1421,6 +1460,22 @@ class BsaleSandbox(SandboxServer):
         self._admin_account(request).exhaust_folios(spec.get("code_sii"), exhausted=bool(spec.get("exhausted", True)))
         return Response(204)
 
+    def _admin_sii(self, request: Request) -> Response:
+        spec = admin_body(request)
+        informed = spec.get("informed")
+        self._admin_account(request).decide_sii(None if informed is None else int(informed),
+                                                float(spec.get("delay", 0)), spec.get("message"))
+        return Response(204)
+
+    def _admin_document_sii(self, request: Request) -> Response:
+        spec = admin_body(request)
+        account = self._admin_account(request)
+        document_id = int(request.params["id"])
+        if document_id not in account.documents:
+            return Response(404, {"error": f"unknown document {document_id}"})
+        account.set_informed_sii(document_id, int(spec["informed"]), spec.get("message"))
+        return Response(204)
+
     def _admin_blocked(self, request: Request) -> Response:
         self._admin_account(request).blocked = bool(admin_body(request).get("blocked", True))
         return Response(204)
@@ -1473,6 +1528,18 @@ def _filter(query: dict[str, str], name: str) -> str | None:
     if value.startswith("[") and value.endswith("]"):
         value = value[1:-1].strip()
     return value
+
+
+def _in_range(query: dict[str, str], name: str, actual: int) -> bool:
+    """A `[from,to]` filter (unix times, both included); a malformed one is a 400 like Bsale's."""
+    wanted = _filter(query, name)
+    if wanted is None:
+        return True
+    try:
+        low, high = (int(part) for part in wanted.split(","))
+    except ValueError as exc:
+        raise _fail(400, f"invalid {name}") from exc  # ASSUMPTION: exact wording not documented
+    return low <= actual <= high
 
 
 def _matches(query: dict[str, str], name: str, actual: Any) -> bool:

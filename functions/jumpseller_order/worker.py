@@ -1,26 +1,32 @@
-"""SQS worker: act on queued Jumpseller webhooks (partial batch failures)."""
+"""SQS worker: act on queued Jumpseller webhooks (partial batch failures).
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+Records run inside the invocation's time, each shop's in order and the shops side by side (bridge/batch.py).
+"""
+
+from typing import Any
+
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bridge.batch import TimeBox, by_shop
 from bridge.observability import logger, metrics
 from bridge.ops.dead_letters import failures_recorded
 from bridge.orders.worker import handle_jumpseller
 from bridge.queue import WorkMessage
-
-
-def record_handler(record: SQSRecord) -> str:
-    logger.set_correlation_id(record.message_id)
-    message = WorkMessage.model_validate_json(record.body)
-    with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
-        # The message id lets the same message, coming back after a crash, resume the step it had claimed.
-        return handle_jumpseller(message, attempt=f"sqs-{record.message_id}")
+from bridge.settings import settings
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    # A processor per invocation: it holds the batch's results, and the local stack runs invocations in threads.
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    box = TimeBox("order", settings().order_queue_url, context.get_remaining_time_in_millis)
+
+    def record_handler(raw: dict[str, Any]) -> str:
+        record = SQSRecord(raw)
+        logger.set_correlation_id(record.message_id)
+        message = WorkMessage.model_validate_json(record.body)
+        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
+            # The message id lets the same message, coming back after a crash, resume the step it had claimed.
+            return box.run(message, lambda: handle_jumpseller(message, attempt=f"sqs-{record.message_id}"))
+
+    return by_shop(event, "order", record_handler)

@@ -109,3 +109,17 @@ def test_per_function_environment_overlay(stack: LocalStack) -> None:
     assert stack.function("EchoFunction").overlay["AWS_LAMBDA_FUNCTION_NAME"] == "devstack-EchoFunction"
     assert os.environ["AWS_ENDPOINT_URL"] == stack.moto_endpoint
     assert os.getenv("AWS_SAM_LOCAL") == "true"
+
+
+def test_the_lambda_context_counts_down_the_functions_timeout_as_time_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers decide what to start from get_remaining_time_in_millis: locally it must run out as on AWS."""
+    from devstack import functions
+
+    now = [1000.0]
+    monkeypatch.setattr(functions.time, "monotonic", lambda: now[0])
+    context = functions.LambdaContext("fn", 256, timeout_s=30)
+    assert context.get_remaining_time_in_millis() == 30_000
+    now[0] += 12.5
+    assert context.get_remaining_time_in_millis() == 17_500
+    now[0] += 40
+    assert context.get_remaining_time_in_millis() == 0

@@ -9,7 +9,8 @@ units. After every batch is drained, for every linked SKU:
 where the units held are what the orders still take that Bsale does not know of: pending orders, and paid orders
 without their Bsale document yet. A batch that only repeats old webhooks writes nothing to Jumpseller.
 
-Seeded (derandomized) so every run tries the same examples; STOCK_PROPERTY_EXAMPLES runs more of them.
+Seeded (derandomized) so every run tries the same examples; STOCK_PROPERTY_EXAMPLES runs more of them, and
+STOCK_PROPERTY_SEED=N tries others.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 import requests
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from hypothesis import strategies as st
 
 from sandboxes.jumpseller import Order
@@ -31,20 +32,21 @@ from tests.e2e.test_stock_held import settle, stock_puts
 
 order_shop = test_orders.order_shop
 
-SKUS = ("POL-S", "POL-M", "TAZA-1")  # two variants of one product, and a product without variants
-EXAMPLES = int(os.environ.get("STOCK_PROPERTY_EXAMPLES", "8"))
+SKUS = ("POL-S", "TAZA-1")  # a variant of a product, and a product without variants
+EXAMPLES = int(os.environ.get("STOCK_PROPERTY_EXAMPLES", "7"))
+SEED = os.environ.get("STOCK_PROPERTY_SEED")  # other examples than the fixed ones, to explore
 
 ACTIONS = st.one_of(
-    st.tuples(st.just("pending"), st.sampled_from(SKUS), st.integers(1, 3)),
+    st.tuples(st.just("pending"), st.sampled_from(SKUS), st.integers(1, 2)),
     st.tuples(st.just("pay"), st.integers(0, 7)),
     st.tuples(st.just("cancel"), st.integers(0, 7)),
     st.tuples(st.just("abandon"), st.integers(0, 7)),
-    st.tuples(st.just("pos_sale"), st.sampled_from(SKUS), st.integers(1, 3)),
-    st.tuples(st.just("count"), st.sampled_from(SKUS), st.integers(0, 12)),
+    st.tuples(st.just("pos_sale"), st.sampled_from(SKUS), st.integers(1, 2)),
+    st.tuples(st.just("count"), st.sampled_from(SKUS), st.integers(-2, 2)),  # 0: notified, unchanged
     st.tuples(st.just("again"), st.integers(0, 200)),
 )
 # Batches of actions: nothing is drained inside a batch, so their webhooks are acted on concurrently, in any order.
-SCENARIOS = st.lists(st.lists(ACTIONS, min_size=1, max_size=4), min_size=4, max_size=7)
+SCENARIOS = st.lists(st.lists(ACTIONS, min_size=1, max_size=3), min_size=5, max_size=8)
 
 
 class Run:
@@ -92,9 +94,12 @@ class Run:
                          "taxes": [{"code": 14, "percentage": 19}]}]}, timeout=30)
         return "sold" if sale.status_code == 201 else f"refused: {sale.text[:80]}"
 
-    def count(self, sku: str, qty: int) -> str:
-        self.shop.account.set_stock(self.shop.demo.variant_id(sku), self.shop.demo.office_id, qty)
-        return "counted"
+    def count(self, sku: str, delta: int) -> str:
+        """An inventory count in Bsale: the stock moves by `delta` (never below 0), and Bsale notifies it."""
+        variant, office = self.shop.demo.variant_id(sku), self.shop.demo.office_id
+        quantity = max(0.0, self.shop.account.stock_of(variant, office) + delta)
+        self.shop.account.set_stock(variant, office, quantity)
+        return f"counted {quantity:g}"
 
     def again(self, i: int) -> str:
         """One webhook either side sent this shop before, sent again as it was (a duplicate, or late)."""
@@ -136,7 +141,8 @@ def test_after_every_drain_jumpseller_shows_bsale_available_minus_held(
 ) -> None:
     runs: list[int] = []
 
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+    @seed(int(SEED or 0))
+    @settings(max_examples=EXAMPLES, derandomize=SEED is None, database=None, deadline=None,
               phases=[Phase.explicit, Phase.generate],  # no shrinking: each example is a whole shop's story
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(SCENARIOS)
@@ -145,7 +151,8 @@ def test_after_every_drain_jumpseller_shows_bsale_available_minus_held(
         run = Run(order_shop())  # POL-S, POL-M, TAZA-1 linked; documents made on payment
         settle(run.shop)
         run.check()
-        for batch in batches:
+        for number, batch in enumerate(batches, 1):
+            note(f"batch {number} of shop {run.shop.code}:")
             run.remember_sent()
             writes = stock_puts(run.shop)
             for action in batch:

@@ -118,6 +118,19 @@ def test_every_handler_string_imports(function: str) -> None:
     assert callable(getattr(loaded, attribute))
 
 
+def test_the_workers_time_reserves_fit_their_functions_timeouts() -> None:
+    """A record is started only with START_SECONDS left, calls end REPORT_SECONDS before the timeout, and a
+    catalog record started then has time for one whole impatient call: no batch can outlive its function."""
+    from bridge import batch
+    from bridge.shops.context import IMPATIENT_TIMEOUT
+
+    for name in ("BsaleWorkerFunction", "JumpsellerOrderWorkerFunction"):
+        assert FUNCTIONS[name]["Timeout"] >= batch.REPORT_SECONDS + 2 * batch.START_SECONDS, name
+    assert sum(IMPATIENT_TIMEOUT) <= batch.START_SECONDS
+    # A slow shop's records come back after SLOW_SHOP_DELAY: well within SQS's 15-minute delay limit
+    assert 0 < batch.SLOW_SHOP_DELAY <= 900
+
+
 # -- the public edge -------------------------------------------------------------------------------------------------
 
 def api_routes() -> list[tuple[str, str, str]]:

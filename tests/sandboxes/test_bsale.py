@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -255,6 +256,34 @@ def test_folios_exhausted(bsale: BsaleSandbox, bapi: requests.Session, account: 
     assert answer.json() == {"error": "does not have numbers available, check sii caf"}
     requests.put(f"{bsale.url}/_sandbox/accounts/2/folios", json={"code_sii": 39, "exhausted": False})
     assert bapi.post(f"{bsale.url}/v1/documents.json", json=boleta(account)).status_code == 201
+
+
+def test_the_sii_decides_later_and_the_list_filters_by_verdict_and_dates(
+    bsale: BsaleSandbox, bapi: requests.Session, account: BsaleAccount
+) -> None:
+    def listed(**query: Any) -> set[int]:
+        return {d["id"] for d in bapi.get(f"{bsale.url}/v1/documents.json", params=query).json()["items"]}
+
+    requests.put(f"{bsale.url}/_sandbox/accounts/2/sii", json={"informed": 2, "delay": 0.3,
+                                                               "message": "Rechazado - RUT Receptor no válido"})
+    made = bapi.post(f"{bsale.url}/v1/documents.json", json=boleta(account, dispatch=0)).json()
+    assert (made["informedSii"], made["responseMsgSii"]) == (1, None)  # sent, not decided yet
+    assert listed(informedsii=1) == {made["id"]} and listed(informedsii=2) == set()
+    deadline = time.monotonic() + 10
+    while (again := bapi.get(made["href"]).json())["informedSii"] == 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (again["informedSii"], again["responseMsgSii"]) == (2, "Rechazado - RUT Receptor no válido")
+    day = made["emissionDate"]
+    assert listed(informedsii=2, emissiondaterange=f"[{day},{day}]") == {made["id"]}
+    assert listed(informedsii=2, emissiondaterange=f"[{day + 1},{day + 86400}]") == set()
+    assert bapi.get(f"{bsale.url}/v1/documents.json", params={"emissiondaterange": "[x]"}).status_code == 400
+    # The admin endpoint decides one document; `informed: null` goes back to accepting at once
+    requests.put(f"{bsale.url}/_sandbox/accounts/2/sii", json={"informed": None})
+    other = bapi.post(f"{bsale.url}/v1/documents.json", json=boleta(account, dispatch=0)).json()
+    assert other["informedSii"] == 0
+    assert requests.put(f"{bsale.url}/_sandbox/accounts/2/documents/{other['id']}/sii",
+                        json={"informed": 1}).status_code == 204
+    assert listed(informedsii=1) == {other["id"]}
 
 
 def test_folio_numbers_increment_per_type(bsale: BsaleSandbox, bapi: requests.Session, account: BsaleAccount) -> None:

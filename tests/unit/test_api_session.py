@@ -281,6 +281,7 @@ def test_an_impatient_session_gives_up_on_the_first_timeout() -> None:
     with pytest.raises(UpstreamError) as raised:
         client.available_stock("7", "1")
     assert len(session.sent) == 1 and raised.value.retryable and "no answer" in str(raised.value)
+    assert isinstance(raised.value, http_module.NoAnswer)
     # A patient one tries again
     row = {"quantityAvailable": 2.0, "variant": {"id": "7"}, "office": {"id": "1"}}
     client, session = bsale([requests.ReadTimeout("slow"), (200, {"items": [row]}, {})])

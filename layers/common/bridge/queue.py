@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from bridge import aws
 from bridge.settings import settings
 
-Kind = Literal["bsale.notification", "jumpseller.webhook", "sync.reconcile", "sync.manual"]
+# stock.resync: after an order event, make Jumpseller show max(0, available − held) for one variant (sync/push.py).
+Kind = Literal["bsale.notification", "jumpseller.webhook", "sync.reconcile", "sync.manual", "stock.resync",
+               "sync.sii"]
 
 
 class WorkMessage(BaseModel):

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # API keeps answering 429), per queue, before it fails into the dead letters. JSON, merged over the defaults
     # in bridge/queue.py, e.g. {"bsale": {"count": 20, "minutes": 15}}.
     deferral_limits: dict[str, dict[str, int]] = Field(default_factory=dict, alias="DEFERRAL_LIMITS")
+    # Facto's PDF and XML, kept because its links expire after 30 days (empty: not kept, Facto's links are used).
+    documents_bucket: str = Field(default="", alias="DOCUMENTS_BUCKET")
 
 
 @lru_cache(maxsize=1)

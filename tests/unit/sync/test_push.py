@@ -59,14 +59,15 @@ class World:
         assert found is not None, sku
         return str(found.id)
 
-    def link(self, sku: str) -> Link:
+    def link(self, sku: str, **flags: bool) -> Link:
         found = self.store.find_sku(sku)
         assert found is not None, sku
         product, js_variant = found
         holder: Any = js_variant or product
         link = Link(shop_id=self.shop_id, variant_id=self.variant(sku), sku=sku, js_product_id=product.id,
                     js_variant_id=js_variant.id if js_variant else None, js_name=product.name,
-                    js_price=float(holder.price), pushed_stock=int(holder.stock))
+                    js_price=float(holder.price), pushed_stock=None if holder.stock_unlimited else int(holder.stock),
+                    pushed_unlimited=holder.stock_unlimited, **flags)
         links.save(link)
         return self.saved(sku)
 
@@ -235,6 +236,20 @@ def test_a_held_change_between_reading_the_link_and_writing_is_seen_by_the_later
     assert w.shown("POL-S") == 8  # not the 10 of the read that did not know the order
 
 
+def test_the_memory_compared_with_is_the_one_standing_when_the_claim_was_taken(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("TAZA-1")  # Jumpseller 20
+    w.set_bsale("TAZA-1", 20)
+    w.order("TAZA-1", 2)  # Jumpseller 18 by itself; the order event remembers 18
+    assert w.shown("TAZA-1") == 18 and w.saved("TAZA-1").pushed_stock == 18
+    # A later worker read the link (2 held) just before that memory was recorded: it still says 20
+    stale = w.saved("TAZA-1").model_copy(update={"pushed_stock": 20})
+    started = push.version()
+    w.set_bsale("TAZA-1", 22)  # 22 − 2 held = 20: equal to the stale memory, not to what Jumpseller shows
+    assert push.sync(w.ctx, stale, stock=push.Truth(22, started)).action == "written"
+    assert w.shown("TAZA-1") == 20
+
+
 # ------------------------------------------------------------------------------------- Jumpseller's own moves
 
 
@@ -273,6 +288,18 @@ def test_a_write_that_overwrote_jumpsellers_reservation_is_fixed_by_the_order_ev
     held.hold(w.shop_id, order.id, {w.variant("TAZA-1"): 3}, {w.variant("TAZA-1"): "TAZA-1"}, 0)
     stock.after_order_event(w.ctx, order.id)
     assert w.shown("TAZA-1") == 22 and w.saved("TAZA-1").pushed_stock == 22
+
+
+def test_stock_bsale_does_not_count_stays_unlimited_whatever_orders_do(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("GIFT", untracked=True)
+    found = w.store.find_sku("GIFT")
+    assert found is not None
+    w.store.update_product(found[0].id, stock_unlimited=False, stock=3)  # someone limited it in Jumpseller
+    w.order("GIFT", 1)  # Jumpseller takes 1 (2 left); the order event reads it and makes it unlimited again
+    assert w.store.product(found[0].id).stock_unlimited and w.puts() == 1
+    w.order("GIFT", 5)
+    assert w.store.product(found[0].id).stock_unlimited and w.puts() == 1
 
 
 # -------------------------------------------------------------------------------------- one guard, every path

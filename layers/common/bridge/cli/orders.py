@@ -1,4 +1,4 @@
-"""Order commands: orders, retry-order, retry-orders, create-document, resolve-order.
+"""Order commands: orders, retry-order, retry-orders, create-document, resolve-order, fix-rejected, sii-watch.
 
 They act directly (not through the queue) with the shop's own credentials, through the same exactly-once
 steps as the worker: a retry racing the worker, or another retry, can never make a second document.
@@ -12,7 +12,7 @@ from typing import Any
 
 FAILED_STATES = ("failed",)
 STATES = ("received", "creating", "created", "failed", "skipped", "needs_manual", "consuming", "consumed",
-          "canceled", "crediting", "credited", "restocking", "restocked", "resolved")
+          "canceled", "crediting", "credited", "restocking", "restocked", "resolved", "rejected")
 
 
 def register(sub: Any) -> None:
@@ -43,14 +43,28 @@ def register(sub: Any) -> None:
     s.add_argument("store_code")
     s.add_argument("order_id", type=int)
     s.add_argument("--note", required=True, help="what was done (kept on the order)")
+    s.add_argument("--folio", type=int, help="Facto: the folio of the document found in Facto's portal (unknown "
+                                            "outcome, or a draft sent by hand); the order then counts as documented")
     s.set_defaults(run=resolve_order)
+
+    f = sub.add_parser("fix-rejected", help="the SII rejected the order's document: credit it, then emit a new one "
+                                            "(next generation's salesId), exactly once")
+    f.add_argument("store_code")
+    f.add_argument("order_id", type=int)
+    f.set_defaults(run=fix_rejected)
+
+    w = sub.add_parser("sii-watch", help="look at the SII's verdicts on a shop's outstanding documents now "
+                                         "(the schedule does it every tick)")
+    w.add_argument("store_code")
+    w.set_defaults(run=sii_watch)
 
 
 def _print(result: Any) -> int:
     record = result.record
     where = f" [{record.state}]" if record is not None else ""
     print(f"{result.action}{where}: {result.detail}".rstrip(": "))
-    if record is not None and record.problem is not None and result.action in ("failed", "needs_manual", "busy"):
+    if record is not None and record.problem is not None and result.action in ("failed", "needs_manual", "busy",
+                                                                               "rejected"):
         _print_problem(record.problem)
     return 0 if result.action not in ("refused", "busy", "failed", "needs_manual") else 1
 
@@ -58,7 +72,7 @@ def _print(result: Any) -> int:
 def _print_problem(error: Any) -> None:
     print(f"    {error.reason}")
     if error.upstream:
-        print(f"    Bsale dijo: «{error.upstream}»")
+        print(f"    {'El SII' if error.code == 'sii_rejected' else 'Bsale'} dijo: «{error.upstream}»")
 
 
 def _run(store_code: str, order_id: int, action: Any) -> int:
@@ -97,10 +111,28 @@ def create_document(args: argparse.Namespace) -> int:
                 lambda ctx: flow.create_document(ctx, args.order_id, flow.new_attempt(), replace=args.replace))
 
 
+def fix_rejected(args: argparse.Namespace) -> int:
+    from bridge.orders import flow
+
+    return _run(args.store_code, args.order_id, lambda ctx: flow.fix_rejected(ctx, args.order_id, flow.new_attempt()))
+
+
+def sii_watch(args: argparse.Namespace) -> int:
+    import json
+
+    from bridge.orders import sii
+    from bridge.shops.context import open_shop
+
+    tick = sii.watch_shop(open_shop(args.store_code), int(time.time()))
+    print(json.dumps(tick.summary()))
+    return 1 if tick.rejected or tick.still_overdue else 0
+
+
 def resolve_order(args: argparse.Namespace) -> int:
     from bridge.orders import flow
 
-    return _run(args.store_code, args.order_id, lambda ctx: flow.resolve(ctx.shop_id, args.order_id, args.note))
+    return _run(args.store_code, args.order_id,
+                lambda ctx: flow.resolve(ctx.shop_id, args.order_id, args.note, folio=args.folio))
 
 
 def retry_orders(args: argparse.Namespace) -> int:
@@ -127,6 +159,7 @@ def retry_orders(args: argparse.Namespace) -> int:
 
 
 def list_orders(args: argparse.Namespace) -> int:
+    from bridge.orders import sii
     from bridge.store import held, shops
     from bridge.store import orders as records
 
@@ -143,9 +176,10 @@ def list_orders(args: argparse.Namespace) -> int:
         print(f"{state} ({len(group)})")
         for record in group:
             document = record.document
-            what = f"{document.kind} N° {document.number}" if document else ""
+            what = f"{document.kind} N° {document.number} ({sii.label(document)})" if document else ""
             if record.credit_note:
-                what += f", nota de crédito N° {record.credit_note.number}"
+                what += f", nota de crédito N° {record.credit_note.number} ({sii.label(record.credit_note)})"
+            late = [d for d in sii.documents_of(record) if d.sii_overdue_at and d.sii_status == "sent"]
             if record.consumption and record.consumption.id:
                 what += f"consumo {record.consumption.id}"
             if record.skip_reason:
@@ -155,6 +189,8 @@ def list_orders(args: argparse.Namespace) -> int:
                 _print_problem(record.problem)
             for warning in record.warnings:
                 print(f"    aviso: {warning}")
+            for d in late:
+                print(f"    aviso: la {d.kind} N° {d.number} sigue sin respuesta del SII")
     holding = held.held_by_sku(args.store_code)
     print("held by pending orders: " + (", ".join(f"{sku}={qty}" for sku, qty in holding.items()) or "nothing"))
     return 0

@@ -13,6 +13,7 @@ SECRET_ENV = {
     "jumpseller_auth_token": "JUMPSELLER_AUTH_TOKEN",
     "jumpseller_hooks_token": "JUMPSELLER_HOOKS_TOKEN",
     "bsale_token": "BSALE_TOKEN",
+    "facto_key": "FACTO_KEY",
 }
 
 
@@ -34,6 +35,17 @@ def register(sub: Any) -> None:
     c.add_argument("--presale", action=argparse.BooleanOptionalAction, default=None)
     c.add_argument("--documents", action=argparse.BooleanOptionalAction, default=None)
     c.add_argument("--stale-after-minutes", type=int)
+    c.add_argument("--document-provider", choices=["bsale", "facto"], help="who emits the tax documents "
+                                                                             "(default bsale)")
+    c.add_argument("--facto-user", help="Facto API user, <RUT>/<user> (Facto » Administración » Servicios API)")
+    c.add_argument("--facto-key", help=f"Facto API key, or ${SECRET_ENV['facto_key']}")
+    c.add_argument("--facto-url", help="Facto's emission service (default https://conexion.facto.cl/documento.php)")
+    c.add_argument("--facto-issuer", type=json.loads, help='the shop\'s company, for credit notes of anonymous '
+                   'boletas: JSON {"razon","giro","direccion","comuna","ciudad","telefono"}')
+    c.add_argument("--no-bsale", dest="bsale_account", action="store_false", default=None,
+                   help="Jumpseller + Facto only: no Bsale account (no catalog, stock or consumptions)")
+    c.add_argument("--sii-overdue-after-minutes", type=int,
+                   help="flag a document the SII has not decided on after this long (default 2880, 48 h)")
     c.set_defaults(run=connect_shop)
 
     s = sub.add_parser("shops", help="list connected shops, one line each")
@@ -57,11 +69,12 @@ def connect_request(args: argparse.Namespace) -> Any:
             data.setdefault(field, os.environ[env])
     for field in ("store_code", "jumpseller_login", "jumpseller_auth_token", "jumpseller_hooks_token", "bsale_token",
                   "office_id", "price_list_id", "bsale_api_url", "bsale_credential_url", "jumpseller_api_url",
-                  "api_url"):
+                  "api_url", "facto_user", "facto_key", "facto_url", "bsale_account"):
         if getattr(args, field) is not None:
             data[field] = getattr(args, field)
     options = dict(data.get("options", {}))
-    for field in ("sync_price", "presale", "documents", "stale_after_minutes"):
+    for field in ("sync_price", "presale", "documents", "stale_after_minutes", "document_provider", "facto_issuer",
+                  "sii_overdue_after_minutes"):
         if getattr(args, field) is not None:
             options[field] = getattr(args, field)
     data["options"] = options
@@ -73,8 +86,14 @@ def connect_shop(args: argparse.Namespace) -> int:
 
     result = connect(connect_request(args))
     shop = result.shop
-    print(f"connected shop '{shop.shop_id}': Bsale company {shop.cpn_id}, office {shop.office_id}, "
-          f"price list {shop.price_list_id}, document types {shop.document_types}")
+    if shop.bsale_account:
+        print(f"connected shop '{shop.shop_id}': Bsale company {shop.cpn_id}, office {shop.office_id}, "
+              f"price list {shop.price_list_id}, document types {shop.document_types}")
+    else:
+        print(f"connected shop '{shop.shop_id}': Jumpseller + Facto, no Bsale")
+    print(f"documents by {shop.options.document_provider}")
+    for checked in result.checked:
+        print(f"checked: {checked}")
     for warning in result.warnings:
         print(f"warning: {warning}")
     if result.hooks_created:

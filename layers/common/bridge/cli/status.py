@@ -40,8 +40,14 @@ def status(args: argparse.Namespace) -> int:
     if health.held:
         print("  held by pending orders: " + ", ".join(f"{sku} ({n})" for sku, n in health.held.items()))
     print("  orders by document state: " + (", ".join(f"{s} {n}" for s, n in health.orders.items()) or "none"))
+    if health.sii_documents:
+        print("  documents: " + ", ".join(f"{n} {label}" for label, n in health.sii_documents.items()))
+    for late in health.sii_overdue:
+        print(f"    order {late.order_id}: {late.kind} N° {late.number} not decided by the SII since "
+              f"{_when(late.since)} (check it in Bsale / the SII)")
     for problem in health.order_problems:
-        said = f" — Bsale: {problem.upstream}" if problem.upstream else ""
+        source = "SII" if problem.code == "sii_rejected" else "Bsale"
+        said = f" — {source}: {problem.upstream}" if problem.upstream else ""
         print(f"    order {problem.order_id} {problem.state}: {problem.reason}{said}")
     for label, job in (("last reconcile", health.last_reconcile), ("last manual sync", health.last_manual_sync)):
         if job is None:

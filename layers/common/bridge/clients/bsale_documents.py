@@ -73,3 +73,19 @@ def receptions_numbered(bsale: BsaleClient, document_number: str) -> list[dict[s
 
 def variants_with_code(bsale: BsaleClient, code: str) -> list[Variant]:
     return [Variant.model_validate(item) for item in bsale.pages("/v1/variants.json", {"code": code})]
+
+
+def documents_informed(bsale: BsaleClient, informed: int, office_id: int, first_day: int, last_day: int,
+                       max_pages: int) -> tuple[list[dict[str, Any]], bool, int]:
+    """The office's documents emitted between two days (unix times) in one SII state (`informedsii`: 0 accepted,
+    1 sent, 2 rejected), at most `max_pages` pages: (items, whether every one was read, calls made)."""
+    from bridge.clients.bsale import PAGE_LIMIT
+
+    params = {"informedsii": informed, "officeid": office_id, "emissiondaterange": f"[{first_day},{last_day}]"}
+    items: list[dict[str, Any]] = []
+    for page in range(max_pages):
+        found, more = bsale.page("/v1/documents.json", page * PAGE_LIMIT, params)
+        items += found
+        if not more:
+            return items, True, page + 1
+    return items, False, max_pages

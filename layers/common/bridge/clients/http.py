@@ -45,6 +45,13 @@ def seconds_left() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
+class NoAnswer(UpstreamError):
+    """The API gave no answer within the call's timeout (and the session does not wait twice)."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(service, reason, retryable=True)
+
+
 class OutOfTime(UpstreamError):
     """The invocation has too little time left for another call: the work is retried later, whole."""
 
@@ -237,8 +244,9 @@ class ApiSession:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = f"{type(exc).__name__}: no answer"
-                slow = isinstance(exc, requests.Timeout) and not self.retry_timeouts
-                if not safe or slow:
+                if isinstance(exc, requests.Timeout) and not self.retry_timeouts:
+                    raise NoAnswer(self.service, last) from exc
+                if not safe:
                     raise UpstreamError(self.service, last, retryable=True) from exc
                 self._sleep(self._backoff(attempt))
                 continue

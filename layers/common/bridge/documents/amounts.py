@@ -518,15 +518,10 @@ def _order_target(order: JumpsellerOrder) -> int:
     return round_half_up(order.total + order.gift_cards_discount)
 
 
-def plan_amounts(
-    order: JumpsellerOrder, *, rounding_adjustment: bool = True, shipping_text: str = "Despacho"
-) -> AmountsPlan | AmountsSkip | AmountsProblem:
-    """Net document lines for an order whose amounts are whole CLP pesos with IVA included."""
-    target = _order_target(order)
-    if target < 0:
-        return AmountsProblem(f"El total del pedido es negativo ({target}): no se puede documentar")
-    basis = _discount_basis(order)
-
+def _gross_shares(
+    order: JumpsellerOrder, target: int, basis: DiscountBasis, shipping_text: str
+) -> tuple[list[tuple[_Item, int]], list[DroppedLine]] | AmountsSkip | AmountsProblem:
+    """Each product line and the shipping with its whole-peso gross share of the order total (Σ = total)."""
     items: list[_Item] = []
     dropped: list[DroppedLine] = []
     for index, product in enumerate(order.products):
@@ -554,6 +549,64 @@ def plan_amounts(
         elif item.product_index is not None:
             product = order.products[item.product_index]
             dropped.append(DroppedLine(item.product_index, product.name, product.sku, "valor cero tras descuentos"))
+    return kept, dropped
+
+
+@dataclass(frozen=True)
+class GrossLine:
+    """A line priced with IVA included (a boleta with Facto's `valores_brutos`): quantity × unit_gross pesos."""
+
+    kind: LineKind
+    description: str
+    quantity: int
+    unit_gross: int
+    product_index: int | None = None
+
+    @property
+    def amount(self) -> int:
+        return self.quantity * self.unit_gross
+
+
+@dataclass(frozen=True)
+class GrossPlan:
+    lines: tuple[GrossLine, ...]
+    dropped: tuple[DroppedLine, ...]
+    order_total: int  # Σ line amounts, exactly
+
+
+def plan_gross_lines(
+    order: JumpsellerOrder, *, shipping_text: str = "Despacho"
+) -> GrossPlan | AmountsSkip | AmountsProblem:
+    """Gross lines adding up to exactly what the customer paid: each item's share of the total, written as whole
+    unit prices (a share that is not a multiple of its quantity is split: r units at u+1, q−r at u)."""
+    target = _order_target(order)
+    if target < 0:
+        return AmountsProblem(f"El total del pedido es negativo ({target}): no se puede documentar")
+    shared = _gross_shares(order, target, _discount_basis(order), shipping_text)
+    if not isinstance(shared, tuple):
+        return shared
+    kept, dropped = shared
+    lines = [GrossLine(item.kind, item.description, quantity, unit, item.product_index)
+             for item, share in kept for quantity, unit in _canonical_split(share, item.quantity)]
+    if sum(line.amount for line in lines) != target:  # cannot happen by construction
+        return AmountsProblem(f"Error interno: las líneas suman ${sum(line.amount for line in lines)} y el pedido "
+                              f"${target}")
+    dropped.sort(key=lambda d: d.product_index)
+    return GrossPlan(tuple(lines), tuple(dropped), target)
+
+
+def plan_amounts(
+    order: JumpsellerOrder, *, rounding_adjustment: bool = True, shipping_text: str = "Despacho"
+) -> AmountsPlan | AmountsSkip | AmountsProblem:
+    """Net document lines for an order whose amounts are whole CLP pesos with IVA included."""
+    target = _order_target(order)
+    if target < 0:
+        return AmountsProblem(f"El total del pedido es negativo ({target}): no se puede documentar")
+    basis = _discount_basis(order)
+    shared = _gross_shares(order, target, basis, shipping_text)
+    if not isinstance(shared, tuple):
+        return shared
+    kept, dropped = shared
 
     net_total, remainder = net_for_gross_total(target)
     # Every unit needs at least 1 peso of net. When a near-total discount leaves fewer pesos than units, the

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bridge.clients.bsale import BSALE_API_URL, BSALE_CREDENTIAL_URL
+from bridge.clients.facto import URL as FACTO_URL
 from bridge.clients.jumpseller import JUMPSELLER_API_URL
 
 # Jumpseller store codes are subdomains; the same characters make safe keys and URL parts.
@@ -20,9 +21,16 @@ class ShopOptions(BaseModel):
     document_mode: str = Field(default="auto", pattern="^(auto|manual)$")
     stale_after_minutes: int | None = Field(default=None, ge=5)
     reconcile_every_minutes: int = Field(default=60, ge=5)
+    # F19: a document the SII has not decided on after this long is flagged (0: flag any still "sent").
+    sii_overdue_after_minutes: int = Field(default=48 * 60, ge=0)
     # The shop's own checkout field labels and values, when they differ from Jumpseller's Bsale app convention
     # (keys of bridge.documents.choice.CheckoutFields: document_labels, boleta_values, factura_values...).
     checkout_fields: dict[str, list[str]] = Field(default_factory=dict)
+    # Who emits the tax documents: Bsale (as always) or Facto (F15). With Facto, `facto_issuer` is the shop's own
+    # company (razon, giro, direccion, comuna, ciudad, telefono): the receptor of a credit note voiding an
+    # anonymous boleta (SII allows it when the buyer is unknown; Facto requires a receptor on credit notes).
+    document_provider: str = Field(default="bsale", pattern="^(bsale|facto)$")
+    facto_issuer: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("checkout_fields")
     @classmethod
@@ -48,6 +56,8 @@ class Shop(BaseModel):
     bsale_api_url: str = BSALE_API_URL
     bsale_credential_url: str = BSALE_CREDENTIAL_URL
     jumpseller_api_url: str = JUMPSELLER_API_URL
+    facto_url: str = FACTO_URL
+    bsale_account: bool = True  # False: Jumpseller + Facto only (no Bsale: no catalog, stock or consumptions)
     options: ShopOptions = Field(default_factory=ShopOptions)
     webhook_url: str | None = None  # where this shop's Jumpseller hooks point (checked by every reconcile)
     connected_at: int = 0
@@ -68,6 +78,8 @@ class ShopSecrets(BaseModel):
     jumpseller_auth_token: str
     jumpseller_hooks_token: str
     notify_token: str  # the secret part of the Bsale notification URL
+    facto_user: str | None = None  # "<RUT with dots and dash>/<API user>" (document_provider facto)
+    facto_key: str | None = None
 
     def __repr__(self) -> str:  # never print a secret by accident
         return "ShopSecrets(***)"

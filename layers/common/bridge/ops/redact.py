@@ -38,10 +38,13 @@ _STORE_CODE_TOKEN = re.compile(r"^([a-z0-9][a-z0-9-]{0,62})\.[A-Za-z0-9_-]{8,}$"
 _NOTIFICATION_URL = re.compile(r"(/bsale/notifications/[a-z0-9][a-z0-9-]{0,62}\.)[A-Za-z0-9_%-]+")
 _URL_CREDENTIALS = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 _AUTH_SCHEME = re.compile(r"(?i)\b(basic|bearer)(\s+)([A-Za-z0-9+/=._~-]{8,})")
+# Quotes may come escaped (\"key\": \"value\"): JSON inside JSON, as library loggers print response bodies.
 _KEYED_IN_TEXT = re.compile(
-    r"(?i)([\"']?\b[\w-]*(?:token|secret|password|passwd|api[_-]?key|authorization|hmac[\w-]*|rut|taxid|tax_id"
-    r"|e-?mail)[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,;)}\]]+)"
+    r"(?i)((?:\\*[\"'])?\b[\w-]*(?:token|secret|password|passwd|api[_-]?key|authorization|hmac[\w-]*|rut|taxid"
+    r"|tax_id|e-?mail)(?:\\*[\"'])?\s*[:=]\s*(?:\\*[\"'])?)([^\"'&\s,;)}\]\\]+)"
 )
+# Bsale's token → company lookup takes the token in its path (bsale.md §1.1): the only secret a URL path carries.
+_BSALE_INSTANCE = re.compile(r"(/instances/basic/)[^/\s?\"'\\]+")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _RUT = re.compile(r"\b(?:\d{1,2}\.\d{3}\.\d{3}-[\dkK]|\d{7,8}-[\dkK]|\d{7,8}[kK])\b")
 _HEX_TOKEN = re.compile(r"\b[0-9a-fA-F]{32,}\b")
@@ -94,6 +97,8 @@ def _scrub(text: str) -> str:
     low = text.lower()
     if "/bsale/notifications/" in text:
         text = _NOTIFICATION_URL.sub(rf"\g<1>{MASK}", text)
+    if "/instances/basic/" in text:
+        text = _BSALE_INSTANCE.sub(rf"\g<1>{MASK}", text)
     if "@" in text:
         if "://" in text:
             text = _URL_CREDENTIALS.sub(rf"\g<1>{MASK}:{MASK}@", text)

@@ -15,6 +15,8 @@ def flag_stale_shops(all_shops: list[Shop], now: int) -> list[str]:
     flagged: list[str] = []
     stale_count = 0
     for shop in all_shops:
+        if not shop.bsale_account:  # Jumpseller + Facto only: Bsale never notifies it
+            continue
         minutes = shop.options.stale_after_minutes or settings().stale_after_minutes
         last = shop.last_notification_at or shop.connected_at
         if now - last <= minutes * 60:

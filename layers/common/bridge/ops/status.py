@@ -16,9 +16,10 @@ from pydantic import BaseModel, Field
 from bridge import aws, secrets
 from bridge.errors import UnknownShop
 from bridge.models.shop import Shop
+from bridge.orders import sii
 from bridge.store import jobs, links, orders, shops
 
-WAITING_FOR_A_PERSON = ("failed", "needs_manual")
+WAITING_FOR_A_PERSON = ("failed", "needs_manual", "rejected")
 
 
 class OrderProblem(BaseModel):
@@ -26,6 +27,16 @@ class OrderProblem(BaseModel):
     state: str
     reason: str
     upstream: str | None = None
+    code: str | None = None  # sii_rejected: `upstream` is the SII's words
+
+
+class OverdueDocument(BaseModel):
+    """F19: a document the SII has not decided on past the shop's limit."""
+
+    order_id: int
+    kind: str
+    number: int | None
+    since: int  # when it was flagged
 
 
 class JobSummary(BaseModel):
@@ -50,10 +61,14 @@ class ShopHealth(BaseModel):
     last_manual_sync: JobSummary | None
     catalog_problems: list[str]  # what the catalog worker could not apply, latest first
     dead_letters: dict[str, int] | None  # dead-letter queue → this shop's messages (None: not looked at)
+    # F19: the documents made, by what the SII said ("sent to the SII" until a verdict is known, and for good
+    # from a provider that reports none), and those still not final past the limit.
+    sii_documents: dict[str, int] = Field(default_factory=dict)
+    sii_overdue: list[OverdueDocument] = Field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
-        return (self.connected and not self.stale and not self.order_problems
+        return (self.connected and not self.stale and not self.order_problems and not self.sii_overdue
                 and not any(self.dead_letters.values() if self.dead_letters else []))
 
     def one_line(self) -> str:
@@ -64,6 +79,8 @@ class ShopHealth(BaseModel):
             flags.append("STALE: not receiving updates from Bsale")
         if self.order_problems:
             flags.append(f"{len(self.order_problems)} order(s) waiting for a person")
+        if self.sii_overdue:
+            flags.append(f"{len(self.sii_overdue)} document(s) not decided by the SII in time")
         if self.dead_letters and sum(self.dead_letters.values()):
             flags.append(f"{sum(self.dead_letters.values())} dead letter(s)")
         last = _ago(self.last_notification_at)
@@ -100,7 +117,7 @@ def _health(shop: Shop, letters: dict[str, Counter[str]] | None) -> ShopHealth:
     all_links = links.all_links(shop.shop_id)
     records = orders.for_shop(shop.shop_id)
     problems = [OrderProblem(order_id=r.order_id, state=str(r.state), reason=r.error.reason if r.error else "",
-                             upstream=r.error.upstream if r.error else None)
+                             upstream=r.error.upstream if r.error else None, code=r.error.code if r.error else None)
                 for r in records if str(r.state) in WAITING_FOR_A_PERSON]
     return ShopHealth(
         shop_id=shop.shop_id,
@@ -117,6 +134,9 @@ def _health(shop: Shop, letters: dict[str, Counter[str]] | None) -> ShopHealth:
         last_manual_sync=_job(shop.shop_id, "manual"),
         catalog_problems=[str(e.get("body", {}).get("reason", "")) for e in shops.events(shop.shop_id, "problem")],
         dead_letters={queue: counts.get(shop.shop_id, 0) for queue, counts in letters.items()} if letters else None,
+        sii_documents=dict(Counter(sii.label(d) for r in records for d in sii.documents_of(r))),
+        sii_overdue=[OverdueDocument(order_id=r.order_id, kind=d.kind, number=d.number, since=d.sii_overdue_at)
+                     for r in records for d in sii.documents_of(r) if d.sii_overdue_at and d.sii_status == "sent"],
     )
 
 

@@ -39,25 +39,49 @@ from bridge.orders.protocol import LEASE_SECONDS, ExactlyOnceStep, OrderBusy, Re
 from bridge.orders.record import (
     IN_FLIGHT,
     WAITING_FOR_A_PERSON,
+    IssuedDocument,
     OrderRecord,
     OrderState,
     Step,
 )
-from bridge.orders.steps import bsale_document, bsale_return, consumption, reception
+from bridge.orders.steps import bsale_document, bsale_return, consumption, facto_document, reception
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store import orders as records
 
 __all__ = ["LEASE_SECONDS", "OrderBusy", "Result", "checkpoint", "create_document", "new_attempt", "on_abandoned",
-           "on_canceled", "on_paid", "on_pending", "resolve", "retry"]
+           "on_canceled", "on_paid", "on_pending", "resolve", "retry", "fix_rejected"]
 
 S = OrderState
 _follow_up = followups.follow_up
 _note = followups.note
-_create = bsale_document.create
 _consume = consumption.consume
-_credit = bsale_return.credit
 _restock = reception.restock
+
+
+def _facto(shop: Shop) -> bool:
+    return shop.options.document_provider == facto_document.PROVIDER
+
+
+def _create(ctx: ShopContext, record: OrderRecord, attempt: str, *, from_states: list[OrderState]) -> Result:
+    """The sale's document, by the shop's provider."""
+    if _facto(ctx.shop):
+        return facto_document.create(ctx, record, attempt, from_states=from_states)
+    return bsale_document.create(ctx, record, attempt, from_states=from_states)
+
+
+def _credit(ctx: ShopContext, record: OrderRecord, attempt: str, purpose: str, *,
+            from_states: list[OrderState]) -> Result:
+    """The credit note voiding the order's document, by the provider that emitted it."""
+    if record.document is not None and record.document.provider == facto_document.PROVIDER:
+        return facto_document.credit(ctx, record, attempt, from_states=from_states)
+    return bsale_return.credit(ctx, record, attempt, purpose, from_states=from_states)
+
+
+def _stock_left_in_bsale(ctx: ShopContext, record: OrderRecord) -> bool:
+    """Facto emitted the document and Bsale keeps the stock: its units still have to leave Bsale."""
+    return (_facto(ctx.shop) and ctx.shop.bsale_account and record.document is not None
+            and record.document.provider == facto_document.PROVIDER and record.consumption is None)
 document_settings = bsale_document.document_settings
 resolve_links = bsale_document.resolve_links
 
@@ -153,6 +177,12 @@ def _retry(ctx: ShopContext, order_id: int, attempt: str, *, force: bool) -> Res
         return result
     if state in WAITING_FOR_A_PERSON:
         step = record.error.step if record.error and record.error.step else Step.DOCUMENT
+        code = record.error.code if record.error else ""
+        if code in (facto_document.UNKNOWN, facto_document.DRAFT) and not force:
+            return Result("refused", "Facto may already hold this document (unknown outcome or draft): check Facto's "
+                                     "portal, then resolve-order --folio N if it is there (documents only), "
+                                     "resolve-order if it is a credit note, or retry-order --force to emit it again",
+                          record)
         if record.document is not None and record.document.credited_by is None and step is Step.CREDIT:
             return _credit(ctx, record, attempt, _purpose(record), from_states=[state])
         if step is Step.RESTOCK:
@@ -171,6 +201,8 @@ def _retry(ctx: ShopContext, order_id: int, attempt: str, *, force: bool) -> Res
         if _manual(ctx.shop):
             return Result("refused", "manual mode: emit the document with create-document", record)
         return _advance(ctx, record, attempt)
+    if state is S.CREATED and _stock_left_in_bsale(ctx, record):
+        return _consume(ctx, record, attempt, from_states=[S.CREATED])
     if state in (S.CREATED, S.CONSUMED, S.CREDITED, S.RESTOCKED):
         _follow_up(ctx, record)
         return Result("unchanged", f"nothing to retry: the order is {state}", record)
@@ -201,6 +233,12 @@ def _create_document(ctx: ShopContext, order_id: int, attempt: str, *, replace: 
     if state is S.RECEIVED or (state in WAITING_FOR_A_PERSON and _step(record) is Step.DOCUMENT):
         record = records.amend(ctx.shop_id, order_id, in_states=[state], now=_now(), sets={"order": raw}) or record
         return _create(ctx, record, attempt, from_states=[state])
+    if state is S.CREATED and record.document is not None and _facto(ctx.shop):
+        current = record.document
+        return Result("refused" if replace else "unchanged",
+                      f"ya tiene {current.kind} N° {current.number} (Facto)"
+                      + ("; --replace no está disponible con Facto: anula con la cancelación del pedido"
+                         if replace else ""), record)
     if state is S.CREATED and record.document is not None:
         plan = _plan(ctx, order)
         if not isinstance(plan, Plan):
@@ -219,17 +257,61 @@ def _create_document(ctx: ShopContext, order_id: int, attempt: str, *, replace: 
     return Result("refused", f"the order is {state}: nothing to emit", record)
 
 
-def resolve(shop_id: str, order_id: int, note: str) -> Result:
+def resolve(shop_id: str, order_id: int, note: str, *, folio: int | None = None) -> Result:
     """A person settled a failed order by hand (e.g. emitted the document in Bsale): stop waiting, give back
-    its held stock (Bsale now knows the sale)."""
+    its held stock (Bsale now knows the sale).
+
+    `folio`: the document a Facto emission of unknown outcome (or a draft sent by hand) turned out to be; the
+    order then counts as documented with it (`created`), so a later cancellation credits it.
+    """
     record = _require(shop_id, order_id)
     now = _now()
-    moved = records.move(shop_id, order_id, from_states=WAITING_FOR_A_PERSON, to=S.RESOLVED, now=now,
+    if folio is not None:
+        return _resolve_with_folio(record, note, folio, now)
+    moved = records.move(shop_id, order_id, from_states=[*WAITING_FOR_A_PERSON, S.REJECTED], to=S.RESOLVED, now=now,
                          sets={"resolution": note}, what=f"resolved by hand: {note}")
     if moved is None:
-        return Result("refused", f"only failed or needs_manual orders can be resolved (this one is {record.state})")
+        return Result("refused", f"only failed, needs_manual or rejected orders can be resolved (this one is "
+                                 f"{record.state})")
     held.release(shop_id, order_id, "resolved", now)
     return Result("resolved", note, moved)
+
+
+def fix_rejected(ctx: ShopContext, order_id: int, attempt: str) -> Result:
+    """F19: the SII rejected the order's document. Credit it, then make a new one under the next generation's
+    salesId (the same steps as a boleta becoming a factura), from the order as Jumpseller has it now: exactly once,
+    as a repeated command resumes or finds the order already moved on."""
+    with _letting_go_when_rate_limited(ctx.shop_id, order_id, attempt):
+        record = _require(ctx.shop_id, order_id)
+        if record.state is S.CREDITING and _purpose(record) == "reissue":
+            return _resume(ctx, record, attempt, force=False)
+        if record.state is not S.REJECTED:
+            return Result("refused", f"the order is {record.state}: only a rejected order is fixed this way", record)
+        document = record.document
+        if document is None or document.sii_status != "rejected" or document.credited_by is not None:
+            return Result("refused", "the SII rejected its credit note, not its document: emit one by hand in "
+                                     "Bsale, then resolve-order", record)
+        record = _refresh(ctx, record, [S.REJECTED])
+        return _credit(ctx, record, attempt, "reissue", from_states=[S.REJECTED])
+
+
+def _resolve_with_folio(record: OrderRecord, note: str, folio: int, now: int) -> Result:
+    intent = record.intent or {}
+    sent = intent.get("document") if facto_document.is_facto(record) else None
+    if (record.state not in WAITING_FOR_A_PERSON or _step(record) is not Step.DOCUMENT or not sent
+            or record.document is not None):
+        return Result("refused", "--folio is for a Facto document of unknown outcome or a draft (this order is "
+                                 f"{record.state}, step {_step(record)})")
+    tipo = int(sent["encabezado"]["tipo_dte"])
+    document = IssuedDocument(id=folio, kind=str(intent.get("kind")), code_sii=str(tipo), number=folio,
+                              total=sent["totales"].get("total_final"), provider=facto_document.PROVIDER,
+                              request=sent)
+    moved = records.move(record.shop_id, record.order_id, from_states=[record.state], to=S.CREATED, now=now,
+                         sets={"document": document, "draft": None, "resolution": note, "error": None,
+                               "intent": None}, what=f"resolved by hand with folio {folio}: {note}")
+    if moved is None:
+        return Result("in_progress", "the order moved meanwhile")
+    return Result("resolved", f"{document.kind} N° {folio} (Facto), recorded by hand", moved)
 
 
 # ---------------------------------------------------------------------------------------------- paid track
@@ -264,6 +346,8 @@ def _advance(ctx: ShopContext, record: OrderRecord, attempt: str) -> Result:
         return _create(ctx, record, attempt, from_states=[S.RECEIVED])
     if state in (S.CREATING, S.CONSUMING):
         return _resume(ctx, record, attempt, force=False)
+    if state is S.CREATED and _stock_left_in_bsale(ctx, record):  # the worker died between the two steps
+        return _consume(ctx, record, attempt, from_states=[S.CREATED])
     if state in (S.CREATED, S.CONSUMED):
         _follow_up(ctx, record)
         return Result("unchanged", f"already {state}", record)
@@ -279,6 +363,8 @@ def _resume(ctx: ShopContext, record: OrderRecord, attempt: str, *, force: bool)
 
 def _in_flight_step(record: OrderRecord) -> ExactlyOnceStep:
     """The step a record in flight is on (its state names it)."""
+    if facto_document.is_facto(record):
+        return facto_document.EMISSION if record.state is S.CREATING else facto_document.CREDITING
     steps: dict[OrderState, ExactlyOnceStep] = {S.CREATING: bsale_document.STEP, S.CONSUMING: consumption.STEP,
                                                 S.CREDITING: bsale_return.STEP, S.RESTOCKING: reception.STEP}
     return steps[record.state]
@@ -318,14 +404,23 @@ def _step(record: OrderRecord) -> Step:
 def _cancel(ctx: ShopContext, record: OrderRecord, attempt: str, depth: int = 0) -> Result:
     state = record.state
     now = _now()
-    if state in (S.CREATING, S.CONSUMING) or (state is S.CREDITING and _purpose(record) == "replace"):
+    if state in (S.CREATING, S.CONSUMING) or (state is S.CREDITING
+                                              and _purpose(record) in bsale_return.NEXT_GENERATION):
         raise OrderBusy(f"order {record.order_id} is {state}; its cancellation waits for that step to end")
     if state in (S.CREDITING, S.RESTOCKING):
         return _resume(ctx, record, attempt, force=False)
     document = record.document
-    if state is S.CREATED or (state in WAITING_FOR_A_PERSON and document is not None
+    error = record.error
+    if state in WAITING_FOR_A_PERSON and error is not None and error.step is Step.CREDIT \
+            and error.code in (facto_document.UNKNOWN, facto_document.DRAFT):
+        # Facto may already hold the credit note: never emitted again by a repeated cancellation
+        return Result("unchanged", f"the order waits for a person ({error.code}): {error.reason}", record)
+    if state is S.CREATED or (state in (*WAITING_FOR_A_PERSON, S.CONSUMED, S.REJECTED) and document is not None
                               and document.credited_by is None):
         return _credit(ctx, record, attempt, "cancel", from_states=[state])
+    if state is S.CREDITED and record.consumption is not None and record.consumption.id is not None \
+            and record.reception is None:  # Facto credited, the units go back into Bsale
+        return _restock(ctx, record, attempt, from_states=[state])
     if state is S.CONSUMED or (state in WAITING_FOR_A_PERSON and record.consumption is not None
                                and record.consumption.id is not None and record.reception is None):
         return _restock(ctx, record, attempt, from_states=[state])

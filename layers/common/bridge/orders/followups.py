@@ -12,6 +12,7 @@ import time
 from bridge.clients import jumpseller_orders
 from bridge.errors import UpstreamError
 from bridge.observability import logger
+from bridge.orders import files
 from bridge.orders.problems import redact
 from bridge.orders.record import LEASE_SECONDS, IssuedDocument, OrderError, OrderRecord, OrderState, Step
 from bridge.shops.context import ShopContext
@@ -51,22 +52,31 @@ def document_follow_ups(ctx: ShopContext, record: OrderRecord, document: IssuedD
     if voids is not None:
         title += f" (anula la {voids.kind} N° {voids.number or voids.id})"
     _attach(ctx, record, document)
-    link = f": {document.url_pdf}" if document.url_pdf else ""
+    url = files.link_for(ctx.shop.webhook_url, document)
+    link = f": {url}" if url else ""
+    if document.provider == "facto":  # Facto folios repeat across document types: the key names the type
+        note(ctx, record, f"note:facto:{document.code_sii}:{document.number}", f"{title} emitida en Facto{link}")
+        return
     note(ctx, record, f"note:{document.id}", f"{title} emitida en Bsale{link}")
 
 
+def _external_id(document: IssuedDocument) -> str:
+    return f"facto-{document.code_sii}-{document.number}" if document.provider == "facto" else str(document.id)
+
+
 def _attach(ctx: ShopContext, record: OrderRecord, document: IssuedDocument) -> None:
-    key = f"attach:{document.id}"
+    external = _external_id(document)
+    key = f"attach:{external if document.provider == 'facto' else document.id}"
     if not _reserve(record, key):
         return
     try:
         present = jumpseller_orders.documents(ctx.jumpseller, record.order_id)
-        if not any(str(d.get("external_id")) == str(document.id) for d in present):
+        if not any(str(d.get("external_id")) == external for d in present):
             jumpseller_orders.attach_document(
                 ctx.jumpseller, record.order_id,
                 document_type=jumpseller_orders.CREDIT_NOTE if document.code_sii == "61" else jumpseller_orders.INVOICE,
-                external_id=str(document.id), public_id=f"{document.code_sii}-{document.number or document.id}",
-                url=document.url_pdf,
+                external_id=external, public_id=f"{document.code_sii}-{document.number or document.id}",
+                url=files.link_for(ctx.shop.webhook_url, document),
             )
     except UpstreamError as exc:
         if exc.retryable:
@@ -120,6 +130,9 @@ FAILURE_TITLES = {
 
 def note_failure(ctx: ShopContext, record: OrderRecord, error: OrderError) -> None:
     """Tell the shop in the order's history why the step did not happen (best effort: never blocks the state)."""
-    said = f" Bsale: «{error.upstream}»" if error.upstream else ""
+    service = "Facto" if error.code.startswith("facto") else "Bsale"
+    said = f" {service}: «{error.upstream}»" if error.upstream else ""
     title = FAILURE_TITLES[error.step or Step.DOCUMENT]
+    if service == "Facto":
+        title = title.replace("en Bsale", "en Facto")
     note(ctx, record, f"note:error:{error.code}:{error.at}", f"{title}: {error.reason}{said}", required=False)

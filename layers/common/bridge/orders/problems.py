@@ -113,3 +113,17 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 def redact(text: str | None) -> str:
     """Text safe for logs: RUTs and e-mails masked (Bsale's messages can quote a client's RUT)."""
     return _EMAIL.sub("<email>", _RUT.sub("<rut>", text or ""))
+
+
+def sii_rejection(kind: str, number: int | None, message: str | None, *, credit_note: bool) -> OrderError:
+    """The SII rejected a document the bridge made (F19): its words verbatim, and what to do in Spanish."""
+    what = f"{kind} N° {number}" if number is not None else kind
+    if credit_note:
+        reason = (f"El SII rechazó la {what}: la venta sigue vigente ante el SII. Revisa el motivo, emite una nota "
+                  "de crédito a mano en Bsale y luego marca el pedido como resuelto (resolve-order).")
+    else:
+        reason = (f"El SII rechazó la {what}: ante el SII no existe. Corrige la causa (datos del cliente, montos, "
+                  "folios) y ejecuta fix-rejected: se anula en Bsale con una nota de crédito y se emite un documento "
+                  "nuevo, una sola vez.")
+    return OrderError(code="sii_rejected", reason=reason, upstream=message or None, step=Step.SII,
+                      at=int(time.time()))

@@ -80,7 +80,8 @@ class ExactlyOnceStep(ABC):
     def finish(self, ctx: ShopContext, settled: OrderRecord, done: Done, attempt: str) -> Result:
         """After the record says so: follow-ups in Jumpseller, held stock, the next step."""
 
-    def diagnose(self, exc: UpstreamError) -> tuple[Outcome, OrderError]:
+    def diagnose(self, exc: UpstreamError, record: OrderRecord) -> tuple[Outcome, OrderError]:
+        """Retry by itself, or wait for a person (and what to tell them)."""
         return diagnose(exc, self.step)
 
     def let_go(self, ctx: ShopContext, record: OrderRecord, attempt: str, error: OrderError) -> None:
@@ -134,7 +135,7 @@ def run(ctx: ShopContext, kind: ExactlyOnceStep, record: OrderRecord, attempt: s
 
 def step_failed(ctx: ShopContext, kind: ExactlyOnceStep, record: OrderRecord, attempt: str,
                 exc: UpstreamError) -> Result:
-    outcome, error = kind.diagnose(exc)
+    outcome, error = kind.diagnose(exc, record)
     logger.warning(f"{kind.service} refused or did not answer",
                    extra={"step": kind.step.value, "outcome": outcome.value, "status_code": exc.status_code,
                           "upstream": redact(exc.upstream_reason)[:300]})

@@ -6,6 +6,7 @@ same record. It moves only by conditional writes (store/orders.py), so two worke
 States (the paid track, then the cancellation track):
 
     received ──► creating ──► created ──► crediting ──► credited
+        │           │  │         └──► rejected             (the SII rejected a document: bridge/orders/sii.py)
         │           │  └────► failed / needs_manual        (cancel after the document: return / nota de crédito)
         │           └───────► (retryable error: stays creating, unclaimed; the next attempt re-POSTs the same
         │                      body, and Bsale's salesId answers 200 with the document if it was made)
@@ -45,6 +46,7 @@ class OrderState(StrEnum):
     RESTOCKING = "restocking"
     RESTOCKED = "restocked"
     RESOLVED = "resolved"  # a person settled a failed order by hand (resolve-order)
+    REJECTED = "rejected"  # the SII rejected its document: waits for a person (fix-rejected, resolve-order)
 
 
 IN_FLIGHT = frozenset({OrderState.CREATING, OrderState.CONSUMING, OrderState.CREDITING, OrderState.RESTOCKING})
@@ -59,6 +61,7 @@ class Step(StrEnum):
     CONSUMPTION_CHECK = "consumption_check"  # could not tell whether a consumption was already made
     CREDIT = "credit"
     RESTOCK = "restock"
+    SII = "sii"  # the SII rejected a document the bridge made (bridge/orders/sii.py)
 
 
 class _Model(BaseModel):
@@ -97,6 +100,15 @@ class IssuedDocument(_Model):
     lines: list[DocumentLine] | None = None  # None: not read yet
     client: dict[str, Any] | None = None  # the client node it was issued to (a return must repeat it)
     credited_by: int | None = None  # id of the credit note that voids it
+    provider: str = "bsale"  # bsale | facto (Facto documents: id = folio)
+    request: dict[str, Any] | None = None  # Facto: the emitir_dte sent (its credit note repeats its lines)
+    links: dict[str, str] = Field(default_factory=dict)  # Facto's download links (valid 30 days)
+    files: dict[str, str] = Field(default_factory=dict)  # kind (pdf, xml) → key of the copy kept in the stack
+    # The SII's verdict (F19, bridge/orders/sii.py): sent | accepted | rejected. A provider that reports no later
+    # verdict leaves "sent" for good; None: made before the bridge watched verdicts.
+    sii_status: str | None = None
+    sii_message: str | None = None  # the SII's words (Bsale's responseMsgSii), verbatim
+    sii_overdue_at: int | None = None  # flagged: still not final after the shop's limit
 
 
 class StockMove(_Model):
@@ -119,6 +131,7 @@ class OrderRecord(_Model):
     document: IssuedDocument | None = None
     credit_note: IssuedDocument | None = None
     previous_documents: list[IssuedDocument] = Field(default_factory=list)
+    draft: IssuedDocument | None = None  # Facto status 2: a draft exists in Facto, never sent to the SII
     consumption: StockMove | None = None
     reception: StockMove | None = None
     error: OrderError | None = None  # why it waits for a person

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from bridge import queue
 from bridge.clients.http import RateLimited
-from bridge.errors import UnknownShop, UpstreamError
+from bridge.errors import UnknownShop
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus, parse_order_webhook
 from bridge.observability import logger, metrics, work_keys
 from bridge.orders import flow
@@ -125,6 +125,12 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
     if result.action in ("failed", "needs_manual"):
         # FailedDocumentsAlarm: the customer is owed a tax document (or the stock movement) until a person acts.
         metrics.add_metric(name="FailedDocuments", unit=MetricUnit.Count, value=1)
+        # Facto may hold a document the order does not record: a draft (status 2) or an unknown outcome.
+        code = result.record.error.code if result.record is not None and result.record.error else ""
+        if code == "facto_draft":
+            metrics.add_metric(name="FactoDrafts", unit=MetricUnit.Count, value=1)
+        elif code == "facto_unknown":
+            metrics.add_metric(name="FactoUnknownOutcomes", unit=MetricUnit.Count, value=1)
     elif result.action in ("created", "consumed", "credited", "restocked"):
         metrics.add_metric(name=f"Orders{result.action.capitalize()}", unit=MetricUnit.Count, value=1)
     logger.info("order event handled", extra={"action": result.action, "detail": redact(result.detail)[:300]})
@@ -133,14 +139,10 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
 
 def _restore_stock(ctx: ShopContext, order: JumpsellerOrder) -> None:
     """Every order event: Jumpseller took or gave back the order's units itself, and held units may have moved,
-    so make Jumpseller show max(0, available − held) again for the order's variants (sync/push.py says why)."""
-    try:
-        outcomes = stock.after_order_event(ctx, order.id, [p.sku for p in order.products if p.sku])
-    except UpstreamError as exc:
-        if exc.retryable:
-            raise  # the message comes back; the order's step is already recorded, so only this is redone
-        logger.error("stock of the order's products could not be corrected", extra={"reason": exc.reason})
-        return
-    written = [o.detail for o in outcomes if o.action == "written"]
-    if written:
-        logger.info("stock corrected after the order event", extra={"detail": "; ".join(written)[:300]})
+    so Jumpseller must show max(0, available − held) again for the order's variants (sync/push.py says why).
+    One catalog message per variant: each is a few calls, deferred on its own when the shop's quota is spent,
+    so an order of many lines never makes this message too big to get through."""
+    for variant_id in stock.order_variants(ctx, order.id, [p.sku for p in order.products if p.sku]):
+        queue.send(settings().bsale_queue_url, WorkMessage(
+            kind="stock.resync", shop_id=ctx.shop_id, payload={"variant_id": variant_id, "order": order.id},
+            subject=f"stock {variant_id} after order {order.id}"))

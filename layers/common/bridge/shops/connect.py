@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets as random_secrets
 import time
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bridge import secrets
+from bridge.clients import facto
 from bridge.clients.bsale import BSALE_API_URL, BSALE_CREDENTIAL_URL, BsaleClient
 from bridge.clients.hosts import check_api_url
 from bridge.clients.jumpseller import JUMPSELLER_API_URL, JumpsellerClient
@@ -30,14 +31,29 @@ class ConnectRequest(BaseModel):
     jumpseller_login: str = Field(min_length=1)
     jumpseller_auth_token: str = Field(min_length=1)
     jumpseller_hooks_token: str = Field(min_length=1)
-    bsale_token: str = Field(min_length=1)
-    office_id: int = Field(ge=1)
-    price_list_id: int = Field(ge=1)
+    bsale_token: str = ""  # required unless bsale_account is false (checked below)
+    office_id: int = Field(default=0, ge=0)
+    price_list_id: int = Field(default=0, ge=0)
+    bsale_account: bool = True  # false: Jumpseller + Facto only (no catalog, stock or consumptions)
+    facto_user: str | None = Field(default=None, pattern=r"^[0-9.]{1,12}-[0-9kK]/\S+$")  # <RUT>/<API user>
+    facto_key: str | None = Field(default=None, min_length=1)
+    facto_url: str = facto.URL
     bsale_api_url: str = BSALE_API_URL
     bsale_credential_url: str = BSALE_CREDENTIAL_URL
     jumpseller_api_url: str = JUMPSELLER_API_URL
     api_url: str | None = None  # public base URL of this deployment, for the URLs given to Bsale and Jumpseller
     options: ShopOptions = Field(default_factory=ShopOptions)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ConnectRequest:
+        if self.bsale_account and not (self.bsale_token and self.office_id and self.price_list_id):
+            raise ValueError("a shop with Bsale needs bsale_token, office_id and price_list_id (or --no-bsale "
+                             "with --document-provider facto)")
+        if not self.bsale_account and self.options.document_provider != "facto":
+            raise ValueError("without Bsale the documents must come from Facto (--document-provider facto)")
+        if self.options.document_provider == "facto" and not (self.facto_user and self.facto_key):
+            raise ValueError("document_provider facto needs facto_user (<RUT>/<user>) and facto_key")
+        return self
 
 
 class Connected(BaseModel):
@@ -45,17 +61,25 @@ class Connected(BaseModel):
     notification_url: str | None
     warnings: list[str]
     hooks_created: list[str]
+    checked: list[str] = Field(default_factory=list)  # what was verified, said plainly
 
 
 def connect(request: ConnectRequest) -> Connected:
     warnings: list[str] = []
     # Before any call: the tokens below go only to the services' own hosts, over https.
-    check_api_url(request.bsale_api_url, "bsale_api")
-    check_api_url(request.bsale_credential_url, "bsale_credential")
     check_api_url(request.jumpseller_api_url, "jumpseller_api")
-    bsale = BsaleClient(request.bsale_token, request.bsale_api_url, request.bsale_credential_url)
-    cpn_id = _check_bsale(bsale, request)
-    document_types = _document_types(bsale, warnings)
+    checked: list[str] = []
+    cpn_id, document_types = 0, {}
+    if request.bsale_account:
+        check_api_url(request.bsale_api_url, "bsale_api")
+        check_api_url(request.bsale_credential_url, "bsale_credential")
+        bsale = BsaleClient(request.bsale_token, request.bsale_api_url, request.bsale_credential_url)
+        cpn_id = _check_bsale(bsale, request)
+        document_types = _document_types(bsale, warnings if request.options.document_provider == "bsale" else [])
+        checked.append(f"Bsale: token, office {request.office_id} and price list {request.price_list_id}")
+    if request.options.document_provider == "facto":
+        check_api_url(request.facto_url, "facto")
+        checked += _check_facto(request, warnings)
     jumpseller = JumpsellerClient(request.jumpseller_login, request.jumpseller_auth_token, request.jumpseller_api_url)
     _check_jumpseller(jumpseller, request)
 
@@ -71,6 +95,8 @@ def connect(request: ConnectRequest) -> Connected:
         bsale_api_url=request.bsale_api_url,
         bsale_credential_url=request.bsale_credential_url,
         jumpseller_api_url=request.jumpseller_api_url,
+        facto_url=request.facto_url,
+        bsale_account=request.bsale_account,
         options=request.options,
         webhook_url=f"{request.api_url.rstrip('/')}/jumpseller/webhooks" if request.api_url else None,
         connected_at=(current.connected_at if (current := shops.get(request.store_code)) else int(time.time())),
@@ -81,6 +107,8 @@ def connect(request: ConnectRequest) -> Connected:
         jumpseller_auth_token=request.jumpseller_auth_token,
         jumpseller_hooks_token=request.jumpseller_hooks_token,
         notify_token=notify_token,
+        facto_user=request.facto_user,
+        facto_key=request.facto_key,
     ))
     shops.save(shop, token_hash(notify_token))
 
@@ -88,11 +116,35 @@ def connect(request: ConnectRequest) -> Connected:
     url = None
     if request.api_url:
         base = request.api_url.rstrip("/")
-        url = f"{base}/bsale/notifications/{notify_token}"
+        url = f"{base}/bsale/notifications/{notify_token}" if request.bsale_account else None
         hooks_created = ensure_hooks(jumpseller, f"{base}/jumpseller/webhooks")  # == shop.webhook_url
     else:
         warnings.append("no --api-url given: Jumpseller hooks not registered and no notification URL printed")
-    return Connected(shop=shop, notification_url=url, warnings=warnings, hooks_created=hooks_created)
+    checked.append("Jumpseller: login, auth token and hooks token")
+    return Connected(shop=shop, notification_url=url, warnings=warnings, hooks_created=hooks_created,
+                     checked=checked)
+
+
+def _check_facto(request: ConnectRequest, warnings: list[str]) -> list[str]:
+    """What can be checked without emitting a document (Facto has no login or lookup operation)."""
+    from bridge.documents.facto import issuer_from
+    from bridge.documents.rut import RutError, parse_rut
+
+    assert request.facto_user and request.facto_key
+    rut = parse_rut(request.facto_user.split("/", 1)[0])
+    if isinstance(rut, RutError):
+        raise ConfigurationError(f"Facto user: the company RUT is not valid ({rut.reason})")
+    problem = facto.check_access(facto.Credentials(request.facto_user, request.facto_key, request.facto_url))
+    if problem:
+        raise ConfigurationError(f"Facto: {problem}")
+    warnings.append("Facto: the user and key could NOT be checked (Facto offers no way to check them without "
+                    "emitting a document); the first order will tell. Also unchecked: folios (CAF), the digital "
+                    "certificate and the resolution data in Facto")
+    if issuer_from(request.facto_user, request.options.facto_issuer) is None:
+        warnings.append("Facto: no complete --facto-issuer (razon, giro, direccion, comuna, ciudad, telefono): a "
+                        "cancelled anonymous boleta cannot get its credit note until it is given")
+    return [f"Facto: the service answers at {request.facto_url} (WSDL with emitirDocumento); the user's RUT "
+            f"{request.facto_user.split('/')[0]} is well formed"]
 
 
 def ensure_hooks(jumpseller: JumpsellerClient, url: str) -> list[str]:

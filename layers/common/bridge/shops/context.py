@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bridge import secrets
 from bridge.clients import bsale as bsale_api
+from bridge.clients import facto as facto_api
 from bridge.clients import jumpseller as jumpseller_api
 from bridge.clients.bsale import BsaleClient
 from bridge.clients.hosts import check_api_url
@@ -39,6 +40,7 @@ class ShopContext:
     shop: Shop
     bsale: BsaleClient
     jumpseller: JumpsellerClient
+    facto: facto_api.Credentials | None = None  # the shop emits its documents with Facto
 
     @property
     def shop_id(self) -> str:
@@ -60,6 +62,8 @@ def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: 
     check_api_url(shop.bsale_api_url, "bsale_api")
     check_api_url(shop.bsale_credential_url, "bsale_credential")
     check_api_url(shop.jumpseller_api_url, "jumpseller_api")
+    if shop.options.document_provider == "facto":
+        check_api_url(shop.facto_url, "facto")
     bsale_pace = _pace(shop, "bsale", bsale_api.local_pace(creds.bsale_token), bulk, webhook)
     js_pace = _pace(shop, "jumpseller", jumpseller_api.local_pace(creds.jumpseller_login), bulk, webhook)
     ctx = ShopContext(
@@ -67,6 +71,8 @@ def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: 
         bsale=BsaleClient(creds.bsale_token, shop.bsale_api_url, shop.bsale_credential_url, pace=bsale_pace),
         jumpseller=JumpsellerClient(creds.jumpseller_login, creds.jumpseller_auth_token, shop.jumpseller_api_url,
                                     pace=js_pace),
+        facto=facto_api.Credentials(creds.facto_user, creds.facto_key, shop.facto_url)
+        if shop.options.document_provider == "facto" and creds.facto_user and creds.facto_key else None,
     )
     if impatient:
         for client in (ctx.bsale, ctx.jumpseller):

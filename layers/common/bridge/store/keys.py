@@ -95,3 +95,12 @@ def hold(shop_id: str, order_id: int) -> dict[str, str]:
 
 def hold_prefix() -> str:
     return "HOLD#"
+
+
+def sii_watch(shop_id: str, document_id: int) -> dict[str, str]:
+    """A document the bridge made whose SII verdict is not final yet (F19): deleted once it is."""
+    return {"pk": f"SHOP#{shop_id}#SII", "sk": f"DOC#{document_id}"}
+
+
+def sii_watch_prefix() -> str:
+    return "DOC#"

@@ -8,16 +8,17 @@ import uuid
 from dataclasses import dataclass
 
 from bridge import queue
-from bridge.clients.http import RateLimited
+from bridge.clients.http import OutOfTime, RateLimited
 from bridge.observability import logger, work_keys
 from bridge.queue import WorkMessage
 from bridge.settings import settings
-from bridge.shops.context import open_shop
+from bridge.shops.context import ShopContext, open_shop
 from bridge.store import jobs
 from bridge.sync.stock import Outcome
 
 RECONCILE = "reconcile"
 MANUAL = "manual"
+SII_WATCH = "sii"  # F19: one tick of the SII verdict watch (bridge/orders/sii.py)
 MODES = ("link", "import", "overwrite")
 
 
@@ -53,6 +54,14 @@ def continue_run(shop_id: str, kind: str, run: str, delay_seconds: int = 0) -> N
     queue.send(settings().sync_queue_url, message, delay_seconds=delay_seconds)
 
 
+def _sii_watch(ctx: ShopContext, run: str) -> Outcome:
+    from bridge.orders import sii
+
+    tick = sii.watch_shop(ctx, jobs.now())
+    jobs.finish(ctx.shop_id, SII_WATCH, run, tick.summary(), jobs.now())
+    return Outcome("done", f"{tick.outstanding} outstanding, {tick.calls} Bsale call(s)")
+
+
 def handle_sync_message(message: WorkMessage, remaining_ms: int | None = None) -> Outcome:
     from bridge.sync import manual, reconcile
 
@@ -68,8 +77,14 @@ def handle_sync_message(message: WorkMessage, remaining_ms: int | None = None) -
         try:
             if kind == RECONCILE:
                 outcome = reconcile.run_slice(ctx, run, record["checkpoint"], budget)
+            elif kind == SII_WATCH:
+                outcome = _sii_watch(ctx, run)
             else:
                 outcome = manual.run(ctx, run, str(record.get("params", {}).get("mode", "link")), budget)
+        except OutOfTime:
+            # A call would have outlived the invocation: resume from the last checkpoint at once.
+            continue_run(message.shop_id, kind, run)
+            return Outcome("paused", "out of time in this invocation; resumes from its checkpoint")
         except RateLimited as exc:
             # The shop's API quota stays spent: resume from the last checkpoint once it is back (not a failure),
             # as often as the queue allows; a continuation after progress starts counting again.

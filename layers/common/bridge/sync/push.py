@@ -16,8 +16,9 @@ What Jumpseller shows. Jumpseller moves stock itself: it takes an order's units 
 `pending_payment` and gives them back on cancel or abandon (F6). So the link's memory of Jumpseller's stock
 (`pushed_stock`) cannot come from our writes alone, and when Jumpseller moved relative to our writes cannot be
 known (a write can land between its move and the webhook that reports it). Hence every order event ends with
-`resync` of the order's variants: read Bsale, the link (`held`) and Jumpseller itself, write only if Jumpseller
-differs from max(0, available − held), and remember what Jumpseller shows. Between order events only this bridge
+a `resync` of each of the order's variants (a `stock.resync` message on the catalog queue, orders/worker.py): read
+Bsale, the link (`held`) and Jumpseller itself, write only if Jumpseller differs from max(0, available − held),
+and remember what Jumpseller shows. Between order events only this bridge
 moves Jumpseller's stock, so a stock notification compares with the memory and costs no Jumpseller read.
 """
 
@@ -122,6 +123,13 @@ def sync(
             claims[kind] = truth.version
     if not claims:
         return Change(link.sku, {}, {}, "a newer read of this variant decides", "superseded")
+    if observed is None:
+        # Compared with the memory: read it again now that the claim is ours, so it includes whatever an earlier
+        # claimant recorded after our first read (nobody older can record from now on).
+        now = links.get(link.shop_id, link.variant_id)
+        if now is None:
+            return Change(link.sku, {}, {}, "unlinked meanwhile", "superseded")
+        link = now
     fields, before = changes_for(
         link,
         stock=desired_stock(ctx, link, stock.value) if stock is not None and "stock" in claims else None,

@@ -51,6 +51,8 @@ def handle_catalog_event(message: WorkMessage) -> Outcome:
 
 
 def _act(ctx: ShopContext, message: WorkMessage) -> Outcome:
+    if message.kind == "stock.resync":
+        return stock.resync_variant(ctx, str(message.payload["variant_id"]))
     if message.kind == "jumpseller.webhook":
         event = str(message.payload.get("event"))
         return Outcome("linked", linking.on_jumpseller_product(ctx, event, dict(message.payload.get("body") or {})))

@@ -28,7 +28,7 @@ from bridge.errors import UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder
 from bridge.models.shop import Shop
 from bridge.observability import logger
-from bridge.orders import followups, protocol
+from bridge.orders import followups, protocol, sii
 from bridge.orders.problems import problem, redact
 from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits, to_int
 from bridge.orders.record import DocumentLine, IssuedDocument, OrderRecord, OrderState, Step
@@ -130,6 +130,7 @@ class BsaleDocument(ExactlyOnceStep):
             url_pdf=answer.get("urlPdf"), sales_id=str(body.get("salesId")), total=answer.get("totalAmount"),
             replayed=posted.replayed, lines=details(ctx, int(answer["id"])), client=body.get("client"),
         )
+        document = sii.follow(ctx.shop_id, record.order_id, document, answer, protocol.now())  # F19
         return Done(S.CREATED, {"document": document, "last_error": None, "error": None},
                     f"{kind} N° {document.number} (Bsale {document.id})"
                     + (", replayed by salesId" if posted.replayed else ""), found=posted.replayed)

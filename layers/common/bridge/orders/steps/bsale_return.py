@@ -13,7 +13,7 @@ from typing import Any
 from bridge.clients import bsale_documents
 from bridge.documents.dates import emission_date
 from bridge.errors import UpstreamError
-from bridge.orders import followups, protocol
+from bridge.orders import followups, protocol, sii
 from bridge.orders.problems import Outcome, diagnose, problem
 from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits, to_int
 from bridge.orders.record import DocumentLine, IssuedDocument, OrderRecord, OrderState, Step
@@ -26,7 +26,9 @@ CREDIT_NOTE = "nota de crédito"
 MOTIVES = {
     "cancel": "Anulación del pedido Jumpseller {order}",
     "replace": "Cambio de {kind} a factura, pedido Jumpseller {order}",
+    "reissue": "Anula {kind} rechazada por el SII, pedido Jumpseller {order}",  # fix-rejected (F19)
 }
+NEXT_GENERATION = ("replace", "reissue")  # credited to be made again under the next generation's salesId
 
 
 def credit(ctx: ShopContext, record: OrderRecord, attempt: str, purpose: str, *,
@@ -92,6 +94,8 @@ class BsaleReturn(ExactlyOnceStep):
             note = {}
         made_note = IssuedDocument(id=credit_id, kind=CREDIT_NOTE, code_sii="61", number=to_int(note.get("number")),
                                    url_pdf=note.get("urlPdf"), total=made.get("amount"), replayed=bool(earlier))
+        if credit_id:
+            made_note = sii.follow(ctx.shop_id, record.order_id, made_note, note, protocol.now())  # F19
         return settles(record, document, made_note, purpose, found=bool(earlier))
 
     def finish(self, ctx: ShopContext, settled: OrderRecord, done: Done, attempt: str) -> Result:
@@ -103,7 +107,7 @@ def settles(record: OrderRecord, document: IssuedDocument, note: IssuedDocument,
     """Where a credited order goes: `credited` (cancellation), or back to `received` for its next generation's
     document (a boleta becoming a factura)."""
     credited = document.model_copy(update={"credited_by": note.id})
-    if purpose == "replace":
+    if purpose in NEXT_GENERATION:
         return Done(S.RECEIVED, {"document": None, "credit_note": None, "generation": record.generation + 1,
                                  "last_error": None, "previous_documents": [*record.previous_documents, credited,
                                                                             note]},
