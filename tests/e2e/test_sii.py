@@ -79,6 +79,7 @@ def test_an_accepted_document_is_followed_and_nothing_is_flagged(order_shop: Cal
     record = shop.settled(order_id, S.CREATED)
     assert record.document is not None and record.document.sii_status == "accepted"
     assert tick(shop)["calls"] == 0  # nothing outstanding any more
+    assert admin(["sii-watch", shop.code]) == 0  # the operator's "look now": nothing to report
     assert admin(["status", shop.code, "--no-dead-letters"]) == 0
 
 
@@ -149,5 +150,8 @@ def test_a_document_stuck_in_sent_past_the_limit_is_flagged_once(
     assert "not decided by the SII" in capsys.readouterr().out
     second = tick(shop)  # a replay: flagged once, still counted by the gauge
     assert second["overdue"] == [] and second["still_overdue"] == 1
+    capsys.readouterr()
+    assert admin(["sii-watch", shop.code]) == 1  # the operator's "look now" says it is still late
+    assert '"still_overdue": 1' in capsys.readouterr().out
     shop.account.set_informed_sii(boleta.id, 0)
     assert tick(shop)["accepted"] == 1
