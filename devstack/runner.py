@@ -55,12 +55,17 @@ def atomic_dynamodb_writes() -> None:
 
     moto checks a condition and then writes, and its server threads can interleave in between: two conditional
     claims could both win. One process-wide lock around its write operations restores DynamoDB's guarantee, so
-    what the local stack shows about concurrency is about our conditions, not moto's races. Idempotent.
+    what the local stack shows about concurrency is about our conditions, not moto's races. Reads take the lock
+    too, around moto's whole request handler: it copies an item outside the backend, and fails ("dictionary
+    changed size during iteration") if another thread writes it meanwhile. Idempotent.
     """
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    for method in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
-        original = getattr(DynamoDBBackend, method, None)
+    writes = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+    reads = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
+    for owner, method in [*((DynamoDBBackend, m) for m in writes), *((DynamoHandler, m) for m in writes + reads)]:
+        original = getattr(owner, method, None)
         if original is None or getattr(original, "_devstack_atomic", False):
             continue
 
@@ -69,7 +74,7 @@ def atomic_dynamodb_writes() -> None:
                 return __original(self, *args, **kwargs)
 
         locked._devstack_atomic = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, method, locked)
+        setattr(owner, method, locked)
 
 
 class LocalStack:

@@ -131,3 +131,9 @@ def test_the_value_under_rut_is_masked() -> None:
                                  "name", "trust", "route", "mailbox_count"])
 def test_ordinary_keys_keep_their_values(key: str) -> None:
     assert scrub({key: "98765432"}) == {key: "98765432"}
+
+
+@pytest.mark.parametrize(("text", "masked"), [("a@b.cl", "[email]"), ("ab@c.cl", "[email]")])
+def test_short_values_at_the_length_limit_are_still_scrubbed(text: str, masked: str) -> None:
+    # Values under 6 characters skip the rules (nothing to find there); a 6-character e-mail must not.
+    assert scrub_text(text) == masked
