@@ -27,6 +27,10 @@ class UnknownShop(BridgeError):
     code = "unknown_shop"
 
 
+class ShopDisconnected(UnknownShop):
+    """Jumpseller no longer accepts the shop's app tokens (the app was removed): the shop is not called."""
+
+
 class WrongCompany(BridgeError):
     status = 403
     code = "wrong_company"

@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     sync_budget_seconds: int = Field(default=780, alias="SYNC_BUDGET_SECONDS")
     # Share the per-shop API limits across every process through the table (off: per-process pacing only).
     shared_rate_limits: bool = Field(default=True, alias="SHARED_RATE_LIMITS")
+    # F17/F18: the Jumpseller app (OAuth) and the shop panel.
+    jumpseller_accounts_url: str = Field(default="https://accounts.jumpseller.com", alias="JUMPSELLER_ACCOUNTS_URL")
+    jumpseller_api_url: str = Field(default="https://api.jumpseller.com/v1", alias="JUMPSELLER_API_URL")
+    bsale_api_url: str = Field(default="https://api.bsale.io", alias="BSALE_API_URL")
+    bsale_credential_url: str = Field(default="https://credential.bsale.io", alias="BSALE_CREDENTIAL_URL")
+    panel_session_minutes: int = Field(default=60, alias="PANEL_SESSION_MINUTES")
+    # Who may show the panel in a frame: the Jumpseller admin.
+    panel_frame_ancestors: str = Field(default="https://*.jumpseller.com", alias="PANEL_FRAME_ANCESTORS")
 
 
 @lru_cache(maxsize=1)

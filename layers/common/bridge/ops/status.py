@@ -104,7 +104,7 @@ def _health(shop: Shop, letters: dict[str, Counter[str]] | None) -> ShopHealth:
                 for r in records if str(r.state) in WAITING_FOR_A_PERSON]
     return ShopHealth(
         shop_id=shop.shop_id,
-        connected=_connected(shop.shop_id),
+        connected=_connected(shop.shop_id) and shop.disconnected_at is None,
         stale=shop.stale_since is not None,
         stale_since=shop.stale_since,
         last_notification_at=shop.last_notification_at,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets as random_secrets
 import time
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bridge import secrets
 from bridge.clients.bsale import BSALE_API_URL, BSALE_CREDENTIAL_URL, BsaleClient
@@ -13,6 +13,7 @@ from bridge.clients.jumpseller import JUMPSELLER_API_URL, JumpsellerClient
 from bridge.errors import ConfigurationError, UpstreamError
 from bridge.intake.bsale import token_hash
 from bridge.models.shop import SHOP_ID_PATTERN, Shop, ShopOptions, ShopSecrets
+from bridge.shops.tokens import AppToken
 from bridge.store import shops
 
 DOCUMENT_CODES = {"39": "boleta", "33": "factura", "61": "nota de crédito"}
@@ -26,9 +27,11 @@ class ConnectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     store_code: str = Field(pattern=SHOP_ID_PATTERN)
-    jumpseller_login: str = Field(min_length=1)
-    jumpseller_auth_token: str = Field(min_length=1)
+    # Login + auth token, or (oauth=True) the app's tokens stored when the shop installed the app (F17).
+    jumpseller_login: str = ""
+    jumpseller_auth_token: str = ""
     jumpseller_hooks_token: str = Field(min_length=1)
+    oauth: bool = False
     bsale_token: str = Field(min_length=1)
     office_id: int = Field(ge=1)
     price_list_id: int = Field(ge=1)
@@ -37,6 +40,12 @@ class ConnectRequest(BaseModel):
     jumpseller_api_url: str = JUMPSELLER_API_URL
     api_url: str | None = None  # public base URL of this deployment, for the URLs given to Bsale and Jumpseller
     options: ShopOptions = Field(default_factory=ShopOptions)
+
+    @model_validator(mode="after")
+    def _some_jumpseller_access(self) -> ConnectRequest:
+        if not self.oauth and not (self.jumpseller_login and self.jumpseller_auth_token):
+            raise ValueError("give the Jumpseller login and auth token, or install the app (OAuth)")
+        return self
 
 
 class Connected(BaseModel):
@@ -51,10 +60,13 @@ def connect(request: ConnectRequest) -> Connected:
     bsale = BsaleClient(request.bsale_token, request.bsale_api_url, request.bsale_credential_url)
     cpn_id = _check_bsale(bsale, request)
     document_types = _document_types(bsale, warnings)
-    jumpseller = JumpsellerClient(request.jumpseller_login, request.jumpseller_auth_token, request.jumpseller_api_url)
-    _check_jumpseller(jumpseller, request)
-
     existing = secrets.find(request.store_code)
+    if request.oauth and (existing is None or not existing.oauth):
+        raise ConfigurationError(f"the Jumpseller app is not installed in store '{request.store_code}'")
+    bearer = AppToken(request.store_code, existing) if request.oauth and existing else None
+    jumpseller = JumpsellerClient(request.jumpseller_login, request.jumpseller_auth_token, request.jumpseller_api_url,
+                                  bearer=bearer)
+    _check_jumpseller(jumpseller, request)
     # Keep the notification URL Bsale already has; a new one only for a new shop.
     notify_token = existing.notify_token if existing else f"{request.store_code}.{random_secrets.token_urlsafe(32)}"
     shop = Shop(
@@ -70,12 +82,16 @@ def connect(request: ConnectRequest) -> Connected:
         webhook_url=f"{request.api_url.rstrip('/')}/jumpseller/webhooks" if request.api_url else None,
         connected_at=(current.connected_at if (current := shops.get(request.store_code)) else int(time.time())),
     )
+    latest = secrets.find(request.store_code) if existing else None  # the checks above may have refreshed them
+    oauth_tokens = {k: v for k, v in latest.model_dump().items() if k.startswith("jumpseller_") and
+                    k.endswith(("_access_token", "_refresh_token", "_expires_at"))} if latest else {}
     secrets.put(shop.shop_id, ShopSecrets(
         bsale_token=request.bsale_token,
         jumpseller_login=request.jumpseller_login,
         jumpseller_auth_token=request.jumpseller_auth_token,
         jumpseller_hooks_token=request.jumpseller_hooks_token,
         notify_token=notify_token,
+        **oauth_tokens,  # an installed app keeps its tokens (and is called with them)
     ))
     shops.save(shop, token_hash(notify_token))
 

@@ -95,3 +95,8 @@ def hold(shop_id: str, order_id: int) -> dict[str, str]:
 
 def hold_prefix() -> str:
     return "HOLD#"
+
+
+def oauth_state(nonce: str) -> dict[str, str]:
+    """An app install in progress (F17): its state is used once, then deleted; TTL removes the abandoned ones."""
+    return {"pk": f"OAUTHSTATE#{nonce}", "sk": "STATE"}
