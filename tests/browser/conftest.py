@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+# The local stack, the sandboxes and the registered Jumpseller app, as the end-to-end tests start them.
+from tests.e2e.conftest import bsale, jumpseller, quick_backoff, sandboxes, stack  # noqa: F401
+from tests.e2e.panel_support import panel_app  # noqa: F401
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 
@@ -29,6 +33,15 @@ def browser() -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    """A fresh browser profile (its own cookies) per test."""
+    made = browser.new_context(locale="es-CL", viewport={"width": 1024, "height": 800})
+    made.set_default_timeout(20_000)
+    yield made
+    made.close()
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -49,7 +49,9 @@ th,td{text-align:left;padding:.4rem;border-bottom:1px solid #e1e4ea;vertical-ali
 .muted{color:#4b5563}.row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}.pager{margin-top:.5rem}
 fieldset{border:1px solid #d5d9e0;border-radius:.4rem;margin:.75rem 0;padding:.5rem 1rem}legend{font-weight:600}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{font-weight:600}dd{margin:0}
-@media (max-width:40rem){dl{grid-template-columns:1fr}header h1{font-size:1rem}}
+td:first-child{white-space:nowrap}code{font-size:.9em}
+@media (max-width:40rem){dl{grid-template-columns:1fr}header h1{font-size:1rem}main{padding:.5rem}
+section{padding:.75rem}table{font-size:.875rem}th,td{padding:.3rem}}
 """
 
 NAV = (("estado", "Estado"), ("conectar", "Conexión"), ("acciones", "Sincronización"), ("checkout", "Checkout"))

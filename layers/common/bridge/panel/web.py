@@ -45,7 +45,8 @@ PANEL_JS = """
     }).then(function (data) {
       if (!data) return;
       var running = ['manual', 'reconcile'].some(function (k) { return data[k] && data[k].status === 'running'; });
-      if (running) { setTimeout(tick, 2000); } else { window.location.reload(); }
+      // Done: show the page again without the "in progress" notice, with the report.
+      if (running) { setTimeout(tick, 2000); } else { window.location.replace(window.location.pathname); }
     });
   }
   setTimeout(tick, 2000);
@@ -79,7 +80,7 @@ def resolver() -> APIGatewayRestResolver:
         if found is None:
             if app.current_event.http_method == "POST":
                 raise _Stop(html(401, "Sesión expirada", '<p>Tu sesión expiró o no es válida. '
-                                 f'<a href="{esc(base())}/panel/instalar" target="_top">Entra de nuevo con '
+                                 f'<a href="{esc(base())}/panel/instalar">Entra de nuevo con '
                                  "Jumpseller</a>.</p>"))
             raise _Stop(redirect(f"{base()}/panel" + ("?aviso=expirada" if stale else "")))
         return found
@@ -136,7 +137,7 @@ def resolver() -> APIGatewayRestResolver:
         body = (
             "<section><p>Esta app mantiene el stock y los precios de tu tienda Jumpseller iguales a los de Bsale, "
             "y emite en Bsale la boleta o factura de cada pedido pagado.</p>"
-            f'<p><a class="button" href="{esc(base())}/panel/instalar" target="_top">Entrar con Jumpseller</a></p>'
+            f'<p><a class="button" href="{esc(base())}/panel/instalar">Entrar con Jumpseller</a></p>'
             '<p class="muted">Te llevaremos a Jumpseller para confirmar que administras la tienda.</p></section>')
         return html(200, "Bienvenido", body, notice=notice, notice_kind=kind)
 
@@ -148,7 +149,7 @@ def resolver() -> APIGatewayRestResolver:
     def callback() -> Response[str]:
         event = app.current_event
         error = event.get_query_string_value("error")
-        retry = f'<p><a class="button" href="{esc(base())}/panel/instalar" target="_top">Intentar de nuevo</a></p>'
+        retry = f'<p><a class="button" href="{esc(base())}/panel/instalar">Intentar de nuevo</a></p>'
         if error:
             words = ("No autorizaste la app, así que no quedó instalada. Puedes instalarla cuando quieras."
                      if error == "access_denied" else "Jumpseller no completó la instalación.")
@@ -186,7 +187,7 @@ def resolver() -> APIGatewayRestResolver:
                 f"<dt>Pre-venta</dt><dd>{'activa' if o.presale else 'inactiva'}</dd>"
                 f"<dt>Documentos</dt><dd>{_documents(o.documents, o.document_mode)}</dd>"
                 f"<dt>Aviso sin noticias de Bsale</dt><dd>{(o.stale_after_minutes or 1440) // 60} horas</dd>"
-                "</dl></section>")
+                "</dl>" + _notification_url(base(), who.shop_id) + "</section>")
         if choices is None:
             body = current + (
                 "<section><h2>1. Tu cuenta de Bsale</h2>"
@@ -244,7 +245,7 @@ def resolver() -> APIGatewayRestResolver:
         body = ""
         if not health.connected:
             body += ('<div class="banner error" role="alert">Jumpseller ya no acepta el acceso de la app: '
-                     f'no estamos sincronizando tu tienda. <a href="{esc(base())}/panel/instalar" target="_top">'
+                     f'no estamos sincronizando tu tienda. <a href="{esc(base())}/panel/instalar">'
                      "Instala la app de nuevo</a>.</div>")
         if health.stale:
             body += ('<div class="banner warn" role="alert">No estamos recibiendo actualizaciones de Bsale '
@@ -473,6 +474,19 @@ def _choices_form(base: str, who: session.Session, choices: actions.BsaleChoices
         f'<label for="aviso_horas">Avisarme si Bsale no envía novedades en (horas)</label>'
         f'<input type="number" id="aviso_horas" name="aviso_horas" min="1" max="720" value="{hours}">'
         "</fieldset><button>Guardar conexión</button></form></section>")
+
+
+def _notification_url(base: str, shop_id: str) -> str:
+    """Where Bsale must send this shop's notifications (the owner asks Bsale for it: ayuda@bsale.app)."""
+    from bridge import secrets
+
+    creds = secrets.find(shop_id)
+    if creds is None:
+        return ""
+    url = f"{base}/bsale/notifications/{creds.notify_token}"
+    return ('<h3>Notificaciones de Bsale</h3><p>Pide a Bsale (ayuda@bsale.app) que envíe las notificaciones de tu '
+            'cuenta a esta dirección. Es privada: no la compartas.</p>'
+            f'<p><code id="url-notificaciones" style="word-break:break-all">{esc(url)}</code></p>')
 
 
 def _reconcile_summary(job: Any) -> str:
