@@ -148,3 +148,60 @@ def test_reintentar_makes_the_document_once_bsale_has_the_stock(two_shops: tuple
     again = b.post(f"/pedidos/{order_b}/reintentar", {})
     assert "No había nada que reintentar" in again.text
     assert len([d for d in b.account.documents.values() if d.sales_id == f"js-{b.code}-{order_b}"]) == 1
+
+
+def panel_event(panel: PanelApp, method: str, path: str, cookie: str, body: str = "") -> dict[str, object]:
+    from devstack.events import api_gateway_event
+
+    host = panel.stack.api_url.split("//", 1)[1]
+    return api_gateway_event(method=method, path=f"/panel{path}", resource="/panel/{proxy+}",
+                             headers=[("Host", host), ("Cookie", cookie), ("X-Forwarded-Proto", "http"),
+                                      ("Content-Type", "application/x-www-form-urlencoded")],
+                             query={}, path_parameters={"proxy": path.lstrip("/")}, body=body.encode(),
+                             source_ip="127.0.0.1")
+
+
+def test_the_panel_touches_only_what_its_policy_allows(two_shops: tuple[PanelShop, PanelShop, int]) -> None:
+    from urllib.parse import urlencode
+
+    from bridge import secrets
+    from tests.e2e.test_policies import assert_covered, recorded_calls
+
+    _, b, order_b = two_shops
+    stack = b.panel.stack
+    function = stack.function("PanelFunction")
+    secrets.parameters.clear_caches()  # force real SSM reads inside the function
+    b.account.set_stock(b.variant_id("POL-M"), b.office_id, 10)
+    token = csrf(b.page("/estado").text)
+    creds = secrets.get(b.code, fresh=True)
+    secrets.put(b.code, creds.model_copy(update={"jumpseller_token_expires_at": int(time.time()) + 60}))  # refresh
+    with recorded_calls() as calls:
+        for method, path, body in (("GET", "/estado", ""), ("GET", "/acciones", ""),
+                                   ("POST", "/acciones/reconciliar", urlencode({"csrf": token})),
+                                   ("POST", f"/pedidos/{order_b}/reintentar", urlencode({"csrf": token})),
+                                   ("POST", "/checkout", urlencode({"csrf": token, "activar": "1"}))):
+            answer = function.invoke(panel_event(b.panel, method, path, b.cookie, body))
+            assert answer["statusCode"] in (200, 303), (path, answer["statusCode"])
+    # A transaction is authorised item by item (IAM checks each Put / Update / ConditionCheck on its table).
+    items = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+    flat = [(svc, items[kind], body) for svc, op, params in calls if op == "TransactWriteItems"
+            for entry in params["TransactItems"] for kind, body in entry.items()]
+    assert_covered(stack, "PanelFunction", [c for c in calls if c[1] != "TransactWriteItems"] + flat)
+    record = records.get(b.code, order_b)
+    assert record is not None and record.state is OrderState.CREATED
+
+
+def test_unlinked_skus_are_searchable_and_paginated(panel_app: PanelApp) -> None:
+    from bridge.store import links
+
+    a = connected_shop(panel_app)
+    for n in range(120):
+        links.record_unlinked(a.code, str(900_000 + n), f"BULK-{n:03d}", "missing in Jumpseller")
+    first = a.page("/estado")
+    assert "Sin vincular (120)" in first.text and "Página 1 de 3" in first.text
+    assert "BULK-000" in first.text and "BULK-050" not in first.text
+    third = a.page("/estado", p="3")
+    assert "BULK-119" in third.text and "BULK-000" not in third.text and "Página 3 de 3" in third.text
+    found = a.page("/estado", q="bulk-07")
+    assert "Sin vincular (10)" in found.text and "BULK-075" in found.text and "BULK-080" not in found.text
+    assert "no existe en Jumpseller" in found.text
