@@ -205,3 +205,17 @@ def test_unlinked_skus_are_searchable_and_paginated(panel_app: PanelApp) -> None
     found = a.page("/estado", q="bulk-07")
     assert "Sin vincular (10)" in found.text and "BULK-075" in found.text and "BULK-080" not in found.text
     assert "no existe en Jumpseller" in found.text
+
+
+def test_an_unconfigured_app_answers_a_clear_page(stack: object) -> None:
+    import requests
+
+    from bridge import aws
+
+    try:
+        aws.client("ssm").delete_parameter(Name=app_config.path())
+    except aws.client("ssm").exceptions.ParameterNotFound:
+        pass
+    app_config.parameters.clear_caches()
+    page = requests.get(f"{stack.api_url}/panel/instalar", allow_redirects=False, timeout=20)  # type: ignore[attr-defined]
+    assert page.status_code == 503 and "todavía no está configurada" in page.text

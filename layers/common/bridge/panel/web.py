@@ -14,6 +14,8 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
+from bridge.errors import ConfigurationError
+from bridge.observability import logger
 from bridge.ops.status import shop_health
 from bridge.panel import actions, session
 from bridge.panel.html import button_form, csrf_field, esc, page, pager, reason, state, when
@@ -66,6 +68,11 @@ def resolver() -> APIGatewayRestResolver:
     @app.exception_handler(_Stop)  # type: ignore[untyped-decorator]
     def _stop(exc: _Stop) -> Response[str]:
         return exc.response
+
+    @app.exception_handler(ConfigurationError)  # type: ignore[untyped-decorator]
+    def _not_configured(exc: ConfigurationError) -> Response[str]:
+        logger.error("panel not configured", extra={"reason": exc.reason})
+        return html(503, "Servicio no disponible", "<p>La app todavía no está configurada. Intenta más tarde.</p>")
 
     def base() -> str:
         """Public base URL of this API, as the browser sees it (stage prefix on execute-api hosts)."""
