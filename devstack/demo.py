@@ -92,7 +92,8 @@ def write_local_env(stack: Any, path: str = LOCAL_ENV_FILE) -> None:
               for env, resource in ((dlq.env, dlq.resource), (dlq.source_env, dlq.source_resource))
               if resource in stack.resources.queues}
     env = {"AWS_ENDPOINT_URL": stack.moto_endpoint, "AWS_DEFAULT_REGION": stack.region,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **names, **queues}
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "ALLOW_LOCAL_API_URLS": "true",
+           **names, **queues}
     Path(path).parent.mkdir(exist_ok=True)
     Path(path).write_text(json.dumps(env, indent=2))
 

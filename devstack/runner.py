@@ -297,6 +297,8 @@ class LocalStack:
             self._set_env(key, value)
         for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
             self._set_env(key, None)
+        # Shops here point at the sandboxes (http on loopback); a deployed stage allows only the real hosts.
+        self._set_env("ALLOW_LOCAL_API_URLS", "true")
         self.resolver.queue_url_base = self._endpoint
 
     def _boto_clients(self) -> dict[str, Any]:

@@ -132,11 +132,14 @@ class Fault:
     path_contains: str | None = None
     method: str | None = None
     body: JSON = None  # optional override of the error body for ``status`` faults
+    credential: str | None = None  # only requests with this credential (Bsale token, Jumpseller login): one shop
 
-    def matches(self, method: str, target: str) -> bool:
+    def matches(self, method: str, target: str, credential: str | None = None) -> bool:
         if self.remaining <= 0:
             return False
         if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.credential is not None and self.credential != credential:
             return False
         return self.path_contains is None or self.path_contains in target
 
@@ -148,6 +151,7 @@ class Fault:
             "seconds": self.seconds or None,
             "path_contains": self.path_contains,
             "method": self.method,
+            "credential": "(set)" if self.credential else None,
         }
 
 
@@ -165,19 +169,24 @@ class FaultInjector:
         path_contains: str | None = None,
         method: str | None = None,
         body: JSON = None,
+        credential: str | None = None,
     ) -> Fault:
         """Answer the next ``count`` matching requests with ``status`` (500, 502, 503, 429...)."""
-        return self._push(Fault("status", count, status=status, path_contains=path_contains, method=method, body=body))
+        return self._push(Fault("status", count, status=status, path_contains=path_contains, method=method, body=body,
+                                credential=credential))
 
     def slow(
-        self, seconds: float, count: int = 1, path_contains: str | None = None, method: str | None = None
+        self, seconds: float, count: int = 1, path_contains: str | None = None, method: str | None = None,
+        credential: str | None = None,
     ) -> Fault:
         """Delay the next ``count`` matching requests by ``seconds`` before answering normally."""
-        return self._push(Fault("slow", count, seconds=seconds, path_contains=path_contains, method=method))
+        return self._push(Fault("slow", count, seconds=seconds, path_contains=path_contains, method=method,
+                                credential=credential))
 
-    def drop(self, count: int = 1, path_contains: str | None = None, method: str | None = None) -> Fault:
+    def drop(self, count: int = 1, path_contains: str | None = None, method: str | None = None,
+             credential: str | None = None) -> Fault:
         """Close the connection of the next ``count`` matching requests without answering."""
-        return self._push(Fault("drop", count, path_contains=path_contains, method=method))
+        return self._push(Fault("drop", count, path_contains=path_contains, method=method, credential=credential))
 
     def clear(self) -> None:
         with self._lock:
@@ -188,10 +197,10 @@ class FaultInjector:
         with self._lock:
             return [f for f in self._faults if f.remaining > 0]
 
-    def take(self, method: str, target: str) -> Fault | None:
+    def take(self, method: str, target: str, credential: str | None = None) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.matches(method, target):
+                if fault.matches(method, target, credential):
                     fault.remaining -= 1
                     return fault
             return None
@@ -474,6 +483,10 @@ class SandboxServer:
     def reset_deliveries(self) -> None:
         self._sender.reset()
 
+    def webhooks_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until every webhook queued so far has been attempted; True if they all were in time."""
+        return self._sender.idle(timeout)
+
     # ------------------------------------------------------------------ request log
 
     def reset_log(self) -> None:
@@ -523,7 +536,7 @@ class SandboxServer:
         """Answer one request; None means: drop the connection without answering."""
         if request.path.startswith("/_sandbox/") or request.path == "/_sandbox":
             return self._serve_admin(request)
-        fault = self.faults.take(request.method, request.target)
+        fault = self.faults.take(request.method, request.target, self.credential_of(request))
         if fault is not None and fault.kind == "drop":
             self._log(request, None, fault)
             return None
@@ -597,7 +610,8 @@ class SandboxServer:
         spec = admin_body(request)
         kind = spec.get("kind", "status")
         count = int(spec.get("count", 1))
-        where = {"path_contains": spec.get("path_contains"), "method": spec.get("method")}
+        where = {"path_contains": spec.get("path_contains"), "method": spec.get("method"),
+                 "credential": spec.get("credential")}
         if kind == "status":
             fault = self.faults.add(status=int(spec.get("status", 500)), count=count, body=spec.get("body"), **where)
         elif kind == "slow":

@@ -376,6 +376,18 @@ class BsaleAccount:
             self._notify("variant", "put", f"/v2/variants/{variant.id}.json", variant.id)
             return variant
 
+    def forget_variant(self, variant_id: int, notify: bool = True) -> None:
+        """Make a variant vanish (its reads answer 404, its stock and prices go); with ``notify``, fire a
+        ``variant`` delete. Bsale documents only deactivation, but a notification can outlive its variant."""
+        with self._lock:
+            self.variants.pop(variant_id)
+            for key in [k for k in self.stocks if k[0] == variant_id]:
+                del self.stocks[key]
+            for key in [k for k in self.prices if k[1] == variant_id]:
+                del self.prices[key]
+            if notify:
+                self._notify("variant", "delete", f"/v2/variants/{variant_id}.json", variant_id)
+
     def set_stock(self, variant_id: int, office_id: int, quantity: float, reserved: float | None = None) -> Stock:
         """Set the physical stock of a variant in an office (like an inventory count); fires a ``stock`` put."""
         with self._lock:

@@ -4,7 +4,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bridge.http import resolver
-from bridge.intake import bsale
+from bridge.intake import body, bsale
 from bridge.observability import logger, metrics
 
 app = resolver()
@@ -12,7 +12,8 @@ app = resolver()
 
 @app.post("/bsale/notifications/<token>")
 def notification(token: str) -> dict[str, str]:
-    message = bsale.accept(token, app.current_event.decoded_body or "")
+    event = app.current_event
+    message = bsale.accept(token, body.raw(event.body, event.is_base64_encoded))
     return {"status": "queued", "subject": message.subject}
 
 

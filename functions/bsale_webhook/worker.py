@@ -1,25 +1,32 @@
-"""SQS worker: apply queued Bsale notifications (partial batch failures: one bad message retries alone)."""
+"""SQS worker: apply queued Bsale notifications (partial batch failures: one bad message retries alone).
+
+Records run inside the invocation's time (bridge/batch.py): none is started without time for it, and a slow or
+failing shop's other records are handed back so the other shops' go first.
+"""
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bridge.batch import TimeBox
 from bridge.observability import logger, metrics
 from bridge.ops.dead_letters import failures_recorded
 from bridge.queue import WorkMessage
+from bridge.settings import settings
 from bridge.sync.worker import handle_catalog_event
-
-
-def record_handler(record: SQSRecord) -> str:
-    logger.set_correlation_id(record.message_id)
-    message = WorkMessage.model_validate_json(record.body)
-    with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
-        return handle_catalog_event(message).action
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    box = TimeBox("bsale", settings().bsale_queue_url, context.get_remaining_time_in_millis)
+
+    def record_handler(record: SQSRecord) -> str:
+        logger.set_correlation_id(record.message_id)
+        message = WorkMessage.model_validate_json(record.body)
+        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
+            return box.run(message, lambda: handle_catalog_event(message).action)
+
     # A processor per invocation: it holds the batch's results, and the local stack runs invocations in threads.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -4,7 +4,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bridge.http import resolver
-from bridge.intake import jumpseller
+from bridge.intake import body, jumpseller
 from bridge.observability import logger, metrics
 
 app = resolver()
@@ -13,8 +13,7 @@ app = resolver()
 @app.post("/jumpseller/webhooks")
 def webhook() -> dict[str, str]:
     event = app.current_event
-    raw = event.decoded_body.encode() if event.decoded_body else b""
-    message = jumpseller.accept(event.headers, raw)
+    message = jumpseller.accept(event.headers, body.raw(event.body, event.is_base64_encoded))
     return {"status": "queued", "subject": message.subject}
 
 

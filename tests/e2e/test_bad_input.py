@@ -74,8 +74,8 @@ def test_signed_jumpseller_webhook_is_queued_and_recorded(shop: DemoShop, stack:
     ("change", "status"),
     [
         ({"Jumpseller-Hmac-Sha256": "forged"}, 401),
-        ({"Jumpseller-Store-Code": "not-a-shop"}, 404),
-        ({"Jumpseller-Store-Code": "../../etc"}, 404),
+        ({"Jumpseller-Store-Code": "not-a-shop"}, 401),  # answered as a bad signature: no store enumeration
+        ({"Jumpseller-Store-Code": "../../etc"}, 401),
         ({"Jumpseller-Event": "order_exploded"}, 400),
     ],
 )
@@ -98,3 +98,50 @@ def test_signed_but_malformed_jumpseller_bodies_are_refused(shop: DemoShop, stac
                "Jumpseller-Hmac-Sha256": sign(shop.store.hooks_token, body)}
     answer = _post_jumpseller(stack, body, headers)
     assert answer.status_code in (400, 413)
+
+
+def _answer(response: requests.Response) -> tuple[int, dict]:
+    return response.status_code, response.json()
+
+
+def test_an_unknown_store_and_a_bad_signature_get_the_same_jumpseller_answer(
+    new_shop, stack: LocalStack
+) -> None:
+    # A stranger probing store codes learns nothing: every way of not being a connected store's signed webhook
+    # gets the very same status and body.
+    shop, other = new_shop(), new_shop()
+    body = json.dumps(official("jumpseller/order_webhook_official")).encode()
+    signed = sign(shop.store.hooks_token, body)
+    answers = {
+        "bad signature": {"Jumpseller-Store-Code": shop.code, "Jumpseller-Hmac-Sha256": "forged"},
+        "another store's signature": {"Jumpseller-Store-Code": shop.code,
+                                      "Jumpseller-Hmac-Sha256": sign(other.store.hooks_token, body)},
+        "no signature": {"Jumpseller-Store-Code": shop.code},
+        "unknown store, valid-looking signature": {"Jumpseller-Store-Code": "no-such-store",
+                                                   "Jumpseller-Hmac-Sha256": signed},
+        "malformed store code": {"Jumpseller-Store-Code": "Ünïcode/../x", "Jumpseller-Hmac-Sha256": signed},
+        "no store code": {"Jumpseller-Hmac-Sha256": signed},
+    }
+    seen = {name: _answer(_post_jumpseller(stack, body, {"Jumpseller-Event": "order_paid", **headers}))
+            for name, headers in answers.items()}
+    assert len(set(map(json.dumps, seen.values()))) == 1, seen
+    status, reason = seen["bad signature"]
+    assert status == 401 and reason["error"] == "bad_signature"
+
+
+def test_an_unknown_shop_and_a_wrong_secret_get_the_same_bsale_answer(new_shop, stack: LocalStack) -> None:
+    shop, other = new_shop(), new_shop()
+    raw = json.dumps(good_body(shop)).encode()
+    base, token = shop.notification_url.rsplit("/", 1)
+    code, secret = token.split(".", 1)
+    other_secret = other.notification_url.rsplit("/", 1)[1].split(".", 1)[1]
+    urls = {
+        "wrong secret": f"{base}/{code}.{'A' * len(secret)}",
+        "another shop's secret": f"{base}/{code}.{other_secret}",
+        "unknown shop": f"{base}/no-such-shop.{secret}",
+        "malformed token": f"{base}/{code}",
+    }
+    seen = {name: _answer(requests.post(url, data=raw, headers={"Content-Type": "application/json"}, timeout=5))
+            for name, url in urls.items()}
+    assert len(set(map(json.dumps, seen.values()))) == 1, seen
+    assert seen["wrong secret"][0] == 404

@@ -284,3 +284,48 @@ def test_list_shows_every_dead_letter_queue_and_the_stack_output_names_the_same_
 def test_a_queue_that_is_not_configured_is_refused_by_name(admin: Admin) -> None:
     out = admin("dlq", "inspect", "order", env={"ORDER_DLQ_URL": ""}, code=2)
     assert "ORDER_DLQ_URL not set" in out
+
+
+# ------------------------------------------------------------------------------------------- bounded deferrals
+
+@pytest.fixture
+def deferral_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """DEFERRAL_LIMITS for the workers of the running stack (they read settings from this process)."""
+    from bridge.settings import settings
+
+    def set_limits(value: str) -> None:
+        monkeypatch.setenv("DEFERRAL_LIMITS", value)
+        settings.cache_clear()
+
+    yield set_limits
+    monkeypatch.delenv("DEFERRAL_LIMITS", raising=False)
+    settings.cache_clear()
+
+
+def test_a_jumpseller_answering_429_for_good_ends_in_the_dead_letters_with_its_reason(
+    shop: DemoShop, stack: LocalStack, route: dl.Route, jumpseller: JumpsellerSandbox, admin: Admin,
+    deferral_limits: Callable[[str], None],
+) -> None:
+    # Given a Jumpseller that answers 429 to every write of a SKU, for as long as it takes
+    deferral_limits('{"bsale": {"count": 3, "minutes": 30}}')
+    found = shop.store.find_sku("TAZA-1")
+    assert found is not None
+    jumpseller.faults.add(status=429, count=100_000, path_contains=f"/products/{found[0].id}", method="PUT")
+    # When Bsale's stock changes
+    shop.bsale.set_stock(shop.variant_id("TAZA-1"), shop.office_id, 2)
+    # Then the message is handed back as often as the Bsale queue allows, and then fails into the dead letters
+    sqs = stack.client("sqs")
+    letters = eventually(lambda: dead(sqs, route, shop), timeout=90, interval=0.25)
+    assert [letter.subject for letter in letters] == [f"stock {shop.variant_id('TAZA-1')}"]
+    body = json.loads(letters[0].body)
+    assert body["deferred"] == 3 and body["first_deferred_at"]
+    assert letters[0].receive_count >= 5
+    # And the operator reads why (the bound and the API's own answer), with the alarm's queue non-empty
+    listing = admin("dlq", "inspect", "bsale", "--shop", shop.code)
+    assert "DeferralsExhausted" in listing and "Jumpseller still answers 429" in listing
+    assert "handed back 3 times" in listing
+    # And the writes it cost are bounded: every hand-back and every retry tries a few times, then stops
+    assert stack.drain(10)
+    tried = sum(1 for r in jumpseller.requests if r.credential == shop.store.login and r.method == "PUT")
+    assert tried <= (3 + 5) * 4
+    jumpseller.faults.clear()

@@ -401,6 +401,9 @@ def test_a_boleta_that_must_become_a_factura_is_credited_first_and_never_doubled
     assert record.document.kind == "factura" and record.generation == 2
     [ret] = [r for r in shop.account.returns.values() if r.reference_document_id == boleta.id]
     factura = next(d for d in shop.documents(order_id) if d.id != boleta.id)
+    # Each generation has its own salesId in Bsale: the factura's is the order's with the generation appended
+    assert (boleta.sales_id, factura.sales_id) == (f"js-{shop.code}-{order_id}", f"js-{shop.code}-{order_id}-2")
+    assert record.document.sales_id == factura.sales_id
     assert ret.credit_note_id < factura.id  # credited first
     assert factura.total_amount == boleta.total_amount == 9990 + 4990
     assert admin(["create-document", shop.code, str(order_id), "--replace"]) == 0  # already a factura

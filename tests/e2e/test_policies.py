@@ -15,7 +15,7 @@ import requests
 
 from devstack import LocalStack
 from devstack.demo import DemoShop
-from tests.conftest import ROOT
+from tests.conftest import FIXTURES, ROOT
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
@@ -96,7 +96,7 @@ def test_each_function_touches_only_what_its_policy_allows(shop: DemoShop, stack
     assert result == {"batchItemFailures": []}
     assert_covered(stack, "BsaleWorkerFunction", calls)
 
-    order = (ROOT.parent / "shared/reference/fixtures/jumpseller/order_webhook_official.json").read_bytes()
+    order = (FIXTURES / "jumpseller/order_webhook_official.json").read_bytes()
     from sandboxes.jumpseller import sign
 
     headers = {"Jumpseller-Event": "order_paid", "Jumpseller-Store-Code": shop.code,

@@ -75,13 +75,25 @@ def test_duplicate_and_out_of_order_notifications_converge(shop: DemoShop, stack
     assert shop.jumpseller_stock("POL-M") == 14
 
 
-def test_other_offices_are_dropped(shop: DemoShop, stack: LocalStack, jumpseller: JumpsellerSandbox) -> None:
+def test_other_offices_are_dropped(
+    shop: DemoShop, stack: LocalStack, bsale: BsaleSandbox, jumpseller: JumpsellerSandbox
+) -> None:
+    # Given a change in another office of the shop's company, notified (posted here, so it surely arrived)
     other = next(o.id for o in shop.bsale.offices.values() if o.id != shop.office_id)
-    before = calls(jumpseller, shop.store.login, "PUT")
+    bsale.notifications_enabled = False
     shop.bsale.set_stock(shop.variant_id("POL-S"), other, 99)
-    assert stack.drain(10)
+    reads, writes = calls(bsale, shop.bsale.token), calls(jumpseller, shop.store.login, "PUT")
+    body = notification(shop, "POL-S", office_id=other)
+    requests.post(shop.notification_url, json=body, timeout=30).raise_for_status()
+    assert stack.drain(30)
+    # Then the worker dropped it unread: not even one Bsale call, no write
+    assert calls(bsale, shop.bsale.token) == reads
+    assert calls(jumpseller, shop.store.login, "PUT") == writes
     assert shop.jumpseller_stock("POL-S") == 5
-    assert calls(jumpseller, shop.store.login, "PUT") == before
+    # While the same notification for the shop's own office is read (so the counts above could move)
+    requests.post(shop.notification_url, json=notification(shop, "POL-S"), timeout=30).raise_for_status()
+    assert stack.drain(30)
+    assert calls(bsale, shop.bsale.token) > reads
 
 
 def test_jumpseller_429_and_5xx_are_retried_until_the_stock_arrives(

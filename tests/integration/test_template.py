@@ -116,3 +116,93 @@ def test_every_handler_string_imports(function: str) -> None:
     finally:
         sys.path.remove(str(path.parent))
     assert callable(getattr(loaded, attribute))
+
+
+# -- the public edge -------------------------------------------------------------------------------------------------
+
+def api_routes() -> list[tuple[str, str, str]]:
+    """(function, path, method) of every API route the template serves."""
+    return [(name, event["Properties"]["Path"], event["Properties"]["Method"].upper())
+            for name, props in FUNCTIONS.items() for event in (props.get("Events") or {}).values()
+            if event["Type"] == "Api"]
+
+
+def _method_settings() -> dict[tuple[str, str], dict[str, Any]]:
+    settings = TEMPLATE.body["Globals"]["Api"]["MethodSettings"]
+    return {(s["ResourcePath"], s["HttpMethod"].upper()): s for s in settings}
+
+
+def test_the_api_is_throttled_for_the_whole_stage_and_each_route() -> None:
+    settings = _method_settings()
+    stage = settings[("/*", "*")]  # also covers any route added later
+    assert 0 < stage["ThrottlingRateLimit"] <= stage["ThrottlingBurstLimit"]
+    assert api_routes(), "no API route found"
+    for function, path, method in api_routes():
+        # Stage method settings write every slash of the path as ~1, after a leading slash: /a/b is /~1a~1b.
+        route = settings.get(("/" + path.replace("/", "~1"), method))
+        assert route is not None, f"{method} {path} ({function}) has no throttle of its own"
+        assert 0 < route["ThrottlingRateLimit"] <= stage["ThrottlingRateLimit"], path
+        assert route["ThrottlingRateLimit"] <= route["ThrottlingBurstLimit"] <= stage["ThrottlingBurstLimit"], path
+
+
+def _reserved(function: str) -> int:
+    value = FUNCTIONS[function].get("ReservedConcurrentExecutions")
+    assert isinstance(value, dict) and "Fn::If" in value, f"{function} reserves no concurrency"
+    condition, reserved, otherwise = value["Fn::If"]
+    assert condition == "Reserving" and otherwise == {"Ref": "AWS::NoValue"}, function
+    assert isinstance(reserved, int) and reserved > 0, function
+    return reserved
+
+
+def test_every_function_has_reserved_concurrency_so_a_flood_cannot_starve_another() -> None:
+    for function in FUNCTIONS:
+        _reserved(function)
+    # Queue consumers reserve what their queue may run: never starved by a webhook flood, never more than that.
+    for function, _queue, props in sqs_sources():
+        assert _reserved(function) == props["ScalingConfig"]["MaximumConcurrency"], function
+    # The webhook functions cannot exceed their own share however many requests the throttle lets through.
+    for function, _path, _method in api_routes():
+        assert _reserved(function) <= 50, function
+    # AWS keeps 100 unreserved: the parameter says which account limit that needs, and it adds up.
+    total = sum(_reserved(function) for function in FUNCTIONS)
+    description = " ".join(TEMPLATE.body["Parameters"]["ReserveConcurrency"]["Description"].split())
+    assert f"at least {total + 100}" in description
+    assert TEMPLATE.body["Conditions"]["Reserving"] == {"Fn::Equals": [{"Ref": "ReserveConcurrency"}, "true"]}
+
+
+def test_throttles_and_reservations_say_why() -> None:
+    lines = (ROOT / "template.yaml").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if "ReservedConcurrentExecutions:" in line:
+            assert lines[i - 1].strip().startswith("#"), f"line {i + 1}: a reservation without its reason"
+        if line.strip() == "MethodSettings:":
+            assert any(text.strip().startswith("#") for text in lines[i - 6:i]), "throttling without its reason"
+
+
+def _ssm_resources(function: str) -> list[str]:
+    found = []
+    for policy in FUNCTIONS[function].get("Policies", []):
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a.startswith("ssm:") for a in actions):
+                resources = statement["Resource"] if isinstance(statement["Resource"], list) else [
+                    statement["Resource"]]
+                found += [r["Fn::Sub"] if isinstance(r, dict) else r for r in resources]
+    return found
+
+
+# Internet-facing, yet every request is signed in (the session of an OAuth install) and acts for that shop only:
+# the shop panel needs the shop's API tokens to do what its owner presses (F18).
+SIGNED_IN = {"PanelFunction"}
+
+
+def test_each_function_may_read_only_the_secrets_it_needs() -> None:
+    facing = {function for function, _path, _method in api_routes()}
+    for function in FUNCTIONS:
+        for resource in _ssm_resources(function):
+            # /app/credentials: the Jumpseller app's OAuth client, to refresh a shop's tokens (F17).
+            assert resource.endswith(("/shops/*/credentials", "/shops/*/hooks", "/app/credentials")), (
+                function, resource)
+            if function in facing and function not in SIGNED_IN:
+                # Internet-facing: the hooks token alone, never the shop's Bsale or Jumpseller API tokens.
+                assert resource.endswith("/shops/*/hooks"), (function, resource)

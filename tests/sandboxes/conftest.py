@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from sandboxes import BsaleAccount, BsaleSandbox, FakeClock, JumpsellerSandbox, JumpsellerStore
-
-# Copies of shared/reference/fixtures (official example payloads), so the tests also run on a clean clone;
-# test_fixtures.py checks they still match the reference when it is present.
-FIXTURES = Path(__file__).with_name("fixtures")
-
-
-def official(name: str) -> Any:
-    """An official example payload, e.g. ``official("bsale/webhook_stock_official")``."""
-    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
 
 
 @dataclass

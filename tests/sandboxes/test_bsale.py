@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from sandboxes import BsaleAccount, BsaleSandbox, FakeClock
-from tests.sandboxes.conftest import Receiver, official
+from tests.conftest import official
+from tests.sandboxes.conftest import Receiver
 
 IVA_LINE = {"taxes": [{"code": 14, "percentage": 19}]}
 

@@ -56,6 +56,19 @@ def test_fault_filters_by_path_and_method(bsale: BsaleSandbox, bapi: requests.Se
     assert bapi.get(bsale.url + "/v1/stocks.json").status_code == 200
 
 
+def test_fault_filters_by_credential_so_one_shop_fails_alone(bsale: BsaleSandbox, bapi: requests.Session) -> None:
+    bsale.add_account("other-token", 77)
+    bsale.faults.add(status=500, count=5, credential="other-token", path_contains="/offices")
+    assert bapi.get(bsale.url + "/v1/offices.json").status_code == 200  # this shop's token: not matched
+    other = requests.get(bsale.url + "/v1/offices.json", headers={"access_token": "other-token"}, timeout=5)
+    assert other.status_code == 500
+    assert bsale.faults.pending[0].remaining == 4
+    answer = requests.post(bsale.url + "/_sandbox/faults", timeout=5,
+                           json={"kind": "status", "status": 503, "credential": "nobody"})
+    assert answer.status_code == 201 and answer.json()["credential"] == "(set)"  # never echoes a token
+    assert bapi.get(bsale.url + "/v1/offices.json").status_code == 200
+
+
 def test_slow_fault_delays_then_answers(bsale: BsaleSandbox, bapi: requests.Session) -> None:
     bsale.faults.slow(0.3, count=1)
     started = time.monotonic()

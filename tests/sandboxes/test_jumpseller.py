@@ -13,7 +13,8 @@ import requests
 
 from sandboxes import FakeClock, JumpsellerSandbox, JumpsellerStore
 from sandboxes.jumpseller import JsProduct, JsVariant
-from tests.sandboxes.conftest import Receiver, official
+from tests.conftest import official
+from tests.sandboxes.conftest import Receiver
 
 
 def api(sandbox: JumpsellerSandbox) -> str:

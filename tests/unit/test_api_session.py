@@ -49,9 +49,22 @@ def bsale(script: list[Any]) -> tuple[BsaleClient, FakeSession]:
 
 
 def test_429_is_waited_out_then_succeeds(no_sleep: list[float]) -> None:
-    client, session = bsale([(429, {"error": "Too Many Requests"}, {}), (200, {"items": []}, {})])
-    assert client.available_stock("7", "1") == 0
+    row = {"quantityAvailable": 3.0, "variant": {"id": "7"}, "office": {"id": "1"}}
+    client, session = bsale([(429, {"error": "Too Many Requests"}, {}), (200, {"items": [row]}, {})])
+    assert client.available_stock("7", "1") == 3
     assert len(session.sent) == 2 and no_sleep
+
+
+def test_no_stock_row_is_none_in_stock_unless_the_variant_is_gone() -> None:
+    from bridge.clients.bsale import BsaleNotFound
+
+    client, session = bsale([(200, {"items": []}, {}), (200, {"id": 7, "code": "X", "state": 0}, {})])
+    assert client.available_stock("7", "1") == 0
+    assert session.sent[1]["url"].endswith("/v1/variants/7.json")
+    client, session = bsale([(200, {"items": []}, {}), (404, {"error": "resource not found"}, {})])
+    with pytest.raises(BsaleNotFound) as gone:
+        client.available_stock("7", "1")
+    assert (gone.value.what, gone.value.ident) == ("variant", "7")
 
 
 def test_5xx_on_a_read_is_retried_and_auth_header_sent() -> None:
@@ -88,14 +101,15 @@ def test_persistent_failure_gives_up_as_retryable() -> None:
     assert caught.value.retryable and len(session.sent) == 4
 
 
-def test_pages_follow_next() -> None:
+def test_pages_continue_while_bsale_says_next() -> None:
     client, session = bsale([
         (200, {"items": [{"id": 1}], "next": "http://bsale.test/v1/x.json?limit=50&offset=50"}, {}),
         (200, {"items": [{"id": 2}]}, {}),
     ])
     assert [item["id"] for item in client.pages("/v1/x.json")] == [1, 2]
     assert session.sent[0]["params"] == {"limit": 50, "offset": 0}
-    assert session.sent[1]["url"].endswith("offset=50") and session.sent[1]["params"] is None
+    assert session.sent[1]["url"] == "http://bsale.test/v1/x.json" and session.sent[1]["params"] == {
+        "limit": 50, "offset": 50}
 
 
 def test_jumpseller_product_put_carries_name_and_price_variant_put_does_not() -> None:
@@ -161,3 +175,126 @@ def test_a_pace_that_may_not_wait_says_how_long_instead() -> None:
     with pytest.raises(RateLimited) as caught:
         pace.wait(max_wait=0)
     assert caught.value.seconds == pytest.approx(Pace.MARGIN)
+
+
+# -- where the credential goes -----------------------------------------------------------------------------------
+
+def _page(n: int, next_link: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    return 200, {"items": [{"id": i} for i in range(n)], "next": next_link}, {}
+
+
+def test_the_page_walker_never_follows_a_next_link_to_another_host() -> None:
+    # A `next` pointing anywhere else is not followed: the next page is asked by offset, on the shop's own host.
+    client, session = bsale([_page(50, "https://evil.test/v1/variants.json?limit=50&offset=50"), _page(3, None)])
+    items = list(client.pages("/v1/variants.json", {"code": "X"}))
+    assert len(items) == 53
+    assert [s["url"] for s in session.sent] == ["http://bsale.test/v1/variants.json"] * 2
+    assert [s["params"]["offset"] for s in session.sent] == [0, 50]
+    assert all(s["params"]["code"] == "X" for s in session.sent)
+
+
+def test_a_listing_that_never_ends_stops_at_the_page_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.clients import bsale as bsale_module
+
+    monkeypatch.setattr(bsale_module, "MAX_PAGES", 5)
+    looping = "http://bsale.test/v1/variants.json?limit=50&offset=0"  # a `next` that points back at itself
+    client, session = bsale([_page(50, looping)] * 6)
+    with pytest.raises(UpstreamError, match="more than 5 pages"):
+        list(client.pages("/v1/variants.json"))
+    assert len(session.sent) == 5
+
+
+def test_an_empty_page_with_next_ends_the_listing() -> None:
+    client, session = bsale([_page(0, "http://bsale.test/v1/variants.json?offset=50")])
+    assert list(client.pages("/v1/variants.json")) == []
+    assert len(session.sent) == 1
+
+
+@pytest.mark.parametrize("url", ["https://evil.test/v1/x.json", "http://bsale.test@evil.test/v1/x.json",
+                                 "https://bsale.test/v1/x.json"])  # same host, other scheme: another origin
+def test_no_request_carries_the_credential_to_another_origin(url: str) -> None:
+    client, session = bsale([(200, {}, {})])
+    with pytest.raises(UpstreamError, match="refused"):
+        client.get_json(url)
+    assert session.sent == []
+
+
+def test_the_credential_host_is_allowed_for_the_company_lookup() -> None:
+    session = FakeSession([(200, {"id": 7, "code": "76.000.000-0"}, {})])
+    client = BsaleClient("tok", "http://bsale.test", "http://credential.test", session=session)  # type: ignore[arg-type]
+    client.pace = Pace(1000)
+    assert client.instance().id == 7
+    assert session.sent[0]["url"].startswith("http://credential.test/")
+
+
+def test_jumpseller_products_stop_at_the_page_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.clients import jumpseller as jumpseller_module
+
+    monkeypatch.setattr(jumpseller_module, "MAX_PAGES", 3)
+    full = [{"product": {"id": i, "name": "p", "price": 1}} for i in range(100)]
+    session = FakeSession([(200, full, {})] * 4)
+    client = JumpsellerClient("login", "secret-token", "http://js.test/v1", session=session)  # type: ignore[arg-type]
+    client.pace = Pace(1000)
+    with pytest.raises(UpstreamError, match="more than 3 pages"):
+        list(client.products())
+    assert len(session.sent) == 3
+
+
+def test_jumpseller_credentials_travel_in_the_authorization_header_never_in_the_url() -> None:
+    # Jumpseller accepts Basic auth (recommended) and deprecated ?login=&authtoken= query parameters: only the first.
+    session = FakeSession([(200, [], {}), (200, {"store": {}}, {}), (200, [], {})])
+    client = JumpsellerClient("login", "secret-token", "http://js.test/v1", session=session)  # type: ignore[arg-type]
+    client.pace = Pace(1000)
+    list(client.products())
+    client.store_info()
+    client.hooks()
+    for sent in session.sent:
+        assert sent["auth"] == ("login", "secret-token")
+        assert "secret-token" not in sent["url"] and "secret-token" not in str(sent.get("params"))
+        assert "authtoken" not in str(sent.get("params")) and "login" not in str(sent.get("params"))
+
+
+# ------------------------------------------------------------------------------ the invocation's time (F16)
+
+def test_calls_are_cut_to_the_time_left_and_none_starts_without_enough() -> None:
+    import time
+
+    from bridge.clients.http import OutOfTime, calls_end_by
+
+    row = {"quantityAvailable": 1.0, "variant": {"id": "7"}, "office": {"id": "1"}}
+    client, session = bsale([(200, {"items": [row]}, {})])
+    with calls_end_by(time.monotonic() + 4.0):
+        client.available_stock("7", "1")
+    connect, read = session.sent[0]["timeout"]
+    assert connect == http_module.TIMEOUT[0] and 3.0 < read <= 4.0  # the session's 10 s read cut to what is left
+    client, session = bsale([(200, {"items": [row]}, {})])
+    with calls_end_by(time.monotonic() + 0.5), pytest.raises(OutOfTime) as raised:
+        client.available_stock("7", "1")
+    assert session.sent == [] and raised.value.retryable
+    client.available_stock("7", "1")  # outside the block: no deadline
+    assert session.sent[0]["timeout"] == http_module.TIMEOUT
+
+
+def test_an_impatient_session_gives_up_on_the_first_timeout() -> None:
+    client, session = bsale([requests.ReadTimeout("slow"), (200, {"items": []}, {})])
+    client.retry_timeouts = False
+    with pytest.raises(UpstreamError) as raised:
+        client.available_stock("7", "1")
+    assert len(session.sent) == 1 and raised.value.retryable and "no answer" in str(raised.value)
+    # A patient one tries again
+    row = {"quantityAvailable": 2.0, "variant": {"id": "7"}, "office": {"id": "1"}}
+    client, session = bsale([requests.ReadTimeout("slow"), (200, {"items": [row]}, {})])
+    assert client.available_stock("7", "1") == 2 and len(session.sent) == 2
+
+
+def test_the_catalog_worker_opens_impatient_clients_the_order_worker_patient_ones() -> None:
+    from bridge.models.shop import Shop, ShopSecrets
+    from bridge.shops import context
+
+    shop = Shop(shop_id="s1", cpn_id=1, office_id=1, price_list_id=1)
+    creds = ShopSecrets.model_construct(bsale_token="b", jumpseller_login="l", jumpseller_auth_token="a")
+    quick = context.clients_for(shop, creds, webhook=True, impatient=True)
+    patient = context.clients_for(shop, creds, webhook=True)
+    assert (quick.bsale.timeout, quick.bsale.retry_timeouts) == (context.IMPATIENT_TIMEOUT, False)
+    assert (quick.jumpseller.timeout, quick.jumpseller.retry_timeouts) == (context.IMPATIENT_TIMEOUT, False)
+    assert (patient.bsale.timeout, patient.bsale.retry_timeouts) == (http_module.TIMEOUT, True)

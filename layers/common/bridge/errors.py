@@ -6,6 +6,7 @@ from __future__ import annotations
 class BridgeError(Exception):
     status = 500
     code = "internal_error"
+    answer_code: str | None = None  # what the caller is told, when it must not learn `code` (counted under `code`)
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -29,6 +30,14 @@ class UnknownShop(BridgeError):
 
 class ShopDisconnected(UnknownShop):
     """Jumpseller no longer accepts the shop's app tokens (the app was removed): the shop is not called."""
+
+
+class UnknownStore(UnknownShop):
+    """A webhook naming no connected store, answered exactly as a bad signature: a stranger cannot tell a
+    connected store from one that is not (no enumeration). Still counted as an unknown shop."""
+
+    status = 401
+    answer_code = "bad_signature"
 
 
 class WrongCompany(BridgeError):

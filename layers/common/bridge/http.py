@@ -23,7 +23,7 @@ def resolver() -> APIGatewayRestResolver:
         return Response(
             status_code=exc.status,
             content_type=content_types.APPLICATION_JSON,
-            body={"error": exc.code, "message": exc.reason},
+            body={"error": exc.answer_code or exc.code, "message": exc.reason},
         )
 
     return app

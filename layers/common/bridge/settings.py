@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     panel_session_minutes: int = Field(default=60, alias="PANEL_SESSION_MINUTES")
     # Who may show the panel in a frame: the Jumpseller admin.
     panel_frame_ancestors: str = Field(default="https://*.jumpseller.com", alias="PANEL_FRAME_ANCESTORS")
+    # Shops may point at the local sandboxes (http on loopback): set by devstack only, never in a deployed stage.
+    allow_local_api_urls: bool = Field(default=False, alias="ALLOW_LOCAL_API_URLS")
+    # How often, or for how long, a message may be handed back because its shop's API quota stays spent (or the
+    # API keeps answering 429), per queue, before it fails into the dead letters. JSON, merged over the defaults
+    # in bridge/queue.py, e.g. {"bsale": {"count": 20, "minutes": 15}}.
+    deferral_limits: dict[str, dict[str, int]] = Field(default_factory=dict, alias="DEFERRAL_LIMITS")
 
 
 @lru_cache(maxsize=1)

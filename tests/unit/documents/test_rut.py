@@ -106,3 +106,14 @@ def test_check_digit_agrees_with_the_compact_algorithm_on_many_bodies() -> None:
 def test_normalize_is_not_validation() -> None:
     assert normalize_rut("00.012.345.678-k") == "12345678K"
     assert normalize_rut(None) == ""
+
+
+@pytest.mark.parametrize("given", ["1" * 5000 + "-5", "9" * 4301, "١٢٣٤٥٦٧٨-5", "12345678" + "0" * 10_000 + "K"])
+def test_a_rut_of_thousands_of_digits_is_out_of_range_not_an_error(given: str) -> None:
+    # A customer's checkout field can hold anything: the answer is a reason for the shop owner, never an exception
+    parsed = parse_rut(given)
+    assert isinstance(parsed, RutError)
+    assert parsed.problem in (RutProblem.OUT_OF_RANGE, RutProblem.INVALID_CHARACTERS)
+    # and the reason quotes only the start of what was typed
+    assert len(parsed.reason) < 200
+    assert not is_valid_rut(given)

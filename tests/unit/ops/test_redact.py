@@ -87,3 +87,47 @@ def test_dumps_is_compact_json_and_scrubs_what_json_would_stringify() -> None:
     assert json.loads(line) == {"message": "hello", "extra": "customer [email]", "n": 1.5, "ok": True,
                                 "items": ["a", "b"]}
     assert ", " not in line
+
+
+# Every form a Chilean RUT takes in a log line: with or without thousands dots, 7 or 8 digits, verifier digit or K.
+RUT_FORMS = ["12.345.678-5", "12345678-5", "12345678K", "12345678k", "7.654.321-k", "7.654.321-K", "9876543-2",
+             "9.876.543-2", "9876543K", "1.234.567-4", "76.543.210-3", "76543210-3"]
+
+
+@pytest.mark.parametrize("rut", RUT_FORMS)
+@pytest.mark.parametrize("template", ["{}", "cliente RUT {}", "RUT: {}.", "(rut {})", "factura a {} por 9990",
+                                      "billing taxid={}", '{{"taxid": "{}"}}'])
+def test_every_rut_form_is_masked_in_free_text(rut: str, template: str) -> None:
+    out = scrub_text(template.format(rut))
+    assert rut not in out and rut.replace(".", "") not in out, out
+
+
+def test_the_rut_of_a_seven_digit_customer_is_masked() -> None:
+    assert scrub_text("cliente RUT 9876543-2") == "cliente RUT [rut]"
+
+
+# Keys a log record may carry personal data or a secret under, in the spellings the code and the APIs use. The
+# values are what free text alone would let through (no dash, short, plain), so only the key can mask them.
+SENSITIVE_KEYS = ["rut", "RUT", "Rut", "taxid", "TaxId", "tax_id", "tax-id", "email", "e_mail", "E-Mail", "mail",
+                  "phone", "password", "passwd", "secret", "api_key", "apikey", "x-api-key", "authorization",
+                  "proxy-authorization", "cookie", "set-cookie", "signature", "hmac", "Jumpseller-Hmac-Sha256",
+                  "credentials", "token", "access_token", "hooks_token", "bsale_token", "client_secret",
+                  "db_password", "customer_email", "billing_rut", "company_taxid", "contact_phone",
+                  "webhook_signature"]
+
+
+@pytest.mark.parametrize("key", SENSITIVE_KEYS)
+@pytest.mark.parametrize("value", ["98765432", "plain", 76543210])
+def test_a_value_under_a_sensitive_key_is_masked(key: str, value: object) -> None:
+    assert scrub({key: value}) == {key: "***"}
+    assert scrub({"order": {"billing": [{key: value}]}}) == {"order": {"billing": [{key: "***"}]}}
+
+
+def test_the_value_under_rut_is_masked() -> None:
+    assert scrub({"rut": "98765432", "name": "Ana"}) == {"rut": "***", "name": "Ana"}
+
+
+@pytest.mark.parametrize("key", ["office_id", "variant_id", "sku", "order_id", "quantity", "stock", "status",
+                                 "name", "trust", "route", "mailbox_count"])
+def test_ordinary_keys_keep_their_values(key: str) -> None:
+    assert scrub({key: "98765432"}) == {key: "98765432"}

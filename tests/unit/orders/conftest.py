@@ -20,6 +20,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("SHARED_RATE_LIMITS", "false")
+    monkeypatch.setenv("ALLOW_LOCAL_API_URLS", "true")  # the sandboxes are on loopback, over http
     settings.cache_clear()
     aws.reset()
     with mock_aws():

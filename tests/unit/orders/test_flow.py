@@ -375,6 +375,10 @@ def test_a_boleta_that_must_become_a_factura_is_credited_first_and_never_doubled
                    if d.sales_id and d.sales_id.startswith(f"js-{w.shop_id}-{order_id}")
                    or d.reference_document_id in {x.id for x in w.documents(order_id)})
     assert codes == ["33", "39", "61"]
+    # The factura went to Bsale under the second generation's salesId: the boleta's would be another key per type
+    sent = {w.account.document_types[d.document_type_id].code_sii: d.sales_id for d in w.documents(order_id)}
+    assert sent == {"39": f"js-{w.shop_id}-{order_id}", "33": f"js-{w.shop_id}-{order_id}-2"}
+    assert record.document.sales_id == f"js-{w.shop_id}-{order_id}-2"
     assert len(w.account.returns) == 1  # the boleta was credited once, despite the crash
     assert flow.create_document(w.ctx, order_id, "cli-3", replace=True).action == "unchanged"
 

@@ -66,11 +66,15 @@ def _run(store_code: str, order_id: int, action: Any) -> int:
     from bridge.errors import UpstreamError
     from bridge.observability import work_keys
     from bridge.shops.context import open_shop
+    from bridge.sync import stock
 
     with work_keys(shop=store_code, order=order_id):
         ctx = open_shop(store_code)
         try:
-            return _print(action(ctx))
+            result = action(ctx)
+            # Held units may have been given back: Jumpseller must show max(0, available − held) again.
+            stock.after_order_event(ctx, order_id)
+            return _print(result)
         except UpstreamError as exc:
             print(f"not done, try again later: {exc.reason}")
             return 1
@@ -96,7 +100,7 @@ def create_document(args: argparse.Namespace) -> int:
 def resolve_order(args: argparse.Namespace) -> int:
     from bridge.orders import flow
 
-    return _print(flow.resolve(args.store_code, args.order_id, args.note))
+    return _run(args.store_code, args.order_id, lambda ctx: flow.resolve(ctx.shop_id, args.order_id, args.note))
 
 
 def retry_orders(args: argparse.Namespace) -> int:

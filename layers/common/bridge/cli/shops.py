@@ -1,4 +1,4 @@
-"""Shop commands: connect-shop, shops, shop."""
+"""Shop commands: connect-shop, shops, shop, migrate-secrets."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def register(sub: Any) -> None:
     one = sub.add_parser("shop", help="show one shop's settings (never its secrets)")
     one.add_argument("store_code")
     one.set_defaults(run=show_shop)
+
+    m = sub.add_parser("migrate-secrets", help="give shops connected before the secrets split their hooks parameter "
+                                               "(run once after deploying it; idempotent)")
+    m.set_defaults(run=migrate_secrets)
 
 
 def connect_request(args: argparse.Namespace) -> Any:
@@ -94,4 +98,14 @@ def show_shop(args: argparse.Namespace) -> int:
     from bridge.store import shops
 
     print(shops.require(args.store_code).model_dump_json(indent=2))
+    return 0
+
+
+def migrate_secrets(args: argparse.Namespace) -> int:
+    from bridge import secrets
+    from bridge.store import shops
+
+    for shop in sorted(shops.all_shops(), key=lambda s: s.shop_id):
+        done = secrets.split_hooks(shop.shop_id)
+        print(f"{shop.shop_id:30} {'hooks parameter written' if done else 'already split'}")
     return 0

@@ -7,14 +7,23 @@ from typing import Any
 
 import requests
 
-from bridge.clients.http import ApiSession, Pace, Waits, pace_for
+from bridge.clients.http import ApiSession, Pace, Waits, origin, pace_for
 from bridge.errors import ConfigurationError, UpstreamError
 from bridge.models.bsale import DocumentType, Instance, Office, PriceDetail, PriceList, Stock, Variant
 
 BSALE_API_URL = "https://api.bsale.io"
 BSALE_CREDENTIAL_URL = "https://credential.bsale.io"
 PAGE_LIMIT = 50  # Bsale's maximum
+MAX_PAGES = 2000  # 100,000 items: more than any listing this product reads (a 10,000-SKU shop is 200 pages)
 RATE_PER_SECOND = 8  # Bsale's published limit since 10/2025
+
+
+class BsaleNotFound(ConfigurationError):
+    """Bsale answered 404 for one resource: it does not have it (any more)."""
+
+    def __init__(self, what: str, ident: Any) -> None:
+        super().__init__(f"Bsale has no {what} with id {ident}")
+        self.what, self.ident = what, str(ident)
 
 
 def local_pace(token: str) -> Pace:
@@ -35,6 +44,7 @@ class BsaleClient(ApiSession):
         super().__init__(base_url, pace or local_pace(token), session)
         self._token = token
         self.credential_url = credential_url.rstrip("/")
+        self.origins.add(origin(self.credential_url))
 
     def _auth(self, headers: dict[str, str]) -> None:
         headers["access_token"] = self._token
@@ -72,6 +82,10 @@ class BsaleClient(ApiSession):
         body = self.get_json("/v1/stocks.json", {"variantid": variant_id, "officeid": office_id})
         rows = [Stock.model_validate(item) for item in body.get("items", [])]
         rows = [row for row in rows if row.office.id == str(office_id) and row.variant.id == str(variant_id)]
+        if not rows:
+            # No stock row reads as none in stock, unless the variant itself is gone (BsaleNotFound): then
+            # nothing may be written for it. One more read, only in this rare case.
+            self.variant(variant_id)
         return sum(row.quantity_available for row in rows)
 
     def variant(self, variant_id: str) -> Variant:
@@ -111,18 +125,24 @@ class BsaleClient(ApiSession):
         return items, bool(body.get("next")) and len(items) == PAGE_LIMIT
 
     def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a list endpoint, 50 a page, following `next` as Bsale gives it."""
-        query: dict[str, Any] | None = {**(params or {}), "limit": PAGE_LIMIT, "offset": 0}
-        url = path
-        while url:
-            body = self.get_json(url, query)
-            yield from body.get("items", [])
-            url, query = body.get("next") or "", None  # `next` already carries the query
+        """Every item of a list endpoint, 50 a page, while Bsale says a `next` page exists.
+
+        The next page is asked by offset on the shop's own API host, never by following the `next` link: a link
+        may name any host, and the token goes with every request. At most MAX_PAGES pages: a listing that never
+        ends (or loops) fails instead of running forever.
+        """
+        for number in range(MAX_PAGES):
+            body = self.get_json(path, {**(params or {}), "limit": PAGE_LIMIT, "offset": number * PAGE_LIMIT})
+            items = list(body.get("items", []))
+            yield from items
+            if not body.get("next") or not items:
+                return
+        raise UpstreamError(self.service, f"{path} has more than {MAX_PAGES} pages; stopped", retryable=False)
 
     def _get_one(self, path: str, what: str, ident: Any, params: dict[str, Any] | None = None) -> Any:
         try:
             return self.get_json(path, params)
         except UpstreamError as exc:
             if exc.status_code == 404:
-                raise ConfigurationError(f"Bsale has no {what} with id {ident}") from exc
+                raise BsaleNotFound(what, ident) from exc
             raise

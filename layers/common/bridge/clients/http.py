@@ -6,13 +6,16 @@ UpstreamError marked retryable, and SQS retries the whole message later with bac
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 
@@ -20,6 +23,33 @@ from bridge.errors import UpstreamError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TIMEOUT = (3.05, 10)  # connect, read
+MIN_CALL_SECONDS = 1.0  # no call is started with less time than this left before the invocation's deadline
+
+# When the work under way must be over (time.monotonic()), set by a worker from its Lambda context's remaining
+# time: no call is started past it, and each call's timeouts are cut to what is left. Per thread (contextvar).
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("bridge_calls_deadline", default=None)
+
+
+@contextlib.contextmanager
+def calls_end_by(deadline: float | None) -> Iterator[None]:
+    """Every outside call made inside ends by `deadline` (monotonic seconds), or is not made (OutOfTime)."""
+    token = _deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def seconds_left() -> float | None:
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+class OutOfTime(UpstreamError):
+    """The invocation has too little time left for another call: the work is retried later, whole."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(service, "no time left in this invocation for another call", retryable=True)
 
 
 class Pace:
@@ -78,9 +108,10 @@ class Pace:
 class RateLimited(Exception):
     """The shop's shared quota is spent for longer than the caller is willing to wait."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"API quota spent for {seconds:.1f} s")
+    def __init__(self, seconds: float, reason: str = "API quota spent") -> None:
+        super().__init__(f"{reason} (for {seconds:.1f} s more)")
         self.seconds = seconds
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -109,7 +140,8 @@ class SharedPace:
         for quota in self.quotas:
             while (delay := rate.take(self.shop_id, f"{self.api}{quota.window}", quota.window, quota.cap)) > 0:
                 if waited + delay > self.max_wait:
-                    raise RateLimited(delay)
+                    raise RateLimited(delay, f"the shop's {self.api} quota ({quota.cap} calls a {quota.window} s) "
+                                             "is spent")
                 time.sleep(delay)
                 waited += delay
         return waited
@@ -132,15 +164,27 @@ class Waits(Protocol):
     def wait(self) -> float: ...
 
 
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL, lower case: what a credential is bound to."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.netloc.rpartition('@')[2]).lower()}"
+
+
 class ApiSession:
     """Calls one API with one credential; subclasses say how auth and error bodies look."""
 
     service = "api"
     max_attempts = 4
     max_backoff = 8.0
+    timeout: tuple[float, float] = TIMEOUT  # connect, read; the deadline (calls_end_by) may cut them
+    # A call that got no answer in time is tried again only if this says so: a webhook worker gives up on a
+    # slow API at once (SQS retries the message later) rather than spend its invocation waiting on one shop.
+    retry_timeouts = True
 
     def __init__(self, base_url: str, pace: Waits, session: requests.Session | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        # The only hosts this session sends its credential to (subclasses add their API's other hosts).
+        self.origins = {origin(self.base_url)}
         self.pace = pace
         self.session = session or requests.Session()
         self.calls = 0  # outbound requests made, for benchmarks and tests
@@ -172,7 +216,10 @@ class ApiSession:
 
         `retry_unsafe` marks a POST that Bsale deduplicates itself (a document with its salesId).
         """
-        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        url = path if path.startswith(("http:", "https:")) else f"{self.base_url}{path}"
+        if origin(url) not in self.origins:
+            # A URL from a response (a link, an href) may name any host: the credential never goes there.
+            raise UpstreamError(self.service, f"refused to send the credential to {origin(url)}", retryable=False)
         safe = method in ("GET", "PUT", "DELETE") or retry_unsafe
         headers = {"Accept": "application/json"}
         if json is not None:
@@ -181,17 +228,19 @@ class ApiSession:
         last: str = ""
         throttled = 0.0  # how long the API asked us to wait last, when it answered 429
         for attempt in range(1, self.max_attempts + 1):
+            timeout = self._timeout()
             self.pace.wait()
             self.calls += 1
             try:
                 response = self.session.request(
-                    method, url, params=params, json=json, headers=headers, auth=auth, timeout=TIMEOUT
+                    method, url, params=params, json=json, headers=headers, auth=auth, timeout=timeout
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = f"{type(exc).__name__}: no answer"
-                if not safe:
+                slow = isinstance(exc, requests.Timeout) and not self.retry_timeouts
+                if not safe or slow:
                     raise UpstreamError(self.service, last, retryable=True) from exc
-                time.sleep(self._backoff(attempt))
+                self._sleep(self._backoff(attempt))
                 continue
             if response.status_code < 400:
                 return response
@@ -199,12 +248,12 @@ class ApiSession:
             if response.status_code == 429:
                 last = f"429 {text}"
                 throttled = self._retry_after(response, attempt)
-                time.sleep(min(throttled, self.max_backoff))
+                self._sleep(min(throttled, self.max_backoff))
                 continue
             throttled = 0.0
             if response.status_code in RETRYABLE_STATUS and safe:
                 last = f"{response.status_code} {text}"
-                time.sleep(self._backoff(attempt))
+                self._sleep(self._backoff(attempt))
                 continue
             raise UpstreamError(
                 self.service,
@@ -214,8 +263,23 @@ class ApiSession:
             )
         if throttled:
             # Still rate limited: not a failure of the work, which waits its turn (the caller defers it).
-            raise RateLimited(max(throttled, 1.0))
+            raise RateLimited(max(throttled, 1.0), f"{self.service} still answers {last}"[:300])
         raise UpstreamError(self.service, f"gave up after {self.max_attempts} attempts: {last}", retryable=True)
+
+    def _timeout(self) -> tuple[float, float]:
+        """This call's (connect, read) timeouts: the session's, cut to the time the invocation has left."""
+        left = seconds_left()
+        if left is None:
+            return self.timeout
+        if left < MIN_CALL_SECONDS:
+            raise OutOfTime(self.service)
+        connect, read = self.timeout
+        return min(connect, left), min(read, left)
+
+    def _sleep(self, seconds: float) -> None:
+        left = seconds_left()
+        # Never sleep past the deadline: the next attempt would find no time left anyway.
+        time.sleep(seconds if left is None else max(0.0, min(seconds, left - MIN_CALL_SECONDS)))
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter keeps many workers from retrying in lock-step.

@@ -14,6 +14,7 @@ from bridge.models.jumpseller import Hook, JsProduct, JsVariant
 
 JUMPSELLER_API_URL = "https://api.jumpseller.com/v1"
 PAGE_LIMIT = 100  # Jumpseller's maximum
+MAX_PAGES = 1000  # 100,000 products
 RATE_PER_SECOND = 20
 RATE_PER_MINUTE = 800
 
@@ -94,13 +95,13 @@ class JumpsellerClient(ApiSession):
 
     # -- catalog --------------------------------------------------------------------------------------------
     def products(self) -> Iterator[JsProduct]:
-        page = 1
-        while True:
+        for page in range(1, MAX_PAGES + 1):
             items = self.products_page(page)
             yield from items
             if len(items) < PAGE_LIMIT:
                 return
-            page += 1
+        # A store that never gives a short page (or loops) fails instead of being read forever.
+        raise UpstreamError(self.service, f"products have more than {MAX_PAGES} pages; stopped", retryable=False)
 
     def products_page(self, page: int) -> list[JsProduct]:
         """One page of products (100, Jumpseller's maximum); a short page is the last."""

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 MIN_BODY = 100_000  # SII format doc: the body is a number between 100.000 and 99 million
 MAX_BODY = 99_999_999
+MAX_GIVEN = 20  # what a reason quotes of the value typed (a valid RUT with dots and dash is 12)
 GENERIC_RUTS = frozenset({"66666666-6"})  # the SII's anonymous buyer; meaningless on a factura
 # What people type between digits: dots, commas, spaces (also non-breaking), dashes of every kind.
 # checkout/rut-checkout.js strips exactly the same set.
@@ -67,21 +68,23 @@ def normalize_rut(raw: str | None) -> str:
 
 def parse_rut(raw: str | None, *, min_body: int = MIN_BODY) -> Rut | RutError:
     """A valid RUT, or the reason it is not one. `min_body=1` accepts the short bodies the SII range excludes."""
-    given = raw.strip() if raw else None
+    given = raw.strip()[:MAX_GIVEN] if raw else None  # a checkout field can hold anything, of any length
+    shown = given if raw is None or len(raw.strip()) <= MAX_GIVEN else f"{given}…"
     compact = normalize_rut(raw)
     if not compact:
         return RutError(RutProblem.EMPTY, "Falta el RUT", given)
     body_text, dv = compact[:-1], compact[-1]
     if not compact.isascii() or not body_text.isdigit() or not (dv.isdigit() or dv == "K"):
-        return RutError(RutProblem.INVALID_CHARACTERS, f"El RUT «{given}» tiene caracteres no válidos", given)
+        return RutError(RutProblem.INVALID_CHARACTERS, f"El RUT «{shown}» tiene caracteres no válidos", given)
+    # Length first: int() of thousands of digits is refused by Python itself (and no RUT has more than 8).
+    if len(body_text) > len(str(MAX_BODY)) or not min_body <= int(body_text) <= MAX_BODY:
+        return RutError(RutProblem.OUT_OF_RANGE, f"El RUT «{shown}» está fuera del rango de RUT válidos", given)
     body = int(body_text)
-    if not min_body <= body <= MAX_BODY:
-        return RutError(RutProblem.OUT_OF_RANGE, f"El RUT «{given}» está fuera del rango de RUT válidos", given)
     expected = check_digit(body)
     if dv != expected:
         return RutError(
             RutProblem.WRONG_CHECK_DIGIT,
-            f"El RUT «{given}» no es válido: el dígito verificador no corresponde",
+            f"El RUT «{shown}» no es válido: el dígito verificador no corresponde",
             given,
         )
     return Rut(body, dv)

@@ -19,14 +19,15 @@ class BsaleNotification(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
-    cpn_id: int = Field(alias="cpnId", ge=1)
+    # Bounded: a number is stored and compared in DynamoDB, whose numbers stop at 38 digits.
+    cpn_id: int = Field(alias="cpnId", ge=1, le=2**53)
     resource: str = Field(max_length=512)
     resource_id: str = Field(alias="resourceId", min_length=1, max_length=64, pattern=r"^[0-9]+$")
     topic: Topic
     action: str = Field(max_length=16)
     office_id: str | None = Field(default=None, alias="officeId", max_length=32)
     price_list_id: str | None = Field(default=None, alias="priceListId", max_length=32)
-    send: int | None = None
+    send: int | None = Field(default=None, ge=-(2**53), le=2**53)
 
     _ids = field_validator("resource_id", "office_id", "price_list_id", mode="before")(_as_str)
 

@@ -60,9 +60,12 @@ class Shop(BaseModel):
 
 
 class ShopSecrets(BaseModel):
-    """Kept in SSM Parameter Store as one SecureString per shop."""
+    """Kept in SSM Parameter Store as one SecureString per shop (the hooks token also alone: bridge/secrets.py).
 
-    model_config = ConfigDict(extra="ignore")
+    Fields this code does not know (added by a newer version) are kept, so reading and writing back loses none.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     bsale_token: str = ""  # empty while a shop that installed the app has not connected Bsale yet
     jumpseller_login: str = ""  # login + auth token, or the OAuth tokens below (a shop that installed the app)

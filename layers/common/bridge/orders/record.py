@@ -27,6 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+LEASE_SECONDS = 120  # > the worker's 60 s timeout: a claim this old belongs to an attempt that is gone
+
 
 class OrderState(StrEnum):
     RECEIVED = "received"  # paid, nothing done yet (manual mode waits here for a person)

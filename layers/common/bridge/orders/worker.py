@@ -19,15 +19,16 @@ from pydantic import ValidationError
 
 from bridge import queue
 from bridge.clients.http import RateLimited
-from bridge.errors import UnknownShop
+from bridge.errors import UnknownShop, UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus, parse_order_webhook
 from bridge.observability import logger, metrics, work_keys
 from bridge.orders import flow
 from bridge.orders.problems import redact
 from bridge.queue import WorkMessage
 from bridge.settings import settings
-from bridge.shops.context import open_shop
+from bridge.shops.context import ShopContext, open_shop
 from bridge.store import shops
+from bridge.sync import stock
 
 
 class Action(StrEnum):
@@ -112,12 +113,14 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
             result = flow.on_canceled(ctx, order, raw, attempt)
         else:
             result = flow.on_abandoned(ctx, order)
+        _restore_stock(ctx, order)
     except RateLimited as exc:
         # This shop's API quota is spent: hand the message back, delayed, and serve other shops meanwhile.
         # Any step it had claimed was let go, so the copy resumes it.
-        queue.send(settings().order_queue_url, message.model_copy(update={"deferred": message.deferred + 1}),
-                   delay_seconds=math.ceil(exc.seconds))
-        logger.info("order event deferred: the shop's API quota is spent", extra={"seconds": exc.seconds})
+        # As often as the queue allows; then it fails into the dead letters with the reason.
+        queue.defer("order", settings().order_queue_url, message, exc.seconds, exc.reason)
+        logger.info("order event deferred: the shop's API quota is spent",
+                    extra={"seconds": math.ceil(exc.seconds), "reason": exc.reason})
         return "deferred"
     if result.action in ("failed", "needs_manual"):
         # FailedDocumentsAlarm: the customer is owed a tax document (or the stock movement) until a person acts.
@@ -126,3 +129,18 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
         metrics.add_metric(name=f"Orders{result.action.capitalize()}", unit=MetricUnit.Count, value=1)
     logger.info("order event handled", extra={"action": result.action, "detail": redact(result.detail)[:300]})
     return result.action
+
+
+def _restore_stock(ctx: ShopContext, order: JumpsellerOrder) -> None:
+    """Every order event: Jumpseller took or gave back the order's units itself, and held units may have moved,
+    so make Jumpseller show max(0, available − held) again for the order's variants (sync/push.py says why)."""
+    try:
+        outcomes = stock.after_order_event(ctx, order.id, [p.sku for p in order.products if p.sku])
+    except UpstreamError as exc:
+        if exc.retryable:
+            raise  # the message comes back; the order's step is already recorded, so only this is redone
+        logger.error("stock of the order's products could not be corrected", extra={"reason": exc.reason})
+        return
+    written = [o.detail for o in outcomes if o.action == "written"]
+    if written:
+        logger.info("stock corrected after the order event", extra={"detail": "; ".join(written)[:300]})

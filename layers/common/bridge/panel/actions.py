@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from bridge import secrets
 from bridge.clients.bsale import BsaleClient
+from bridge.clients.hosts import check_api_url
 from bridge.clients.http import RateLimited
 from bridge.errors import BridgeError, ConfigurationError, UpstreamError
 from bridge.models.shop import Shop, ShopOptions
@@ -51,7 +52,8 @@ def bsale_choices(token: str) -> BsaleChoices:
     token = token.strip()
     if not token:
         raise Refused("Escribe el token de acceso de Bsale.")
-    bsale = BsaleClient(token, settings().bsale_api_url, settings().bsale_credential_url)
+    bsale = BsaleClient(token, check_api_url(settings().bsale_api_url, "bsale_api"),
+                        check_api_url(settings().bsale_credential_url, "bsale_credential"))
     try:
         bsale.instance()
         offices = [(int(o["id"]), str(o.get("name") or o["id"])) for o in bsale.pages("/v1/offices.json")

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import aws
+from bridge.clients.hosts import check_api_url
 from bridge.clients.jumpseller_accounts import AccountsClient
 from bridge.errors import ConfigurationError
 from bridge.settings import settings
@@ -50,4 +51,5 @@ def credentials() -> AppCredentials:
 
 def accounts() -> AccountsClient:
     creds = credentials()
-    return AccountsClient(settings().jumpseller_accounts_url, creds.client_id, creds.client_secret)
+    url = check_api_url(settings().jumpseller_accounts_url, "jumpseller_accounts")
+    return AccountsClient(url, creds.client_id, creds.client_secret)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bridge import secrets
 from bridge.clients.bsale import BSALE_API_URL, BSALE_CREDENTIAL_URL, BsaleClient
+from bridge.clients.hosts import check_api_url
 from bridge.clients.jumpseller import JUMPSELLER_API_URL, JumpsellerClient
 from bridge.errors import ConfigurationError, UpstreamError
 from bridge.intake.bsale import token_hash
@@ -57,6 +58,10 @@ class Connected(BaseModel):
 
 def connect(request: ConnectRequest) -> Connected:
     warnings: list[str] = []
+    # Before any call: the tokens below go only to the services' own hosts, over https.
+    check_api_url(request.bsale_api_url, "bsale_api")
+    check_api_url(request.bsale_credential_url, "bsale_credential")
+    check_api_url(request.jumpseller_api_url, "jumpseller_api")
     bsale = BsaleClient(request.bsale_token, request.bsale_api_url, request.bsale_credential_url)
     cpn_id = _check_bsale(bsale, request)
     document_types = _document_types(bsale, warnings)

@@ -8,6 +8,7 @@ from bridge import secrets
 from bridge.clients import bsale as bsale_api
 from bridge.clients import jumpseller as jumpseller_api
 from bridge.clients.bsale import BsaleClient
+from bridge.clients.hosts import check_api_url
 from bridge.clients.http import Pace, Quota, SharedPace, Waits
 from bridge.clients.jumpseller import JumpsellerClient
 from bridge.errors import ShopDisconnected
@@ -29,6 +30,10 @@ QUOTAS = {
 # Bulk jobs and operator commands have nothing better to do than wait their turn.
 WEBHOOK_MAX_WAIT = 0.0
 PATIENT_MAX_WAIT = 120.0
+# The catalog worker's calls (`impatient`): an answer slower than this counts as none, and is not waited for
+# twice (SQS retries the message later). One slow shop then costs a batch seconds, not the invocation (F16).
+# The order worker keeps the patient default: Bsale may take longer to make a document.
+IMPATIENT_TIMEOUT = (3.05, 5.0)  # connect, read
 
 
 @dataclass
@@ -49,21 +54,31 @@ def _pace(shop: Shop, api: str, local: Pace, bulk: bool, webhook: bool) -> Waits
     return SharedPace(local, shop.shop_id, api, QUOTAS[(api, bulk)], max_wait)
 
 
-def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: bool = False) -> ShopContext:
-    """Clients for one shop. `bulk`: the smaller share of the quotas; `webhook`: defer rather than wait."""
+def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: bool = False,
+                impatient: bool = False) -> ShopContext:
+    """Clients for one shop. `bulk`: the smaller share of the quotas; `webhook`: defer rather than wait;
+    `impatient`: short timeouts, never retried."""
+    # The stored URLs are checked every time: a token never goes to another host, or in clear.
+    check_api_url(shop.bsale_api_url, "bsale_api")
+    check_api_url(shop.bsale_credential_url, "bsale_credential")
+    check_api_url(shop.jumpseller_api_url, "jumpseller_api")
     bsale_pace = _pace(shop, "bsale", bsale_api.local_pace(creds.bsale_token), bulk, webhook)
     js_pace = _pace(shop, "jumpseller", jumpseller_api.local_pace(creds.jumpseller_login or shop.shop_id), bulk,
                     webhook)
-    return ShopContext(
+    ctx = ShopContext(
         shop=shop,
         bsale=BsaleClient(creds.bsale_token, shop.bsale_api_url, shop.bsale_credential_url, pace=bsale_pace),
         jumpseller=JumpsellerClient(creds.jumpseller_login, creds.jumpseller_auth_token, shop.jumpseller_api_url,
                                     pace=js_pace, bearer=AppToken(shop.shop_id, creds) if creds.oauth else None),
     )
+    if impatient:
+        for client in (ctx.bsale, ctx.jumpseller):
+            client.timeout, client.retry_timeouts = IMPATIENT_TIMEOUT, False
+    return ctx
 
 
-def open_shop(shop_id: str, *, bulk: bool = False, webhook: bool = False) -> ShopContext:
+def open_shop(shop_id: str, *, bulk: bool = False, webhook: bool = False, impatient: bool = False) -> ShopContext:
     shop = shops.require(shop_id)
     if shop.disconnected_at is not None:  # the app was removed: Jumpseller must not be called for it
         raise ShopDisconnected(f"shop '{shop_id}' is disconnected: {shop.disconnected_reason}")
-    return clients_for(shop, secrets.get(shop_id), bulk=bulk, webhook=webhook)
+    return clients_for(shop, secrets.get(shop_id), bulk=bulk, webhook=webhook, impatient=impatient)

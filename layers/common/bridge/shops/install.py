@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from bridge import secrets
+from bridge.clients.hosts import check_api_url
 from bridge.clients.jumpseller import JumpsellerClient
 from bridge.clients.jumpseller_accounts import GrantRefused, Tokens
 from bridge.errors import ShopDisconnected, UpstreamError
@@ -129,7 +130,8 @@ class _Fixed:
 
 
 def _store_info(tokens: Tokens) -> dict[str, object]:
-    jumpseller = JumpsellerClient("", "", settings().jumpseller_api_url, bearer=_Fixed(tokens.access_token))
+    url = check_api_url(settings().jumpseller_api_url, "jumpseller_api")
+    jumpseller = JumpsellerClient("", "", url, bearer=_Fixed(tokens.access_token))
     try:
         return jumpseller.store_info()
     except (UpstreamError, ShopDisconnected) as exc:

@@ -62,5 +62,5 @@ class AppToken:
             shops.mark_disconnected(self.shop_id, REMOVED, int(self._now()))
             raise ShopDisconnected(REMOVED) from exc
         self._creds = with_tokens(stored, tokens)
-        secrets.put(self.shop_id, self._creds)
+        secrets.put_credentials(self.shop_id, self._creds)
         return self._creds.jumpseller_access_token

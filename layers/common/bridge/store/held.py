@@ -164,3 +164,9 @@ def active(shop_id: str) -> list[dict[str, Any]]:
     """Hold items still holding (one per pending order)."""
     items = query_prefix(keys.holds_partition(shop_id), keys.hold_prefix(), ConsistentRead=True)
     return [i for i in map(deserialize, items) if i.get("state") == HELD]
+
+
+def variant_ids_of(shop_id: str, order_id: int) -> list[str]:
+    """The Bsale variants an order holds or held (its hold item's lines, kept after release)."""
+    item = get(shop_id, order_id)
+    return sorted(str(v) for v in ((item or {}).get("lines") or {}))

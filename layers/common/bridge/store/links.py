@@ -16,6 +16,8 @@ from bridge.store.table import client, deserialize, name, query_prefix, serializ
 # Items per Query page when reading a whole catalog: small enough that every call stays short, even on moto
 # (whose Query time grows with the partition), large enough for few round trips on DynamoDB.
 PAGE_ITEMS = 500
+# Write claims per kind of field written to Jumpseller (see `claim`).
+CLAIMS = {"stock": "stock_read_at", "price": "price_read_at"}
 
 
 class Link(BaseModel):
@@ -30,9 +32,14 @@ class Link(BaseModel):
     js_price: float = 0
     allow_negative: bool = False  # Bsale sells it without stock (pre-sale makes it unlimited)
     untracked: bool = False  # Bsale does not count its stock at all: always unlimited
-    pushed_stock: int | None = None  # last stock written to Jumpseller (None: unlimited or never)
+    # What Jumpseller shows, as far as the bridge knows: the stock it last wrote, or last read there (Jumpseller
+    # moves stock itself for orders, so every order event reads it again: sync/push.py). None: unlimited or never.
+    pushed_stock: int | None = None
     pushed_unlimited: bool = False
-    stock_read_at: int = 0  # ns clock of the Bsale read behind the last write; older reads never win
+    # Write claims: the ns clock taken before the reads behind the newest write (or decision) of each kind.
+    # An older read never lands last (sync/push.py).
+    stock_read_at: int = 0
+    price_read_at: int = 0
     held: int = 0  # units held by Jumpseller orders pending payment
 
     @property
@@ -66,14 +73,16 @@ def save(link: Link, *, only_new: bool = False) -> None:
     """Create or update a link (and forget why the variant was unlinked, if it was).
 
     Never writes `held`: pending orders move it with atomic ADDs (store/held.py), and a link rewritten from
-    an older read must not undo one.
+    an older read must not undo one. Nor lowers the write claims: a relink must not let an older read win.
     """
     item = {**keys.sku_index(link.shop_id, link.sku), **keys.js_product_index(link.shop_id, link.js_product_id),
-            **link.model_dump(exclude={"held"})}
+            **link.model_dump(exclude={"held", *CLAIMS.values()})}
     condition = {"ConditionExpression": "attribute_not_exists(pk)"} if only_new else {}
+    kept = "".join(f", {c} = if_not_exists({c}, :zero)" for c in CLAIMS.values())
     client().update_item(
         TableName=name(), Key=serialize(keys.link(link.shop_id, link.variant_id)), **condition,
-        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in item) + ", held = if_not_exists(held, :zero)",
+        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in item) + ", held = if_not_exists(held, :zero)"
+        + kept,
         ExpressionAttributeNames={f"#{k}": k for k in item},
         ExpressionAttributeValues={**{f":{k}": value(v) if v is not None else {"NULL": True}
                                       for k, v in item.items()}, ":zero": value(0)},
@@ -143,18 +152,21 @@ def update_js_fields(link: Link, **fields: object) -> None:
     )
 
 
-def claim_stock_write(link: Link, read_at: int) -> bool:
-    """Take the right to write the stock read at `read_at`; False when a newer read already took it.
+def claim(link: Link, kind: str, version: int) -> bool:
+    """Take the right to write `kind` ("stock" or "price") from reads begun at `version` (ns clock taken before
+    reading the link and Bsale); False when a read begun later already took it (or the link is gone).
 
-    Two workers for one variant can overlap (duplicate notifications); the older truth must not land last.
+    Two workers for one variant can overlap (duplicate notifications, a reconcile slice, an order event); the
+    older truth must not land last.
     """
+    attr = CLAIMS[kind]
     try:
         client().update_item(
             TableName=name(),
             Key=serialize(keys.link(link.shop_id, link.variant_id)),
-            UpdateExpression="SET stock_read_at = :t",
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(stock_read_at) OR stock_read_at < :t)",
-            ExpressionAttributeValues={":t": value(read_at)},
+            UpdateExpression=f"SET {attr} = :t",
+            ConditionExpression=f"attribute_exists(pk) AND (attribute_not_exists({attr}) OR {attr} < :t)",
+            ExpressionAttributeValues={":t": value(version)},
         )
         return True
     except ClientError as exc:
@@ -163,23 +175,57 @@ def claim_stock_write(link: Link, read_at: int) -> bool:
         raise
 
 
-def record_pushed_stock(link: Link, stock: int | None, unlimited: bool, read_at: int) -> None:
-    """Remember what was written, unless a newer read has claimed the variant since (it will record its own)."""
+def record_if_claimed(link: Link, claims: dict[str, int], fields: dict[str, object],
+                      unchanged: dict[str, int] | None = None) -> bool:
+    """Remember `fields` (what Jumpseller now shows) only if every claim in `claims` (kind → version) still
+    stands and every claim in `unchanged` still has the value it had when the link was read; False otherwise.
+
+    False means a newer read took the variant after our claim: our write may have landed after its one, so the
+    caller must look at Jumpseller again (sync/push.py).
+    """
+    conditions = ["attribute_exists(pk)"]
+    values: dict[str, Any] = {}
+    for kind, version in claims.items():
+        conditions.append(f"{CLAIMS[kind]} = :c_{kind}")
+        values[f":c_{kind}"] = value(version)
+    for kind, seen in (unchanged or {}).items():
+        attr = CLAIMS[kind]
+        absent = f"attribute_not_exists({attr}) OR " if not seen else ""
+        conditions.append(f"({absent}{attr} = :u_{kind})")
+        values[f":u_{kind}"] = value(seen)
+    remembered = fields or {"shop_id": link.shop_id}  # nothing to remember: the condition is all that counts
+    values.update({f":{k}": value(v) if v is not None else {"NULL": True} for k, v in remembered.items()})
     try:
         client().update_item(
-            TableName=name(),
-            Key=serialize(keys.link(link.shop_id, link.variant_id)),
-            UpdateExpression="SET pushed_stock = :s, pushed_unlimited = :u",
-            ConditionExpression="stock_read_at = :t",
-            ExpressionAttributeValues={
-                ":s": value(stock) if stock is not None else {"NULL": True},
-                ":u": value(unlimited),
-                ":t": value(read_at),
-            },
+            TableName=name(), Key=serialize(keys.link(link.shop_id, link.variant_id)),
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in remembered),
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames={f"#{k}": k for k in remembered},
+            ExpressionAttributeValues=values,
         )
+        return True
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def remember_shown(link: Link, read_at: int, **fields: object) -> bool:
+    """Remember what Jumpseller showed when read at `read_at` (name, price), unless a price write was claimed
+    since (its value is newer than this reading)."""
+    try:
+        client().update_item(
+            TableName=name(), Key=serialize(keys.link(link.shop_id, link.variant_id)),
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(price_read_at) OR price_read_at < :t)",
+            ExpressionAttributeNames={f"#{k}": k for k in fields},
+            ExpressionAttributeValues={**{f":{k}": value(v) for k, v in fields.items()}, ":t": value(read_at)},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
 
 
 def all_links(shop_id: str) -> list[Link]:

@@ -71,9 +71,10 @@ def handle_sync_message(message: WorkMessage, remaining_ms: int | None = None) -
             else:
                 outcome = manual.run(ctx, run, str(record.get("params", {}).get("mode", "link")), budget)
         except RateLimited as exc:
-            # The shop's API quota stays spent: resume from the last checkpoint once it is back (not a failure).
-            continue_run(message.shop_id, kind, run, delay_seconds=math.ceil(exc.seconds))
-            return Outcome("deferred", f"API quota spent; resumes in {math.ceil(exc.seconds)} s")
+            # The shop's API quota stays spent: resume from the last checkpoint once it is back (not a failure),
+            # as often as the queue allows; a continuation after progress starts counting again.
+            queue.defer("sync", settings().sync_queue_url, message, exc.seconds, exc.reason)
+            return Outcome("deferred", f"{exc.reason}; resumes in {math.ceil(exc.seconds)} s")
         if outcome.action == "paused":
             continue_run(message.shop_id, kind, run)
         logger.info("sync slice", extra={"action": outcome.action, "detail": outcome.detail})

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from bridge.errors import UpstreamError
 from bridge.models.bsale import Variant
 from bridge.models.jumpseller import JsProduct
-from bridge.observability import logger
+from bridge.observability import logger, metrics
 from bridge.shops.context import ShopContext
 from bridge.store import links
 from bridge.store.links import Link
@@ -41,13 +43,13 @@ def make_link(ctx: ShopContext, b: BsaleItem, j: JsItem, *, replace: bool = Fals
 
 def push_truth(ctx: ShopContext, link: Link, observed: JsItem | None) -> str:
     """Write Bsale's stock (and price, when synced) to a link, only where Jumpseller differs."""
+    started = push.version()
+    link = links.get(ctx.shop_id, link.variant_id) or link  # read after the version (its held units)
     available = ctx.bsale.available_stock(link.variant_id, str(ctx.shop.office_id))
     price = ctx.bsale.price_of(str(ctx.shop.price_list_id), link.variant_id) if ctx.shop.options.sync_price else None
-    fields, before = push.changes_for(link, stock=push.desired_stock(ctx, link, available), price=price,
-                                      observed=observed)
-    if not fields:
-        return f"{link.sku} already matches"
-    return push.write(ctx, link, fields, before, observed).describe()
+    change = push.sync(ctx, link, stock=push.Truth(available, started),
+                       price=push.Truth(price, started) if price is not None else None, observed=observed)
+    return change.describe()
 
 
 def link_variant(ctx: ShopContext, variant: Variant, *, replace: bool = False) -> Link | str:
@@ -159,6 +161,20 @@ def _unlink(ctx: ShopContext, variant_id: str, reason: str) -> None:
         return  # already unlinked by another event
     links.record_unlinked(ctx.shop_id, variant_id, link.sku, reason)
     logger.info("link removed", extra={"bsale_variant": variant_id, "reason": reason})
+
+
+GONE_FROM_BSALE = "missing in Bsale"
+
+
+def variant_gone(ctx: ShopContext, variant_id: str) -> str:
+    """Bsale no longer has this variant (404): nothing can be synced for it. Its link goes (the catalog rule: a
+    link disappears when one side loses the SKU) with the reason recorded; Jumpseller keeps what it shows."""
+    link = links.get(ctx.shop_id, variant_id)
+    links.record_unlinked(ctx.shop_id, variant_id, link.sku if link else None, GONE_FROM_BSALE)
+    metrics.add_metric(name="VariantsGoneFromBsale", unit=MetricUnit.Count, value=1)
+    logger.warning("notification for a variant Bsale no longer has: dropped",
+                   extra={"bsale_variant": variant_id, "unlinked": link is not None})
+    return f"variant {variant_id} is gone from Bsale" + (f"; {link.sku} unlinked" if link else "")
 
 
 def _observed(link: Link) -> JsItem | None:

@@ -27,6 +27,7 @@ MISSING_IN_JUMPSELLER = "missing in Jumpseller"
 
 def run(ctx: ShopContext, run_id: str, mode: str, budget: Any) -> Outcome:
     started = time.time()
+    read_from = push.version()  # before Bsale's stock and prices and the links are read: see sync/push.py
     bsale_items = list(catalog.read_bsale(ctx.bsale))
     js_items = list(catalog.read_jumpseller(ctx.jumpseller))
     plan = catalog.plan(bsale_items, js_items)
@@ -60,7 +61,7 @@ def run(ctx: ShopContext, run_id: str, mode: str, budget: Any) -> Outcome:
     if mode in ("overwrite", "import"):
         stocks = stocks if mode == "import" else _stocks(ctx)
         prices = prices if mode == "import" else _prices(ctx)
-        written = _overwrite(ctx, pairs, stocks, prices)
+        written = _overwrite(ctx, pairs, stocks, prices, read_from)
 
     report = {
         "mode": mode,
@@ -87,17 +88,17 @@ def _prices(ctx: ShopContext) -> dict[str, float]:
 
 
 def _overwrite(ctx: ShopContext, pairs: list[tuple[BsaleItem, JsItem]], stocks: dict[str, float],
-               prices: dict[str, float]) -> list[str]:
+               prices: dict[str, float], read_from: int) -> list[str]:
     written = []
     for b, j in pairs:
         link = links.get(ctx.shop_id, b.variant_id)
         if link is None:
             continue
         price = prices.get(b.variant_id) if ctx.shop.options.sync_price else None
-        stock = push.desired_stock(ctx, link, stocks.get(b.variant_id, 0.0))
-        fields, before = push.changes_for(link, stock=stock, price=price, observed=j)
-        if fields:
-            written.append(push.write(ctx, link, fields, before, j).describe())
+        change = push.sync(ctx, link, stock=push.Truth(stocks.get(b.variant_id, 0.0), read_from),
+                           price=push.Truth(price, read_from) if price is not None else None, observed=j)
+        if change.fields:
+            written.append(change.describe())
     return written
 
 

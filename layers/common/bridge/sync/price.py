@@ -14,6 +14,7 @@ def on_price_notification(ctx: ShopContext, notification: BsaleNotification) -> 
         return Outcome("dropped", "price sync is off for this shop")
     if notification.price_list_id is not None and notification.price_list_id != str(ctx.shop.price_list_id):
         return Outcome("dropped", f"price list {notification.price_list_id} is not the shop's")
+    started = push.version()  # before the link and Bsale are read: see sync/push.py
     link = linking.ensure_link(ctx, notification.resource_id)
     if isinstance(link, str):
         return Outcome("unlinked", link)
@@ -21,7 +22,5 @@ def on_price_notification(ctx: ShopContext, notification: BsaleNotification) -> 
     price = ctx.bsale.price_of(str(ctx.shop.price_list_id), notification.resource_id)
     if price is None:
         return Outcome("unchanged", f"{link.sku} has no price in list {ctx.shop.price_list_id}")
-    fields, before = push.changes_for(link, price=price)
-    if not fields:
-        return Outcome("unchanged", f"{link.sku} price = {price:g}")
-    return Outcome("written", push.write(ctx, link, fields, before).describe())
+    change = push.sync(ctx, link, price=push.Truth(price, started))
+    return Outcome(change.action, change.describe())

@@ -1,32 +1,72 @@
-"""Writing Bsale's truth to one linked Jumpseller product or variant: only what differs, in one call."""
+"""Every write of Bsale's truth to a linked Jumpseller product or variant: only what differs, in one call,
+behind one guard. The live stock and price paths, the first push of a new link, reconcile and manual overwrite
+all write through `sync`; order events call `resync`.
+
+The guard. Workers overlap on one variant (duplicate notifications, a reconcile slice, an order event). Each
+caller takes a *version* (ns clock) before it reads the link and Bsale, so a later version has seen every change
+an earlier one saw (Bsale's stock and the link's `held`). `sync` then:
+1. claims each kind it decides (stock, price) with its version, on the link (store/links.py `claim`); a claim
+   already taken by a later version means a newer read decides: stand down, write nothing;
+2. compares the truth with what Jumpseller shows and PUTs only what differs;
+3. remembers what Jumpseller now shows, only if its claims still stand (`record_if_claimed`). If they do not, a
+   newer reader overlapped the write and ours may have landed after its one: read Jumpseller again and fix it
+   (`resync`, a few times at most), so the newest truth is what stays.
+
+What Jumpseller shows. Jumpseller moves stock itself: it takes an order's units when the order becomes
+`pending_payment` and gives them back on cancel or abandon (F6). So the link's memory of Jumpseller's stock
+(`pushed_stock`) cannot come from our writes alone, and when Jumpseller moved relative to our writes cannot be
+known (a write can land between its move and the webhook that reports it). Hence every order event ends with
+`resync` of the order's variants: read Bsale, the link (`held`) and Jumpseller itself, write only if Jumpseller
+differs from max(0, available − held), and remember what Jumpseller shows. Between order events only this bridge
+moves Jumpseller's stock, so a stock notification compares with the memory and costs no Jumpseller read.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from bridge.errors import UpstreamError
+from bridge.models.jumpseller import JsProduct
 from bridge.shops.context import ShopContext
 from bridge.store import links
 from bridge.store.links import Link
-from bridge.sync import rules
+from bridge.sync import catalog, rules
 from bridge.sync.catalog import JsItem
+
+REPAIRS = 3  # reads of Jumpseller after losing a claim mid-write, before giving up (SQS then retries)
+MISSING = "missing in Jumpseller"
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A value read from Bsale (available stock, or price with taxes) and the version taken before reading it."""
+
+    value: float
+    version: int
+
+
+def version() -> int:
+    """The version of reads about to begin: take it BEFORE reading the link and Bsale."""
+    return time.time_ns()
 
 
 @dataclass(frozen=True)
 class Change:
     sku: str
     fields: dict[str, Any]  # what was written
-    before: dict[str, Any]  # what Jumpseller showed (or what we last wrote, when it was not read)
+    before: dict[str, Any]  # what Jumpseller showed (read, or remembered)
     note: str = ""
+    action: str = "written"  # written | unchanged | superseded | unlinked
 
     def describe(self) -> str:
-        if self.note:
+        if self.note and not self.fields:
             return f"{self.sku}: {self.note}"
         parts = [f"{k} {self.before.get(k)} → {v}" for k, v in self.fields.items() if k != "stock_unlimited"]
         if "stock_unlimited" in self.fields and self.fields["stock_unlimited"] != self.before.get("stock_unlimited"):
             parts.append("unlimited" if self.fields["stock_unlimited"] else "limited")
-        return f"{self.sku}: " + ", ".join(parts)
+        return f"{self.sku}: " + ", ".join(parts) + (f" ({self.note})" if self.note else "")
 
 
 def desired_stock(ctx: ShopContext, link: Link, available: float) -> tuple[int | None, bool]:
@@ -41,8 +81,8 @@ def changes_for(
     price: float | None = None,
     observed: JsItem | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(fields to write, what they replace). Compared with what Jumpseller showed when it was read (reconcile),
-    else with what this bridge wrote last (a live notification: no extra read)."""
+    """(fields to write, what they replace). Compared with what Jumpseller showed when it was read, else with
+    what the link remembers Jumpseller shows."""
     if observed is not None:
         before: dict[str, Any] = {"stock": observed.stock, "stock_unlimited": observed.unlimited,
                                   "price": observed.price}
@@ -61,9 +101,45 @@ def changes_for(
     return fields, before
 
 
-def write(ctx: ShopContext, link: Link, fields: dict[str, Any], before: dict[str, Any],
-          observed: JsItem | None = None) -> Change:
-    """Send the fields and remember them on the link (and the product's name, as Jumpseller showed it)."""
+def sync(
+    ctx: ShopContext,
+    link: Link,
+    *,
+    stock: Truth | None = None,
+    price: Truth | None = None,
+    observed: JsItem | None = None,
+    fresh: bool = False,
+    repairs: int = REPAIRS,
+) -> Change:
+    """Make Jumpseller show Bsale's `stock` (available units) and/or `price`, writing only what differs.
+
+    `link` must have been read after the truths' versions were taken. `observed`: what Jumpseller showed (else the
+    link's memory is compared); `fresh`: it was read just now, after the versions, so it is worth remembering.
+    """
+    claims: dict[str, int] = {}
+    for kind, truth in (("stock", stock), ("price", price)):
+        if truth is not None and links.claim(link, kind, truth.version):
+            claims[kind] = truth.version
+    if not claims:
+        return Change(link.sku, {}, {}, "a newer read of this variant decides", "superseded")
+    fields, before = changes_for(
+        link,
+        stock=desired_stock(ctx, link, stock.value) if stock is not None and "stock" in claims else None,
+        price=price.value if price is not None and "price" in claims else None,
+        observed=observed,
+    )
+    shown: dict[str, Any] = {}  # what Jumpseller shows after this call, for each kind claimed
+    if fresh and observed is not None:
+        if "stock" in claims:
+            shown.update(pushed_stock=observed.stock, pushed_unlimited=observed.unlimited)
+        if "price" in claims:
+            shown["js_price"] = observed.price
+    if not fields:
+        if shown and not links.record_if_claimed(link, claims, shown):
+            # A newer reader took over, but it may trust a memory that Jumpseller's own move made stale (it
+            # compares without reading): read again, so what Jumpseller shows is remembered.
+            return _look_again(ctx, link, repairs, Change(link.sku, {}, before, "", "unchanged"))
+        return Change(link.sku, {}, before, f"already {_shown(before)}", "unchanged")
     name = observed.name if observed else link.js_name
     current_price = observed.price if observed else link.js_price
     try:
@@ -72,11 +148,64 @@ def write(ctx: ShopContext, link: Link, fields: dict[str, Any], before: dict[str
         if exc.status_code != 404:
             raise
         # The product or variant is gone from Jumpseller (its delete event may still be on its way): unlink.
-        links.record_unlinked(ctx.shop_id, link.variant_id, link.sku, "missing in Jumpseller")
-        return Change(link.sku, {}, before, note="gone from Jumpseller: unlinked")
-    remembered: dict[str, Any] = {"js_name": name, "js_price": fields.get("price", current_price)}
+        links.record_unlinked(ctx.shop_id, link.variant_id, link.sku, MISSING)
+        return Change(link.sku, {}, before, "gone from Jumpseller: unlinked", "unlinked")
     if "stock_unlimited" in fields or "stock" in fields:
-        remembered["pushed_unlimited"] = bool(fields.get("stock_unlimited", False))
-        remembered["pushed_stock"] = fields.get("stock")
-    links.update_js_fields(link, **remembered)
-    return Change(link.sku, fields, before)
+        shown.update(pushed_unlimited=bool(fields.get("stock_unlimited", False)), pushed_stock=fields.get("stock"))
+    if "price" in fields:
+        shown["js_price"] = fields["price"]
+    shown["js_name"] = name
+    # A product PUT carries the price too (the spec requires it): if a price was claimed since this link was read,
+    # that price write may be what this PUT just replaced.
+    carried = {"price": link.price_read_at} if link.target.variant_id is None and "price" not in claims else None
+    if links.record_if_claimed(link, claims, shown, carried):
+        return Change(link.sku, fields, before)
+    # A newer read overlapped this write, and this older truth may have landed last: look again and fix.
+    return _look_again(ctx, link, repairs, Change(link.sku, fields, before))
+
+
+def _look_again(ctx: ShopContext, link: Link, repairs: int, done: Change) -> Change:
+    if repairs <= 0:
+        raise RuntimeError(f"{link.sku}: newer reads kept overlapping; trying again later")
+    repaired = resync(ctx, link.variant_id, repairs=repairs - 1)
+    after = repaired.describe() if repaired else "unlinked"
+    return Change(done.sku, done.fields, done.before, f"overlapped by a newer read; then {after}", done.action)
+
+
+def resync(ctx: ShopContext, variant_id: str, *, repairs: int = REPAIRS) -> Change | None:
+    """Read Bsale, the link and Jumpseller itself, and write where Jumpseller differs (None: not linked).
+
+    For when Jumpseller may have moved the stock itself (order events), or a write may have landed out of order.
+    """
+    started = version()
+    link = links.get(ctx.shop_id, variant_id)
+    if link is None:
+        return None
+    available = ctx.bsale.available_stock(variant_id, str(ctx.shop.office_id))
+    bsale_price = (ctx.bsale.price_of(str(ctx.shop.price_list_id), variant_id)
+                   if ctx.shop.options.sync_price else None)
+    observed = _read(ctx, link)
+    if observed is None:
+        links.record_unlinked(ctx.shop_id, variant_id, link.sku, MISSING)
+        return Change(link.sku, {}, {}, "gone from Jumpseller: unlinked", "unlinked")
+    # Without price sync Jumpseller's own price is the truth: claiming it only keeps the memory the product PUTs
+    # carry up to date.
+    price = bsale_price if bsale_price is not None else observed.price
+    return sync(ctx, link, stock=Truth(available, started), price=Truth(price, started), observed=observed,
+                fresh=True, repairs=repairs)
+
+
+def _read(ctx: ShopContext, link: Link) -> JsItem | None:
+    """What Jumpseller shows now for the link's product or variant (None: it is gone)."""
+    try:
+        product: JsProduct = ctx.jumpseller.product(link.js_product_id)
+    except UpstreamError as exc:
+        if exc.status_code == 404:
+            return None
+        raise
+    return next((item for item in catalog.js_items(product) if item.target == link.target), None)
+
+
+def _shown(before: dict[str, Any]) -> str:
+    stock = "unlimited" if before.get("stock_unlimited") else before.get("stock")
+    return f"stock {stock}, price {before.get('price')}"

@@ -37,6 +37,9 @@ class Run:
         self.ctx, self.run = ctx, run
         self.cp = checkpoint or {"phase": "hooks", "page": 1, "offset": 0, "seen": [], "fixes": [],
                                  "counts": {}, "started": time.time()}
+        # Taken before this slice reads the links (their held units) and Bsale's stock pages: a live change read
+        # after it wins over this slice's older reading (sync/push.py).
+        self.version = push.version()
         self.links = {link.variant_id: link for link in links.all_links(ctx.shop_id)}
         self.observed: dict[str, JsItem] = {}
         for chunk in jobs.chunks(ctx.shop_id, KIND, run, "js#"):
@@ -110,14 +113,20 @@ class Run:
                                    js_variant_id=observed.target.variant_id)
             link.js_product_id, link.js_variant_id = observed.target.product_id, observed.target.variant_id
         price = self.prices.get(link.variant_id) if self.ctx.shop.options.sync_price else None
-        fields, before = push.changes_for(link, stock=push.desired_stock(self.ctx, link, available), price=price,
-                                          observed=observed)
-        if not fields:
-            if observed.name != link.js_name or not catalog_same(observed.price, link.js_price):
-                links.update_js_fields(link, js_name=observed.name, js_price=observed.price)
+        change = push.sync(self.ctx, link, stock=push.Truth(available, self.version),
+                           price=push.Truth(price, self.cp.get("price_version") or self.version)
+                           if price is not None else None, observed=observed)
+        if change.action == "unchanged":
+            read_at = self.cp.get("js_version")
+            if read_at and (observed.name != link.js_name or not catalog_same(observed.price, link.js_price)):
+                # Jumpseller's own name and price (product PUTs carry them), unless a price was claimed since
+                # its pages were read.
+                links.remember_shown(link, read_at, js_name=observed.name, js_price=observed.price)
             return
-        change = push.write(self.ctx, link, fields, before, observed)
-        if change.note:  # gone from Jumpseller since its page was read
+        if change.action == "superseded":
+            self.count("superseded")
+            return
+        if change.action == "unlinked":  # gone from Jumpseller since its page was read
             self.count("unlinked")
             return
         self.count("fixed")
@@ -147,10 +156,11 @@ def run_slice(ctx: ShopContext, run_id: str, checkpoint: dict[str, Any], budget:
         phase = cp["phase"]
         if phase == "hooks":
             cp["hooks_restored"] = check_hooks(ctx)
-            cp["phase"] = "jumpseller"
+            cp.update(phase="jumpseller", js_version=push.version())  # before the first product page is read
         elif phase == "jumpseller":
             if not run.read_jumpseller_page():
-                cp.update(phase="prices" if ctx.shop.options.sync_price else "stocks", offset=0)
+                cp.update(phase="prices" if ctx.shop.options.sync_price else "stocks", offset=0,
+                          price_version=push.version())  # before the first price page is read
         elif phase == "prices":
             if not run.read_price_page():
                 cp.update(phase="stocks", offset=0)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bridge.clients.bsale import BsaleNotFound
 from bridge.models.bsale import BsaleNotification
 from bridge.observability import add_work_keys
 from bridge.shops.context import ShopContext
-from bridge.store import links
+from bridge.store import held, links
 from bridge.sync import linking, push
 
 
@@ -19,19 +20,30 @@ class Outcome:
 
 
 def sync_variant_stock(ctx: ShopContext, variant_id: str) -> Outcome:
+    started = push.version()  # before the link (its held units) and Bsale are read: see sync/push.py
     link = linking.ensure_link(ctx, variant_id)
     if isinstance(link, str):
         return Outcome("unlinked", link)
     add_work_keys(sku=link.sku)
-    read_at = time.time_ns()
     available = ctx.bsale.available_stock(variant_id, str(ctx.shop.office_id))
-    fields, before = push.changes_for(link, stock=push.desired_stock(ctx, link, available))
-    if not fields:
-        return Outcome("unchanged", f"{link.sku} = {before['stock']}")
-    # Two workers on one variant (duplicate notifications) must not let the older read land last.
-    if not links.claim_stock_write(link, read_at):
-        return Outcome("superseded", "a newer read of this variant already wrote")
-    return Outcome("written", push.write(ctx, link, fields, before).describe())
+    change = push.sync(ctx, link, stock=push.Truth(available, started))
+    return Outcome(change.action, change.describe())
+
+
+def after_order_event(ctx: ShopContext, order_id: int, skus: Iterable[str] = ()) -> list[Outcome]:
+    """Jumpseller took or gave back the order's units itself, and its held units may have moved: make Jumpseller
+    show max(0, available − held) again for every linked variant the order names, reading what it shows."""
+    variant_ids = set(held.variant_ids_of(ctx.shop_id, order_id))
+    for sku in skus:
+        found = links.by_sku(ctx.shop_id, sku)
+        if len(found) == 1:
+            variant_ids.add(found[0].variant_id)
+    outcomes = []
+    for variant_id in sorted(variant_ids):
+        change = push.resync(ctx, variant_id)
+        if change is not None:
+            outcomes.append(Outcome(change.action, change.describe()))
+    return outcomes
 
 
 def on_stock_notification(ctx: ShopContext, notification: BsaleNotification) -> Outcome:
@@ -49,7 +61,12 @@ def on_document_notification(ctx: ShopContext, notification: BsaleNotification) 
     for variant_id in variant_ids:
         if links.get(ctx.shop_id, variant_id) is None:
             continue  # not linked: nothing in Jumpseller to correct (linking happens on variant/product events)
-        outcomes.append(sync_variant_stock(ctx, variant_id))
+        try:
+            outcomes.append(sync_variant_stock(ctx, variant_id))
+        except BsaleNotFound as exc:
+            if exc.what != "variant":
+                raise
+            outcomes.append(Outcome("dropped", linking.variant_gone(ctx, variant_id)))  # the others still sync
     written = [o.detail for o in outcomes if o.action == "written"]
     return Outcome("written" if written else "unchanged",
                    f"document {notification.resource_id}: {len(outcomes)} linked variant(s); " + "; ".join(written))

@@ -6,6 +6,7 @@ import math
 import time
 
 from bridge import queue
+from bridge.clients.bsale import BsaleNotFound
 from bridge.clients.http import RateLimited
 from bridge.errors import UnknownShop, UpstreamError
 from bridge.models.bsale import BsaleNotification
@@ -22,17 +23,21 @@ def handle_catalog_event(message: WorkMessage) -> Outcome:
     """Act on one event. Retryable failures raise (SQS retries, then dead-letters); others are recorded."""
     with work_keys(shop=message.shop_id, subject=message.subject):
         try:
-            ctx = open_shop(message.shop_id, webhook=True)
+            ctx = open_shop(message.shop_id, webhook=True, impatient=True)
         except UnknownShop:
             logger.warning("event for a shop that is no longer connected: dropped")
             return Outcome("dropped", "shop not connected")
         try:
             outcome = _act(ctx, message)
+        except BsaleNotFound as exc:
+            if exc.what != "variant":
+                raise
+            return Outcome("dropped", linking.variant_gone(ctx, exc.ident))
         except RateLimited as exc:
-            # This shop's quota is spent: hand the message back, delayed, and serve other shops meanwhile.
-            queue.send(settings().bsale_queue_url, message.model_copy(update={"deferred": message.deferred + 1}),
-                       delay_seconds=math.ceil(exc.seconds))
-            return Outcome("deferred", f"API quota spent; back in {math.ceil(exc.seconds)} s")
+            # This shop's quota is spent: hand the message back, delayed, and serve other shops meanwhile
+            # (as often as the queue allows; then it fails into the dead letters with the reason).
+            queue.defer("bsale", settings().bsale_queue_url, message, exc.seconds, exc.reason)
+            return Outcome("deferred", f"{exc.reason}; back in {math.ceil(exc.seconds)} s")
         except UpstreamError as exc:
             if exc.retryable:
                 raise

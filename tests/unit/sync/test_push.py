@@ -1,0 +1,345 @@
+"""The stock path (sync/stock.py, sync/push.py, the claims in store/links.py) with the orderings that matter
+forced one by one: DynamoDB in memory (moto), Bsale and Jumpseller sandboxes on loopback, no queues.
+
+A "worker" here is a call of the real code; overlapping workers are made by running one inside another's
+Jumpseller write (the window between its claim and its record), or by taking an older version by hand.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bridge.clients.bsale import BsaleClient
+from bridge.clients.http import ApiSession
+from bridge.clients.jumpseller import JumpsellerClient
+from bridge.models.bsale import BsaleNotification
+from bridge.models.shop import Shop, ShopOptions
+from bridge.shops.context import ShopContext
+from bridge.store import held, links
+from bridge.store.links import Link
+from bridge.sync import manual, price, push, reconcile, stock
+from sandboxes.bsale import BsaleAccount, BsaleSandbox
+from sandboxes.jumpseller import JumpsellerSandbox, JumpsellerStore
+from tests.unit.orders.conftest import table  # noqa: F401  (fixture)
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def sandboxes() -> Iterator[tuple[BsaleSandbox, JumpsellerSandbox]]:
+    with BsaleSandbox(rate_limit_per_second=None) as bsale, JumpsellerSandbox(rate_limit_per_second=None,
+                                                                               rate_limit_per_minute=None) as js:
+        bsale.notifications_enabled = False  # the tests call the workers' code themselves
+        yield bsale, js
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ApiSession, "max_backoff", 0.01)
+
+
+@dataclass
+class World:
+    js: JumpsellerSandbox
+    account: BsaleAccount
+    store: JumpsellerStore
+    ctx: ShopContext
+
+    @property
+    def shop_id(self) -> str:
+        return self.ctx.shop_id
+
+    def variant(self, sku: str) -> str:
+        found = self.account.variant_by_code(sku)
+        assert found is not None, sku
+        return str(found.id)
+
+    def link(self, sku: str) -> Link:
+        found = self.store.find_sku(sku)
+        assert found is not None, sku
+        product, js_variant = found
+        holder: Any = js_variant or product
+        link = Link(shop_id=self.shop_id, variant_id=self.variant(sku), sku=sku, js_product_id=product.id,
+                    js_variant_id=js_variant.id if js_variant else None, js_name=product.name,
+                    js_price=float(holder.price), pushed_stock=int(holder.stock))
+        links.save(link)
+        return self.saved(sku)
+
+    def saved(self, sku: str) -> Link:
+        found = links.get(self.shop_id, self.variant(sku))
+        assert found is not None
+        return found
+
+    def set_bsale(self, sku: str, quantity: float) -> None:
+        self.account.set_stock(int(self.variant(sku)), self.ctx.shop.office_id, quantity)
+
+    def shown(self, sku: str) -> int:
+        found = self.store.find_sku(sku)
+        assert found is not None
+        product, variant = found
+        return int((variant or product).stock)
+
+    def price_shown(self, sku: str) -> float:
+        found = self.store.find_sku(sku)
+        assert found is not None
+        product, variant = found
+        return float((variant or product).price)
+
+    def puts(self) -> int:
+        return sum(1 for r in self.js.requests if r.credential == self.store.login and r.method == "PUT")
+
+    def notify(self, sku: str) -> stock.Outcome:
+        """What the catalog worker does with a stock notification of the shop's office."""
+        return stock.on_stock_notification(self.ctx, BsaleNotification.model_validate({
+            "cpnId": self.account.cpn_id, "resource": "/v2/stocks.json", "resourceId": self.variant(sku),
+            "topic": "stock", "action": "put", "officeId": str(self.ctx.shop.office_id)}))
+
+    def order(self, sku: str, qty: int) -> int:
+        """A customer's order in Jumpseller (it takes the units), and its order_pending_payment acted on."""
+        found = self.store.find_sku(sku)
+        assert found is not None
+        product, variant = found
+        order_id = int(self.store.create_order([(product.id, variant.id if variant else None, qty)]).id)
+        assert held.hold(self.shop_id, order_id, {self.variant(sku): qty}, {self.variant(sku): sku}, 0)
+        stock.after_order_event(self.ctx, order_id)
+        return order_id
+
+
+@pytest.fixture
+def world(table: str, sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Callable[..., World]:  # noqa: F811
+    bsale, js = sandboxes
+
+    def make(**options: Any) -> World:
+        n = next(_numbers)
+        account = bsale.demo_account(token=f"push-{n}", cpn_id=7000 + n)
+        store = js.demo_store(f"push-{n}")
+        office = next(o for o in account.offices.values() if o.is_virtual)
+        shop = Shop(shop_id=store.code, cpn_id=account.cpn_id, office_id=office.id,
+                    price_list_id=next(iter(account.price_lists)), bsale_api_url=bsale.url,
+                    bsale_credential_url=bsale.url, jumpseller_api_url=f"{js.url}/v1",
+                    options=ShopOptions(**options))
+        ctx = ShopContext(shop=shop, bsale=BsaleClient(account.token, bsale.url, bsale.url),
+                          jumpseller=JumpsellerClient(store.login, store.auth_token, f"{js.url}/v1"))
+        return World(js, account, store, ctx)
+
+    return make
+
+
+def during_next_write(w: World, monkeypatch: pytest.MonkeyPatch, act: Callable[[], Any]) -> list[Any]:
+    """Run `act` inside the next Jumpseller write, before that write's PUT is sent (so the PUT lands after
+    whatever `act` wrote): the window between a worker's claim and its record."""
+    original = w.ctx.jumpseller.write
+    done: list[Any] = []
+
+    def write(*args: Any, **kwargs: Any) -> None:
+        if not done:
+            done.append(act())
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(w.ctx.jumpseller, "write", write)
+    return done
+
+
+# ------------------------------------------------------------------------------------------------ the claims
+
+
+def test_a_claim_goes_only_to_a_later_read_and_recording_needs_the_claim_to_still_stand(
+    world: Callable[..., World]
+) -> None:
+    w = world()
+    link = w.link("POL-S")
+    assert links.claim(link, "stock", 200)
+    assert not links.claim(link, "stock", 100)  # an older read
+    assert not links.claim(link, "stock", 200)  # the same read twice
+    assert links.claim(link, "price", 100)  # each kind has its own claim
+    assert not links.record_if_claimed(link, {"stock": 100}, {"pushed_stock": 1})
+    assert links.record_if_claimed(link, {"stock": 200}, {"pushed_stock": 2})
+    assert links.claim(link, "stock", 300)
+    assert not links.record_if_claimed(link, {"stock": 200}, {"pushed_stock": 3})  # lost between claim and record
+    assert w.saved("POL-S").pushed_stock == 2
+    assert not links.record_if_claimed(link, {}, {"pushed_stock": 4}, unchanged={"price": 99})
+    assert links.record_if_claimed(link, {}, {"pushed_stock": 4}, unchanged={"price": 100})
+    links.delete(w.shop_id, link.variant_id)
+    assert not links.claim(link, "stock", 400)  # unlinked meanwhile: nobody writes
+
+
+def test_a_relink_does_not_lower_the_claims(world: Callable[..., World]) -> None:
+    w = world()
+    link = w.link("POL-S")
+    assert links.claim(link, "stock", 500)
+    links.save(link)  # e.g. a Jumpseller product event re-making the link from an older reading
+    assert not links.claim(link, "stock", 400)
+
+
+# ------------------------------------------------------------------------------------------------ stock path
+
+
+def test_a_stock_notification_writes_only_when_jumpseller_would_differ(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("TAZA-1")  # Jumpseller shows 20
+    w.set_bsale("TAZA-1", 20)
+    assert w.notify("TAZA-1").action == "unchanged" and w.puts() == 0
+    w.set_bsale("TAZA-1", 12)
+    assert w.notify("TAZA-1").action == "written"
+    assert w.shown("TAZA-1") == 12 and w.saved("TAZA-1").pushed_stock == 12 and w.puts() == 1
+    assert w.notify("TAZA-1").action == "unchanged" and w.puts() == 1
+
+
+def test_an_older_read_arriving_after_a_newer_one_writes_nothing(world: Callable[..., World]) -> None:
+    w = world()
+    link = w.link("POL-S")
+    older = push.version()  # a worker began reading (Bsale then said 4)...
+    w.set_bsale("POL-S", 9)
+    assert w.notify("POL-S").action == "written"  # ...and a later worker read 9 and wrote it first
+    change = push.sync(w.ctx, link, stock=push.Truth(4, older))
+    assert change.action == "superseded" and change.fields == {}
+    assert w.shown("POL-S") == 9 and w.puts() == 1
+
+
+def test_a_write_that_loses_its_claim_before_recording_looks_again_and_the_newest_truth_stays(
+    world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world()
+    w.link("POL-M")
+    w.set_bsale("POL-M", 4)
+
+    def newer_worker() -> stock.Outcome:
+        # Between the older worker's claim and its PUT, Bsale moves and a newer worker writes first
+        w.set_bsale("POL-M", 7)
+        monkeypatch.undo()  # the newer worker's own write is not intercepted
+        return w.notify("POL-M")
+
+    newer = during_next_write(w, monkeypatch, newer_worker)
+    older = w.notify("POL-M")
+    assert newer[0].action == "written"
+    # The older PUT (4) landed last; its record found the claim gone, so it read Jumpseller again and fixed it
+    assert older.action == "written" and "overlapped" in older.detail
+    assert w.shown("POL-M") == 7 and w.saved("POL-M").pushed_stock == 7
+    assert w.puts() == 3  # newer 7, older 4, repair 7
+
+
+def test_a_held_change_between_reading_the_link_and_writing_is_seen_by_the_later_reader(
+    world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world()
+    w.link("POL-S")  # Jumpseller 5
+    w.set_bsale("POL-S", 10)
+    # A stock notification reads the link (nothing held) and Bsale; before its PUT, an order takes 2
+    during_next_write(w, monkeypatch, lambda: (monkeypatch.undo(), w.order("POL-S", 2)))
+    w.notify("POL-S")
+    assert w.shown("POL-S") == 8  # not the 10 of the read that did not know the order
+
+
+# ------------------------------------------------------------------------------------- Jumpseller's own moves
+
+
+def test_jumpseller_taking_and_giving_back_units_is_read_not_assumed(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("POL-S")
+    w.set_bsale("POL-S", 10)
+    w.notify("POL-S")
+    assert w.shown("POL-S") == 10 and w.puts() == 1
+    order_id = w.order("POL-S", 2)  # Jumpseller itself: 8 = 10 − 2 held, nothing to write
+    assert w.shown("POL-S") == 8 and w.puts() == 1 and w.saved("POL-S").pushed_stock == 8
+    w.set_bsale("POL-S", 12)
+    w.notify("POL-S")
+    assert w.shown("POL-S") == 10 and w.puts() == 2
+    w.store.cancel_order(order_id)  # Jumpseller gives the 2 back itself: 12
+    assert held.release(w.shop_id, order_id, "canceled", 0)
+    stock.after_order_event(w.ctx, order_id)
+    assert w.shown("POL-S") == 12 and w.puts() == 2
+    w.set_bsale("POL-S", 10)  # a point-of-sale sale of 2: 10 = what a stale memory (10) would have called unchanged
+    w.notify("POL-S")
+    assert w.shown("POL-S") == 10 and w.puts() == 3
+
+
+def test_a_write_that_overwrote_jumpsellers_reservation_is_fixed_by_the_order_event(
+    world: Callable[..., World]
+) -> None:
+    w = world()
+    w.link("TAZA-1")
+    w.set_bsale("TAZA-1", 20)
+    found = w.store.find_sku("TAZA-1")
+    assert found is not None
+    order = w.store.create_order([(found[0].id, None, 3)])  # Jumpseller: 17; its webhook not yet acted on
+    w.set_bsale("TAZA-1", 25)
+    w.notify("TAZA-1")  # knows of no order yet: writes 25 over Jumpseller's reservation
+    assert w.shown("TAZA-1") == 25
+    held.hold(w.shop_id, order.id, {w.variant("TAZA-1"): 3}, {w.variant("TAZA-1"): "TAZA-1"}, 0)
+    stock.after_order_event(w.ctx, order.id)
+    assert w.shown("TAZA-1") == 22 and w.saved("TAZA-1").pushed_stock == 22
+
+
+# -------------------------------------------------------------------------------------- one guard, every path
+
+
+def test_a_reconcile_slice_that_read_before_a_live_change_cannot_undo_it(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("POL-S")
+    w.set_bsale("POL-S", 3)
+    run = reconcile.Run(w.ctx, "run-1", {})  # the slice starts: it reads the links...
+    while run.read_jumpseller_page():
+        pass
+    run.cp.update(phase="stocks", offset=0)
+    stale = w.ctx.bsale.page  # ...and its stock page holds the 3 Bsale had then
+    first_page = stale("/v1/stocks.json", 0, {"officeid": w.ctx.shop.office_id})
+    w.set_bsale("POL-S", 11)
+    assert w.notify("POL-S").action == "written"  # the live change lands meanwhile
+    w.ctx.bsale.page = lambda *args, **kwargs: first_page  # type: ignore[method-assign]
+    run.read_stock_page()
+    assert w.shown("POL-S") == 11 and run.cp["counts"].get("superseded") == 1
+
+
+def test_a_price_read_before_a_newer_one_writes_nothing(world: Callable[..., World]) -> None:
+    w = world(sync_price=True)
+    link = w.link("TAZA-1")
+    older = push.version()
+    variant = int(w.variant("TAZA-1"))
+    w.account.set_price(w.ctx.shop.price_list_id, variant, 5990)
+    outcome = price.on_price_notification(w.ctx, BsaleNotification.model_validate({
+        "cpnId": w.account.cpn_id, "resource": "/v2/price_lists.json", "resourceId": str(variant),
+        "topic": "price", "action": "put", "priceListId": str(w.ctx.shop.price_list_id)}))
+    assert outcome.action == "written" and w.price_shown("TAZA-1") == 5990
+    assert push.sync(w.ctx, link, price=push.Truth(4990, older)).action == "superseded"
+    assert w.price_shown("TAZA-1") == 5990
+
+
+def test_a_manual_overwrite_of_an_older_reading_cannot_undo_a_live_change(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("POL-M")
+    w.set_bsale("POL-M", 2)
+    stocks = manual._stocks(w.ctx)  # the overwrite read Bsale's stock: 2
+    read_from = push.version() - 1
+    w.set_bsale("POL-M", 6)
+    w.notify("POL-M")
+    found = w.store.find_sku("POL-M")
+    assert found is not None
+    pairs = [(b, j) for b in manual.catalog.read_bsale(w.ctx.bsale) if b.sku == "POL-M"
+             for j in manual.catalog.read_jumpseller(w.ctx.jumpseller) if j.sku == "POL-M"]
+    assert manual._overwrite(w.ctx, pairs, stocks, {}, read_from) == []
+    assert w.shown("POL-M") == 6
+
+
+def test_a_stock_write_to_a_product_that_may_have_carried_an_old_price_looks_again(
+    world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world(sync_price=True)
+    w.link("TAZA-1")  # a product: its PUT carries the price the link remembers
+    w.set_bsale("TAZA-1", 9)
+    variant = int(w.variant("TAZA-1"))
+
+    def price_change() -> None:
+        monkeypatch.undo()
+        w.account.set_price(w.ctx.shop.price_list_id, variant, 6990)
+        price.on_price_notification(w.ctx, BsaleNotification.model_validate({
+            "cpnId": w.account.cpn_id, "resource": "/v2/price_lists.json", "resourceId": str(variant),
+            "topic": "price", "action": "put", "priceListId": str(w.ctx.shop.price_list_id)}))
+
+    during_next_write(w, monkeypatch, price_change)
+    w.notify("TAZA-1")  # its PUT carried the old 4990 after the price write of 6990
+    assert w.price_shown("TAZA-1") == 6990 and w.shown("TAZA-1") == 9
