@@ -115,7 +115,7 @@ def test_a_removed_app_shows_disconnected_and_its_store_is_no_longer_called(pane
         open_shop(store.code).jumpseller.store_info()
     health = shop_health(store.code)
     assert not health.connected
-    assert "NOT CONNECTED" in health.one_line()
+    assert "NOT CONNECTED" in health.one_line() and "se desinstaló" in health.one_line()
     with pytest.raises(ShopDisconnected):
         open_shop(store.code)
 
