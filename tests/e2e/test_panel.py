@@ -17,7 +17,6 @@ from tests.conftest import ROOT
 from tests.e2e.panel_support import PanelApp, PanelShop, connected_shop, csrf, get, panel_app, post
 
 __all__ = ["panel_app"]
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

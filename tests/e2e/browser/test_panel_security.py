@@ -18,11 +18,9 @@ from bridge.shops import app as app_config
 from bridge.shops import signing
 from bridge.store import jobs
 from bridge.store import orders as records
-from tests.browser.conftest import screenshot
-from tests.browser.test_panel_story import sign_in
+from tests.e2e.browser.conftest import screenshot
+from tests.e2e.browser.test_panel_story import sign_in
 from tests.e2e.panel_support import PanelApp, PanelShop, connected_shop
-
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from bridge.orders.record import OrderState
 from bridge.store import held, links
 from bridge.store import orders as records
-from tests.browser.conftest import screenshot
+from tests.e2e.browser.conftest import screenshot
 from tests.e2e.conftest import eventually
 from tests.e2e.panel_support import PanelApp, new_store
-
-pytestmark = pytest.mark.e2e
 
 
 def sign_in(page: Any, panel: PanelApp, store_code: str, shots: bool = False) -> None:

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-# The local stack, the sandboxes and the registered Jumpseller app, as the end-to-end tests start them.
-from tests.e2e.conftest import bsale, jumpseller, quick_backoff, sandboxes, stack  # noqa: F401
-from tests.e2e.panel_support import panel_app  # noqa: F401
+from tests.conftest import ROOT
+from tests.e2e.panel_support import panel_app  # noqa: F401  (the registered Jumpseller app, as in tests/e2e)
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+SCREENSHOTS = ROOT / "screenshots"
 
 
 def chromium_path() -> str:
