@@ -173,10 +173,31 @@ class StockWatcher:
                     self.seen[sku] = now
 
 
+def prepare_panel(stack: Any, bsale: BsaleSandbox, jumpseller: JumpsellerSandbox, code: str = "tienda-panel") -> str:
+    """The Jumpseller app registered in the sandbox, its credentials in SSM, and a store ready to install it."""
+    import os
+    import secrets as random_secrets
+
+    from bridge.settings import settings
+    from bridge.shops import app
+
+    registered = jumpseller.oauth.register_app(f"{stack.api_url}/panel/oauth/callback")
+    os.environ.update({"JUMPSELLER_ACCOUNTS_URL": jumpseller.url, "JUMPSELLER_API_URL": f"{jumpseller.url}/v1",
+                       "BSALE_API_URL": bsale.url, "BSALE_CREDENTIAL_URL": bsale.url})
+    settings.cache_clear()
+    app.put(app.AppCredentials(client_id=registered.client_id, client_secret=registered.client_secret,
+                               session_key=random_secrets.token_hex(32)))
+    jumpseller.demo_store(code)
+    account = bsale.demo_account(token=f"{code}-bsale-token", cpn_id=2001, name=f"{code} SpA")
+    return (f"Shop panel: open {stack.api_url}/panel, press \"Entrar con Jumpseller\", choose store '{code}' and "
+            f"\"Autorizar\";\n  then connect Bsale with the token {account.token}.")
+
+
 def tell_the_story(stack: Any, bsale: BsaleSandbox, jumpseller: JumpsellerSandbox) -> StockWatcher:
     import time
 
     shop = connect_demo_shop(stack.api_url, bsale, jumpseller)
+    panel = prepare_panel(stack, bsale, jumpseller)
     write_local_env(stack)
     watcher = StockWatcher(shop, ["POL-S", "POL-M", "TAZA-1"]).start()
     variant = shop.variant_id("POL-S")
@@ -201,6 +222,8 @@ Try it yourself (another shell):
        -d '{{"variant_id": {variant}, "office_id": {shop.office_id}, "quantity": 3}}'
   curl -u {shop.store.login}:{shop.store.auth_token} {jumpseller.url}/v1/products.json
   ./dev admin --local shops
+
+{panel}
 """, flush=True)
     return watcher
 

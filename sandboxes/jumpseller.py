@@ -32,6 +32,7 @@ from sandboxes._http import (
     SlidingWindowLimiter,
     admin_body,
 )
+from sandboxes.jumpseller_oauth import Grant, OAuthServer, required_scope
 
 ORDER_STATUSES = {  # status_enum → label (the API's English labels)
     "pending_payment": "Pending Payment",
@@ -153,11 +154,12 @@ class Hook:
     event: str
     url: str
     created_at: str = field(default_factory=_now_text)
+    application_id: int | None = None  # the OAuth app whose token created it
 
     def to_json(self) -> dict[str, Any]:
         # Hooks created with store credentials have no name and no application (per Jumpseller's examples).
         return {"id": self.id, "name": None, "event": self.event, "url": self.url, "created_at": self.created_at,
-                "application_id": None}
+                "application_id": self.application_id}
 
 
 @dataclass
@@ -574,6 +576,7 @@ class JumpsellerSandbox(SandboxServer):
         self._counters: dict[str, itertools.count[int]] = {}
         self._used: dict[str, set[int]] = {}
         self._routes: Router[JsHandler] = Router()
+        self.oauth = OAuthServer(self)  # accounts.jumpseller.com: /oauth/authorize, /oauth/token
         self._register_routes()
         self._register_admin()
         if validate:
@@ -663,16 +666,32 @@ class JumpsellerSandbox(SandboxServer):
 
     def credential_of(self, request: Request) -> str | None:
         login, _ = _credentials(request)
-        return login
+        return login or ("bearer" if _bearer(request) else None)
 
     def handle_api(self, request: Request) -> Response:
+        if request.path.startswith("/oauth/"):
+            with self._lock:
+                return self.oauth.handle(request)
         if not request.path.startswith("/v1/"):
             return Response(404, {"message": "Not found"})
-        login, token = _credentials(request)
-        with self._lock:
-            store = next((s for s in self.stores.values() if s.login == login), None)
-        if store is None or not token or not hmac.compare_digest(store.auth_token, token):
-            return Response(401, {"message": "Unauthorized: wrong login or authtoken"})
+        bearer = _bearer(request)
+        if bearer is not None:
+            with self._lock:
+                grant = self.oauth.bearer(bearer)
+                store = self.stores.get(grant.store_code) if isinstance(grant, Grant) else None
+            if grant == "expired":
+                return Response(401, {"message": "Unauthorized: the access token expired"})
+            if store is None or not isinstance(grant, Grant):
+                return Response(401, {"message": "Unauthorized: invalid access token"})
+            scope = required_scope(request.method, request.path.removeprefix("/v1"))
+            if scope is not None and scope not in grant.scopes:
+                return Response(403, {"message": f"Not authorized: the token lacks the scope {scope}"})
+        else:
+            login, token = _credentials(request)
+            with self._lock:
+                store = next((s for s in self.stores.values() if s.login == login), None)
+            if store is None or not token or not hmac.compare_digest(store.auth_token, token):
+                return Response(401, {"message": "Unauthorized: wrong login or authtoken"})
         decision = self.limiter.hit(store.code)
         rate_headers: dict[str, str] = {}
         for (label, limit, _), remaining in zip(self._windows, decision.remaining, strict=True):
@@ -777,6 +796,17 @@ class JumpsellerSandbox(SandboxServer):
         r("GET", "/orders/{id}/history.json", lambda q, s: Response(200, [{"order_history": h} for h in
                                                                            self._order_of(q, s).history]))
         r("POST", "/orders/{id}/history.json", self._create_history)
+        r("GET", "/jsapps.json", self._jsapps)
+        r("POST", "/jsapps.json", self._jsapps)
+        r("DELETE", "/jsapps/{id}.json", self._jsapps)
+
+    def _grant(self, request: Request) -> Grant | None:
+        bearer = _bearer(request)
+        found = self.oauth.bearer(bearer) if bearer else None
+        return found if isinstance(found, Grant) else None
+
+    def _jsapps(self, request: Request, store: JumpsellerStore) -> Response:
+        return self.oauth.jsapps_api(request, store, self._grant(request))
 
     # products
 
@@ -873,7 +903,9 @@ class JumpsellerSandbox(SandboxServer):
 
     def _create_hook(self, request: Request, store: JumpsellerStore) -> Response:
         spec = self._body(request, "hook")
-        hook = Hook(self._id("hook"), str(spec["event"]), str(spec["url"]))
+        grant = self._grant(request)
+        hook = Hook(self._id("hook"), str(spec["event"]), str(spec["url"]),
+                    application_id=grant.app.id if grant else None)
         store.hooks[hook.id] = hook
         return Response(200, {"hook": hook.to_json()})
 
@@ -971,6 +1003,25 @@ class JumpsellerSandbox(SandboxServer):
         a("POST", "/_sandbox/stores/{code}/orders", self._admin_create_order)
         a("POST", "/_sandbox/stores/{code}/orders/{id}/{action}", self._admin_order_action)
         a("POST", "/_sandbox/stores/{code}/deliver", self._admin_deliver)
+        a("POST", "/_sandbox/apps", self._admin_register_app)
+        a("POST", "/_sandbox/stores/{code}/uninstall", self._admin_uninstall)
+        a("POST", "/_sandbox/stores/{code}/expire-tokens", self._admin_expire_tokens)
+
+    def _admin_register_app(self, request: Request) -> Response:
+        spec = admin_body(request)
+        app = self.oauth.register_app(str(spec["redirect_uri"]), name=str(spec.get("name", "Bsale Bridge")))
+        return Response(201, {"id": app.id, "client_id": app.client_id, "client_secret": app.client_secret,
+                              "redirect_uris": app.redirect_uris})
+
+    def _admin_uninstall(self, request: Request) -> Response:
+        with self._lock:
+            self.oauth.uninstall(self._admin_store(request).code)
+        return Response(204)
+
+    def _admin_expire_tokens(self, request: Request) -> Response:
+        with self._lock:
+            self.oauth.expire_tokens(self._admin_store(request).code)
+        return Response(204)
 
     def _admin_clear_violations(self, request: Request) -> Response:
         with self._lock:
@@ -1045,7 +1096,7 @@ class JumpsellerSandbox(SandboxServer):
 
 # --------------------------------------------------------------------------- helpers
 
-_ID_BASES = {"product": 1001, "variant": 5001, "hook": 12345, "order": 1026, "history": 1}
+_ID_BASES = {"product": 1001, "variant": 5001, "hook": 12345, "order": 1026, "history": 1, "jsapp": 1}
 _DEFAULT_CUSTOMER = {"id": 123, "email": "cliente@example.com", "phone": "+56912345678", "phone_prefix": "+56",
                      "ip": "127.0.0.1", "fullname": "Juana Pérez"}
 _DEFAULT_BILLING = {
@@ -1069,6 +1120,11 @@ def _credentials(request: Request) -> tuple[str | None, str | None]:
         return login, token
     query = request.query
     return query.get("login"), query.get("authtoken")  # deprecated query form, still accepted
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.header("authorization") or ""
+    return header[7:].strip() or None if header.lower().startswith("bearer ") else None
 
 
 def _int(value: Any, default: int) -> int:

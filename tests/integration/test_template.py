@@ -204,11 +204,18 @@ def _ssm_resources(function: str) -> list[str]:
     return found
 
 
+# Internet-facing, yet every request is signed in (the session of an OAuth install) and acts for that shop only:
+# the shop panel needs the shop's API tokens to do what its owner presses (F18).
+SIGNED_IN = {"PanelFunction"}
+
+
 def test_each_function_may_read_only_the_secrets_it_needs() -> None:
     facing = {function for function, _path, _method in api_routes()}
     for function in FUNCTIONS:
         for resource in _ssm_resources(function):
-            assert resource.endswith(("/shops/*/credentials", "/shops/*/hooks")), (function, resource)
-            if function in facing:
+            # /app/credentials: the Jumpseller app's OAuth client, to refresh a shop's tokens (F17).
+            assert resource.endswith(("/shops/*/credentials", "/shops/*/hooks", "/app/credentials")), (
+                function, resource)
+            if function in facing and function not in SIGNED_IN:
                 # Internet-facing: the hooks token alone, never the shop's Bsale or Jumpseller API tokens.
                 assert resource.endswith("/shops/*/hooks"), (function, resource)

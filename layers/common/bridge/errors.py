@@ -28,6 +28,10 @@ class UnknownShop(BridgeError):
     code = "unknown_shop"
 
 
+class ShopDisconnected(UnknownShop):
+    """Jumpseller no longer accepts the shop's app tokens (the app was removed): the shop is not called."""
+
+
 class UnknownStore(UnknownShop):
     """A webhook naming no connected store, answered exactly as a bad signature: a stranger cannot tell a
     connected store from one that is not (no enumeration). Still counted as an unknown shop."""

@@ -38,6 +38,13 @@ def put(shop_id: str, secrets: ShopSecrets) -> None:
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
+def put_credentials(shop_id: str, secrets: ShopSecrets) -> None:
+    """Only the credentials parameter: a refreshed OAuth token (F17) leaves the hooks token as it is."""
+    aws.client("ssm").put_parameter(Name=path(shop_id), Value=json.dumps(secrets.model_dump()), Type="SecureString",
+                                    Overwrite=True)
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
 def hooks_token(shop_id: str) -> str:
     """The shop's Jumpseller hooks token, from its own parameter (the webhook function may read nothing else)."""
     try:

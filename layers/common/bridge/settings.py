@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     sync_budget_seconds: int = Field(default=780, alias="SYNC_BUDGET_SECONDS")
     # Share the per-shop API limits across every process through the table (off: per-process pacing only).
     shared_rate_limits: bool = Field(default=True, alias="SHARED_RATE_LIMITS")
+    # F17/F18: the Jumpseller app (OAuth) and the shop panel.
+    jumpseller_accounts_url: str = Field(default="https://accounts.jumpseller.com", alias="JUMPSELLER_ACCOUNTS_URL")
+    jumpseller_api_url: str = Field(default="https://api.jumpseller.com/v1", alias="JUMPSELLER_API_URL")
+    bsale_api_url: str = Field(default="https://api.bsale.io", alias="BSALE_API_URL")
+    bsale_credential_url: str = Field(default="https://credential.bsale.io", alias="BSALE_CREDENTIAL_URL")
+    panel_session_minutes: int = Field(default=60, alias="PANEL_SESSION_MINUTES")
+    # Who may show the panel in a frame: the Jumpseller admin.
+    panel_frame_ancestors: str = Field(default="https://*.jumpseller.com", alias="PANEL_FRAME_ANCESTORS")
     # Shops may point at the local sandboxes (http on loopback): set by devstack only, never in a deployed stage.
     allow_local_api_urls: bool = Field(default=False, alias="ALLOW_LOCAL_API_URLS")
     # How often, or for how long, a message may be handed back because its shop's API quota stays spent (or the

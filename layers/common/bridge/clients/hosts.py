@@ -14,13 +14,15 @@ from urllib.parse import urlsplit
 from bridge.errors import ConfigurationError
 from bridge.settings import settings
 
-Service = Literal["bsale_api", "bsale_credential", "jumpseller_api", "facto"]
+Service = Literal["bsale_api", "bsale_credential", "jumpseller_api", "facto", "jumpseller_accounts"]
 OFFICIAL_HOSTS: dict[Service, frozenset[str]] = {
     # bsale.md §1.2: api.bsale.io (Chile, current docs), api.bsale.cl (legacy), Peru and Mexico.
     "bsale_api": frozenset({"api.bsale.io", "api.bsale.cl", "api.bsale.com.pe", "api.bsale.com.mx"}),
     "bsale_credential": frozenset({"credential.bsale.io"}),
     "jumpseller_api": frozenset({"api.jumpseller.com"}),
     "facto": frozenset({"conexion.facto.cl"}),  # facto_dte.md A.2: the WSDL and the emission endpoint
+    # jumpseller.md §1.3: the OAuth server, which receives the app's client secret.
+    "jumpseller_accounts": frozenset({"accounts.jumpseller.com"}),
 }
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 

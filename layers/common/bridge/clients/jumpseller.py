@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -31,6 +31,14 @@ class Target:
     variant_id: int | None = None
 
 
+class BearerToken(Protocol):
+    """An OAuth app token (F17): `current` refreshes it before it expires, `renew` after Jumpseller refused it."""
+
+    def current(self) -> str: ...
+
+    def renew(self) -> str: ...
+
+
 class JumpsellerClient(ApiSession):
     service = "Jumpseller"
 
@@ -41,12 +49,29 @@ class JumpsellerClient(ApiSession):
         base_url: str = JUMPSELLER_API_URL,
         session: requests.Session | None = None,
         pace: Waits | None = None,
+        bearer: BearerToken | None = None,
     ) -> None:
         super().__init__(base_url, pace or local_pace(login), session)
         self._basic = (login, auth_token)
+        self._bearer = bearer
 
-    def _auth(self, headers: dict[str, str]) -> tuple[str, str]:
+    def _auth(self, headers: dict[str, str]) -> tuple[str, str] | None:
+        if self._bearer is not None:
+            headers["Authorization"] = f"Bearer {self._bearer.current()}"
+            return None
         return self._basic
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
+                retry_unsafe: bool = False) -> requests.Response:
+        try:
+            return super().request(method, path, params=params, json=json, retry_unsafe=retry_unsafe)
+        except UpstreamError as exc:
+            if exc.status_code != 401 or self._bearer is None:
+                raise
+            # The token was refused before its time (revoked, or a clock apart): renew once; a refused renewal
+            # means the app was removed and raises ShopDisconnected.
+            self._bearer.renew()
+            return super().request(method, path, params=params, json=json, retry_unsafe=retry_unsafe)
 
     def _error_text(self, response: requests.Response) -> str:
         try:

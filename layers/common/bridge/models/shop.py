@@ -63,6 +63,10 @@ class Shop(BaseModel):
     connected_at: int = 0
     last_notification_at: int | None = None
     stale_since: int | None = None
+    # Set when Jumpseller stopped accepting the app's tokens (the app was removed): nothing calls the shop until
+    # it installs the app again.
+    disconnected_at: int | None = None
+    disconnected_reason: str | None = None
 
 
 class ShopSecrets(BaseModel):
@@ -73,13 +77,21 @@ class ShopSecrets(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    bsale_token: str
-    jumpseller_login: str
-    jumpseller_auth_token: str
+    bsale_token: str = ""  # empty while a shop that installed the app has not connected Bsale yet
+    jumpseller_login: str = ""  # login + auth token, or the OAuth tokens below (a shop that installed the app)
+    jumpseller_auth_token: str = ""
     jumpseller_hooks_token: str
     notify_token: str  # the secret part of the Bsale notification URL
     facto_user: str | None = None  # "<RUT with dots and dash>/<API user>" (document_provider facto)
     facto_key: str | None = None
+    # F17: the app's OAuth tokens; when present, Jumpseller is called with them (refreshed before they expire).
+    jumpseller_access_token: str = ""
+    jumpseller_refresh_token: str = ""
+    jumpseller_token_expires_at: int = 0
+
+    @property
+    def oauth(self) -> bool:
+        return bool(self.jumpseller_access_token)
 
     def __repr__(self) -> str:  # never print a secret by accident
         return "ShopSecrets(***)"

@@ -60,6 +60,7 @@ class ShopHealth(BaseModel):
     last_reconcile: JobSummary | None
     last_manual_sync: JobSummary | None
     catalog_problems: list[str]  # what the catalog worker could not apply, latest first
+    disconnected_reason: str | None = None  # why Jumpseller no longer accepts the app (F17)
     dead_letters: dict[str, int] | None  # dead-letter queue → this shop's messages (None: not looked at)
     # F19: the documents made, by what the SII said ("sent to the SII" until a verdict is known, and for good
     # from a provider that reports none), and those still not final past the limit.
@@ -74,7 +75,7 @@ class ShopHealth(BaseModel):
     def one_line(self) -> str:
         flags = []
         if not self.connected:
-            flags.append("NOT CONNECTED")
+            flags.append("NOT CONNECTED" + (f" ({self.disconnected_reason})" if self.disconnected_reason else ""))
         if self.stale:
             flags.append("STALE: not receiving updates from Bsale")
         if self.order_problems:
@@ -121,7 +122,8 @@ def _health(shop: Shop, letters: dict[str, Counter[str]] | None) -> ShopHealth:
                 for r in records if str(r.state) in WAITING_FOR_A_PERSON]
     return ShopHealth(
         shop_id=shop.shop_id,
-        connected=_connected(shop.shop_id),
+        connected=_connected(shop.shop_id) and shop.disconnected_at is None,
+        disconnected_reason=shop.disconnected_reason,
         stale=shop.stale_since is not None,
         stale_since=shop.stale_since,
         last_notification_at=shop.last_notification_at,

@@ -15,6 +15,7 @@ from bridge.clients.jumpseller import JUMPSELLER_API_URL, JumpsellerClient
 from bridge.errors import ConfigurationError, UpstreamError
 from bridge.intake.bsale import token_hash
 from bridge.models.shop import SHOP_ID_PATTERN, Shop, ShopOptions, ShopSecrets
+from bridge.shops.tokens import AppToken
 from bridge.store import shops
 
 DOCUMENT_CODES = {"39": "boleta", "33": "factura", "61": "nota de crédito"}
@@ -28,8 +29,9 @@ class ConnectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     store_code: str = Field(pattern=SHOP_ID_PATTERN)
-    jumpseller_login: str = Field(min_length=1)
-    jumpseller_auth_token: str = Field(min_length=1)
+    # Login + auth token, or (oauth=True) the app's tokens stored when the shop installed the app (F17).
+    jumpseller_login: str = ""
+    jumpseller_auth_token: str = ""
     jumpseller_hooks_token: str = Field(min_length=1)
     bsale_token: str = ""  # required unless bsale_account is false (checked below)
     office_id: int = Field(default=0, ge=0)
@@ -38,6 +40,7 @@ class ConnectRequest(BaseModel):
     facto_user: str | None = Field(default=None, pattern=r"^[0-9.]{1,12}-[0-9kK]/\S+$")  # <RUT>/<API user>
     facto_key: str | None = Field(default=None, min_length=1)
     facto_url: str = facto.URL
+    oauth: bool = False
     bsale_api_url: str = BSALE_API_URL
     bsale_credential_url: str = BSALE_CREDENTIAL_URL
     jumpseller_api_url: str = JUMPSELLER_API_URL
@@ -53,6 +56,8 @@ class ConnectRequest(BaseModel):
             raise ValueError("without Bsale the documents must come from Facto (--document-provider facto)")
         if self.options.document_provider == "facto" and not (self.facto_user and self.facto_key):
             raise ValueError("document_provider facto needs facto_user (<RUT>/<user>) and facto_key")
+        if not self.oauth and not (self.jumpseller_login and self.jumpseller_auth_token):
+            raise ValueError("give the Jumpseller login and auth token, or install the app (OAuth)")
         return self
 
 
@@ -80,10 +85,13 @@ def connect(request: ConnectRequest) -> Connected:
     if request.options.document_provider == "facto":
         check_api_url(request.facto_url, "facto")
         checked += _check_facto(request, warnings)
-    jumpseller = JumpsellerClient(request.jumpseller_login, request.jumpseller_auth_token, request.jumpseller_api_url)
-    _check_jumpseller(jumpseller, request)
-
     existing = secrets.find(request.store_code)
+    if request.oauth and (existing is None or not existing.oauth):
+        raise ConfigurationError(f"the Jumpseller app is not installed in store '{request.store_code}'")
+    bearer = AppToken(request.store_code, existing) if request.oauth and existing else None
+    jumpseller = JumpsellerClient(request.jumpseller_login, request.jumpseller_auth_token, request.jumpseller_api_url,
+                                  bearer=bearer)
+    _check_jumpseller(jumpseller, request)
     # Keep the notification URL Bsale already has; a new one only for a new shop.
     notify_token = existing.notify_token if existing else f"{request.store_code}.{random_secrets.token_urlsafe(32)}"
     shop = Shop(
@@ -101,6 +109,9 @@ def connect(request: ConnectRequest) -> Connected:
         webhook_url=f"{request.api_url.rstrip('/')}/jumpseller/webhooks" if request.api_url else None,
         connected_at=(current.connected_at if (current := shops.get(request.store_code)) else int(time.time())),
     )
+    latest = secrets.find(request.store_code) if existing else None  # the checks above may have refreshed them
+    oauth_tokens = {k: v for k, v in latest.model_dump().items() if k.startswith("jumpseller_") and
+                    k.endswith(("_access_token", "_refresh_token", "_expires_at"))} if latest else {}
     secrets.put(shop.shop_id, ShopSecrets(
         bsale_token=request.bsale_token,
         jumpseller_login=request.jumpseller_login,
@@ -109,6 +120,7 @@ def connect(request: ConnectRequest) -> Connected:
         notify_token=notify_token,
         facto_user=request.facto_user,
         facto_key=request.facto_key,
+        **oauth_tokens,  # an installed app keeps its tokens (and is called with them)
     ))
     shops.save(shop, token_hash(notify_token))
 

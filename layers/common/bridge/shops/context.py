@@ -12,8 +12,10 @@ from bridge.clients.bsale import BsaleClient
 from bridge.clients.hosts import check_api_url
 from bridge.clients.http import Pace, Quota, SharedPace, Waits
 from bridge.clients.jumpseller import JumpsellerClient
+from bridge.errors import ShopDisconnected
 from bridge.models.shop import Shop, ShopSecrets
 from bridge.settings import settings
+from bridge.shops.tokens import AppToken
 from bridge.store import shops
 
 # Each shop's share of the published limits (Bsale 8/s; Jumpseller 20/s and 800/min), one step below them.
@@ -65,12 +67,13 @@ def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: 
     if shop.options.document_provider == "facto":
         check_api_url(shop.facto_url, "facto")
     bsale_pace = _pace(shop, "bsale", bsale_api.local_pace(creds.bsale_token), bulk, webhook)
-    js_pace = _pace(shop, "jumpseller", jumpseller_api.local_pace(creds.jumpseller_login), bulk, webhook)
+    js_pace = _pace(shop, "jumpseller", jumpseller_api.local_pace(creds.jumpseller_login or shop.shop_id), bulk,
+                    webhook)
     ctx = ShopContext(
         shop=shop,
         bsale=BsaleClient(creds.bsale_token, shop.bsale_api_url, shop.bsale_credential_url, pace=bsale_pace),
         jumpseller=JumpsellerClient(creds.jumpseller_login, creds.jumpseller_auth_token, shop.jumpseller_api_url,
-                                    pace=js_pace),
+                                    pace=js_pace, bearer=AppToken(shop.shop_id, creds) if creds.oauth else None),
         facto=facto_api.Credentials(creds.facto_user, creds.facto_key, shop.facto_url)
         if shop.options.document_provider == "facto" and creds.facto_user and creds.facto_key else None,
     )
@@ -81,4 +84,7 @@ def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: 
 
 
 def open_shop(shop_id: str, *, bulk: bool = False, webhook: bool = False, impatient: bool = False) -> ShopContext:
-    return clients_for(shops.require(shop_id), secrets.get(shop_id), bulk=bulk, webhook=webhook, impatient=impatient)
+    shop = shops.require(shop_id)
+    if shop.disconnected_at is not None:  # the app was removed: Jumpseller must not be called for it
+        raise ShopDisconnected(f"shop '{shop_id}' is disconnected: {shop.disconnected_reason}")
+    return clients_for(shop, secrets.get(shop_id), bulk=bulk, webhook=webhook, impatient=impatient)

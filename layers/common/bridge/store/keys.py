@@ -104,3 +104,8 @@ def sii_watch(shop_id: str, document_id: int) -> dict[str, str]:
 
 def sii_watch_prefix() -> str:
     return "DOC#"
+
+
+def oauth_state(nonce: str) -> dict[str, str]:
+    """An app install in progress (F17): its state is used once, then deleted; TTL removes the abandoned ones."""
+    return {"pk": f"OAUTHSTATE#{nonce}", "sk": "STATE"}

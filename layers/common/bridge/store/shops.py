@@ -19,14 +19,15 @@ def save(shop: Shop, notify_hash: str) -> None:
     item = {
         **keys.shop(shop.shop_id),
         **keys.shops_index(shop.shop_id),
-        **shop.model_dump(exclude={"last_notification_at", "stale_since"}),
+        **shop.model_dump(exclude={"last_notification_at", "stale_since", "disconnected_at", "disconnected_reason"}),
         "notify_hash": notify_hash,
     }
     sets = ", ".join(f"#{k} = :{k}" for k in item if k not in ("pk", "sk"))
     client().update_item(
         TableName=name(),
         Key=serialize(keys.shop(shop.shop_id)),
-        UpdateExpression=f"SET {sets}",
+        # Connecting checked the credentials just now: a shop marked disconnected is connected again.
+        UpdateExpression=f"SET {sets} REMOVE disconnected_at, disconnected_reason",
         ExpressionAttributeNames={f"#{k}": k for k in item if k not in ("pk", "sk")},
         ExpressionAttributeValues={f":{k}": value(v) for k, v in item.items() if k not in ("pk", "sk")},
     )
@@ -88,6 +89,33 @@ def flag_stale(shop_id: str, since: int) -> bool:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
         raise
+
+
+def mark_disconnected(shop_id: str, reason: str, now: int) -> None:
+    """Jumpseller stopped accepting the shop's app tokens: keep why and when (status shows it; workers skip it)."""
+    try:
+        client().update_item(
+            TableName=name(),
+            Key=serialize(keys.shop(shop_id)),
+            UpdateExpression="SET disconnected_at = if_not_exists(disconnected_at, :now), disconnected_reason = :r",
+            ConditionExpression="attribute_exists(pk)",  # a shop not connected to Bsale yet has no record
+            ExpressionAttributeValues={":now": value(now), ":r": value(reason)},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def mark_reconnected(shop_id: str) -> None:
+    """The app was installed again: the shop is called again."""
+    try:
+        client().update_item(
+            TableName=name(), Key=serialize(keys.shop(shop_id)),
+            UpdateExpression="REMOVE disconnected_at, disconnected_reason", ConditionExpression="attribute_exists(pk)",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def record_event(shop_id: str, kind: str, ident: str, body: dict[str, Any], now: int, ttl_days: int = 30) -> None:

@@ -17,7 +17,8 @@ def reconcile_due(shop: Shop, now: int) -> bool:
 def queue_due_reconciles(all_shops: list[Shop], now: int) -> list[str]:
     started = []
     for shop in all_shops:
-        if not shop.bsale_account:  # Jumpseller + Facto only: no catalog to reconcile
+        # Facto only (no catalog to reconcile), or the app was removed (nothing calls its store)
+        if not shop.bsale_account or shop.disconnected_at is not None:
             continue
         if reconcile_due(shop, now) and request(shop.shop_id, RECONCILE, reason="schedule") is not None:
             started.append(shop.shop_id)
