@@ -15,9 +15,18 @@ from bridge.store import jobs, shops
 from bridge.store import orders as records
 from sandboxes.facto import FactoSandbox
 from tests.conftest import ROOT
-from tests.e2e.panel_support import PanelApp, PanelShop, connected_shop, csrf, get, panel_app, post
+from tests.e2e.panel_support import (
+    PanelApp,
+    PanelShop,
+    connected_shop,
+    csrf,
+    facto_panel,
+    get,
+    panel_app,
+    post,
+)
 
-__all__ = ["panel_app"]
+__all__ = ["facto_panel", "panel_app"]
 
 
 @pytest.fixture
@@ -222,18 +231,6 @@ def test_an_unconfigured_app_answers_a_clear_page(stack: object) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ Facto (F15)
-
-
-@pytest.fixture
-def facto_panel(panel_app: PanelApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[FactoSandbox]:
-    """The Facto sandbox, as the Facto endpoint of the shops the panel connects."""
-    from bridge.settings import settings
-
-    with FactoSandbox() as sandbox:
-        monkeypatch.setenv("FACTO_URL", f"{sandbox.url}/documento.php")
-        settings.cache_clear()
-        yield sandbox
-    settings.cache_clear()
 
 
 def bsale_form(shop: PanelShop, **fields: str) -> dict[str, str]:

@@ -543,10 +543,14 @@ def _provider_fields(typed: dict[str, str], shop: Any) -> str:
 def _facto_only_form(base: str, who: session.Session, shop: Any, typed: dict[str, str]) -> str:
     """Jumpseller + Facto, without a Bsale account: the documents come from Facto, there is no stock sync."""
     manual = shop is not None and shop.options.document_mode == "manual"
+    leaving = ('<p class="banner warn">Si la conectas así, tu tienda dejará de sincronizar stock y precios con '
+               "Bsale.</p>"
+               if shop is not None and shop.bsale_account else "")
     return (
         "<section><h2>¿No usas Bsale? Conecta solo Facto</h2>"
         "<p>Cada pedido pagado recibe su boleta o factura en Facto. Sin Bsale no sincronizamos stock ni precios.</p>"
-        f'<form method="post" action="{esc(base)}/panel/conectar">{csrf_field(who.csrf)}'
+        + leaving
+        + f'<form method="post" action="{esc(base)}/panel/conectar">{csrf_field(who.csrf)}'
         '<input type="hidden" name="sin_bsale" value="1"><input type="hidden" name="proveedor" value="facto">'
         + _facto_fields(typed, shop, prefix="solo-")
         + '<label for="solo-modo">Emisión de documentos</label><select id="solo-modo" name="modo">'
