@@ -18,6 +18,7 @@ import requests
 from bridge.settings import settings
 from devstack import LocalStack
 from sandboxes.bsale import BsaleAccount, BsaleSandbox
+from sandboxes.facto import FactoSandbox
 from sandboxes.jumpseller import JumpsellerSandbox, JumpsellerStore
 from sandboxes.jumpseller_oauth import OAuthApp
 
@@ -48,6 +49,18 @@ def panel_app(
     app_config.put(app_config.AppCredentials(client_id=registered.client_id, client_secret=registered.client_secret,
                                              session_key=random_secrets.token_hex(32)))
     yield PanelApp(stack, jumpseller, bsale, registered)
+    settings.cache_clear()
+
+
+@pytest.fixture
+def facto_panel(panel_app: PanelApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[FactoSandbox]:
+    """The Facto sandbox, as the Facto endpoint of the shops the panel connects."""
+    from bridge.settings import settings
+
+    with FactoSandbox() as sandbox:
+        monkeypatch.setenv("FACTO_URL", f"{sandbox.url}/documento.php")
+        settings.cache_clear()
+        yield sandbox
     settings.cache_clear()
 
 

@@ -13,10 +13,20 @@ from bridge.shops import app as app_config
 from bridge.shops import signing
 from bridge.store import jobs, shops
 from bridge.store import orders as records
+from sandboxes.facto import FactoSandbox
 from tests.conftest import ROOT
-from tests.e2e.panel_support import PanelApp, PanelShop, connected_shop, csrf, get, panel_app, post
+from tests.e2e.panel_support import (
+    PanelApp,
+    PanelShop,
+    connected_shop,
+    csrf,
+    facto_panel,
+    get,
+    panel_app,
+    post,
+)
 
-__all__ = ["panel_app"]
+__all__ = ["facto_panel", "panel_app"]
 
 
 @pytest.fixture
@@ -218,3 +228,96 @@ def test_an_unconfigured_app_answers_a_clear_page(stack: object) -> None:
     app_config.parameters.clear_caches()
     page = requests.get(f"{stack.api_url}/panel/instalar", allow_redirects=False, timeout=20)  # type: ignore[attr-defined]
     assert page.status_code == 503 and "todavía no está configurada" in page.text
+
+
+# ------------------------------------------------------------------------------------------------ Facto (F15)
+
+
+def bsale_form(shop: PanelShop, **fields: str) -> dict[str, str]:
+    office = next(o for o in shop.account.offices.values() if o.is_virtual)
+    return {"bsale_token": shop.account.token, "sucursal": str(office.id),
+            "lista": str(next(iter(shop.account.price_lists))), "documentos": "1", "modo": "auto",
+            "aviso_horas": "24", **fields}
+
+
+def test_connecting_facto_from_the_panel_stores_the_provider_and_never_shows_the_key(
+    two_shops: tuple[PanelShop, PanelShop, int], facto_panel: FactoSandbox
+) -> None:
+    from bridge import secrets
+
+    a, b, _ = two_shops
+    user, key = f"76.123.456-0/{a.code}", f"clave-secreta-{a.code}-0123456789"
+    facto_panel.accounts[user] = key
+    b_before = shops.get(b.code)
+    answer = a.post("/conectar", bsale_form(a, proveedor="facto", facto_usuario=user, facto_clave=key,
+                                            tienda=b.code, store_code=b.code, shop_id=b.code), token_from="/conectar")
+    assert answer.status_code == 303, answer.text
+    assert "/panel/estado?aviso=conectada" in answer.headers["Location"]
+    shop = shops.get(a.code)
+    assert shop is not None and shop.options.document_provider == "facto" and shop.bsale_account
+    assert shop.facto_url == f"{facto_panel.url}/documento.php"
+    stored = secrets.get(a.code, fresh=True)
+    assert (stored.facto_user, stored.facto_key) == (user, key)
+    # The form cannot target another shop: B is exactly as it was, without Facto.
+    assert shops.get(b.code) == b_before and secrets.get(b.code, fresh=True).facto_key is None
+
+    page = a.page("/conectar")
+    assert page.status_code == 200 and user in page.text and "Facto" in page.text
+    assert key not in page.text
+    options = a.post("/conectar/bsale", {"bsale_token": a.account.token}, token_from="/conectar")
+    assert options.status_code == 200 and 'value="facto" checked' in options.text
+    assert user in options.text and key not in options.text
+
+    # A blank key keeps the stored one (the page never has it to send back).
+    again = a.post("/conectar", bsale_form(a, proveedor="facto", facto_usuario=user, facto_clave=""),
+                   token_from="/conectar")
+    assert again.status_code == 303, again.text
+    assert secrets.get(a.code, fresh=True).facto_key == key
+
+    # Refusals in the owner's words, the typed key not echoed, nothing changed.
+    other = "otra-clave-9876543210"
+    for bad_user, words in (("76123456/tienda", "RUT de la empresa y tu usuario separados por «/»"),
+                            ("76.123.456-1/tienda", "no es válido (revisa el dígito verificador)")):
+        refused = a.post("/conectar", bsale_form(a, proveedor="facto", facto_usuario=bad_user, facto_clave=other),
+                         token_from="/conectar")
+        assert refused.status_code == 400 and words in refused.text, refused.text[-600:]
+        assert other not in refused.text and key not in refused.text
+        assert secrets.get(a.code, fresh=True).facto_user == user
+    refused = a.post("/conectar", bsale_form(a, proveedor="facto", facto_usuario="", facto_clave=other),
+                     token_from="/conectar")
+    assert refused.status_code == 400 and "Escribe tu usuario de Facto" in refused.text
+
+    # Back to Bsale documents from the same form.
+    back = a.post("/conectar", bsale_form(a, proveedor="bsale"), token_from="/conectar")
+    assert back.status_code == 303
+    shop = shops.get(a.code)
+    assert shop is not None and shop.options.document_provider == "bsale"
+
+
+def test_a_shop_without_bsale_connects_jumpseller_and_facto_only(
+    panel_app: PanelApp, facto_panel: FactoSandbox
+) -> None:
+    from bridge import secrets
+    from tests.e2e.panel_support import install, new_store
+
+    store, _ = new_store(panel_app)
+    other, _ = new_store(panel_app)
+    cookie = install(panel_app, store.code)
+    first = get(panel_app, "/conectar", cookie)
+    assert "Conecta solo Facto" in first.text and 'for="solo-facto_clave"' in first.text
+    user, key = f"76.123.456-0/{store.code}", f"clave-{store.code}-abcdef0123456789"
+    facto_panel.accounts[user] = key
+    answer = post(panel_app, "/conectar", cookie, {"csrf": csrf(first.text), "sin_bsale": "1", "proveedor": "facto",
+                                                   "facto_usuario": user, "facto_clave": key, "modo": "manual",
+                                                   "tienda": other.code, "store_code": other.code})
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["Location"].split("?", 1)[1].startswith("aviso=conectada-facto")
+    shop = shops.get(store.code)
+    assert shop is not None and not shop.bsale_account and shop.options.document_provider == "facto"
+    assert shop.options.documents and shop.options.document_mode == "manual"
+    assert secrets.get(store.code, fresh=True).facto_key == key
+    assert shops.get(other.code) is None
+    page = get(panel_app, "/conectar", cookie)
+    assert "sin Bsale" in page.text and user in page.text and key not in page.text
+    assert "/bsale/notifications/" not in page.text  # no Bsale: no address to give it
+    assert get(panel_app, "/estado", cookie).status_code == 200

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     jumpseller_api_url: str = Field(default="https://api.jumpseller.com/v1", alias="JUMPSELLER_API_URL")
     bsale_api_url: str = Field(default="https://api.bsale.io", alias="BSALE_API_URL")
     bsale_credential_url: str = Field(default="https://credential.bsale.io", alias="BSALE_CREDENTIAL_URL")
+    # Facto's SOAP endpoint for shops the panel connects with Facto (the CLI takes --facto-url instead).
+    facto_url: str = Field(default="https://conexion.facto.cl/documento.php", alias="FACTO_URL")
     panel_session_minutes: int = Field(default=60, alias="PANEL_SESSION_MINUTES")
     # Who may show the panel in a frame: the Jumpseller admin.
     panel_frame_ancestors: str = Field(default="https://*.jumpseller.com", alias="PANEL_FRAME_ANCESTORS")

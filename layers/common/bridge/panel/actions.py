@@ -77,27 +77,50 @@ def bsale_choices(token: str) -> BsaleChoices:
 
 
 def save_connection(shop_id: str, form: dict[str, str], api_url: str) -> list[str]:
-    """Connect (or update) the shop with the owner's choices: the same `connect` the operator's command runs."""
+    """Connect (or update) the shop with the owner's choices: the same `connect` the operator's command runs.
+
+    Documents from Bsale (default) or Facto (`proveedor=facto`, with `facto_usuario` and `facto_clave`);
+    `sin_bsale=1` connects Jumpseller + Facto only. A blank Facto key keeps the one already stored: the page
+    never shows it back.
+    """
     from bridge.shops.connect import ConnectRequest, connect
 
     creds = secrets.find(shop_id)
     if creds is None or not creds.oauth:
         raise Refused("Primero instala la app desde Jumpseller.")
+    with_bsale = form.get("sin_bsale") != "1"
+    provider = "facto" if form.get("proveedor") == "facto" or not with_bsale else "bsale"
+    facto_user = facto_key = None
+    if provider == "facto":
+        facto_user = (form.get("facto_usuario") or "").strip()
+        facto_key = (form.get("facto_clave") or "").strip() or (creds.facto_key if creds.facto_user else None)
+        if not facto_user:
+            raise Refused("Escribe tu usuario de Facto (RUT de la empresa/usuario).")
+        if not facto_key:
+            raise Refused("Escribe la clave de Facto.")
+    current = shops.get(shop_id)
     try:
         options = ShopOptions(
-            sync_price=form.get("precios") == "1", presale=form.get("preventa") == "1",
-            documents=form.get("documentos") == "1",
+            sync_price=with_bsale and form.get("precios") == "1", presale=with_bsale and form.get("preventa") == "1",
+            documents=form.get("documentos") == "1" or not with_bsale,  # without Bsale, documents are the point
             document_mode="manual" if form.get("modo") == "manual" else "auto",
             stale_after_minutes=_int(form.get("aviso_horas"), 24) * 60,
+            document_provider=provider,
+            facto_issuer=current.options.facto_issuer if current else {},  # set by the operator; kept
         )
         request = ConnectRequest(
             store_code=shop_id, oauth=True, jumpseller_hooks_token=creds.jumpseller_hooks_token,
-            bsale_token=(form.get("bsale_token") or "").strip() or creds.bsale_token,
-            office_id=_int(form.get("sucursal"), 0), price_list_id=_int(form.get("lista"), 0),
+            bsale_token=((form.get("bsale_token") or "").strip() or creds.bsale_token) if with_bsale else "",
+            office_id=_int(form.get("sucursal"), 0) if with_bsale else 0,
+            price_list_id=_int(form.get("lista"), 0) if with_bsale else 0, bsale_account=with_bsale,
+            facto_user=facto_user, facto_key=facto_key, facto_url=settings().facto_url,
             bsale_api_url=settings().bsale_api_url, bsale_credential_url=settings().bsale_credential_url,
             jumpseller_api_url=settings().jumpseller_api_url, api_url=api_url, options=options,
         )
     except ValidationError as exc:
+        if any("facto_user" in error["loc"] for error in exc.errors()):
+            raise Refused("El usuario de Facto debe ser el RUT de la empresa y tu usuario separados por «/», "
+                          "por ejemplo 76.123.456-0/tienda.") from exc
         raise Refused("Revisa el formulario: elige una sucursal, una lista de precios y un aviso de al menos "
                       "1 hora.") from exc
     try:
@@ -111,6 +134,11 @@ def save_connection(shop_id: str, form: dict[str, str], api_url: str) -> list[st
 
 def _owner_words(reason: str) -> str:
     low = reason.lower()
+    if low.startswith("facto user"):
+        return ("El RUT de la empresa en tu usuario de Facto no es válido (revisa el dígito verificador). "
+                "Escríbelo como en Facto, por ejemplo 76.123.456-0/tienda.")
+    if low.startswith("facto"):
+        return "Facto no respondió como esperábamos. Intenta de nuevo en unos minutos."
     if "access token" in low:
         return "Bsale no reconoce ese token. Cópialo de nuevo desde Bsale (Configuración → API)."
     if "office" in low:

@@ -29,6 +29,7 @@ NOTICES = {
     "reinstalada": ("Actualizamos el acceso de la app a tu tienda.", "ok"),
     "conectada": ("Bsale quedó conectado. Los productos con el mismo SKU se vinculan solos; también puedes "
                   "sincronizar ahora.", "ok"),
+    "conectada-facto": ("Tu tienda quedó conectada con Facto: cada pedido pagado recibe su boleta o factura.", "ok"),
     "sync": ("Sincronización en curso. El informe aparece aquí cuando termine.", "ok"),
     "reconcile": ("Sincronización automática en curso.", "ok"),
     "checkout-on": ("El ayudante de RUT quedó instalado en tu checkout.", "ok"),
@@ -181,20 +182,32 @@ def resolver() -> APIGatewayRestResolver:
     # -------------------------------------------------------------------------------------------- Connect
 
     def connect_page(who: session.Session, *, notice: str = "", kind: str = "ok", status: int = 200,
-                     choices: actions.BsaleChoices | None = None, token: str = "") -> Response[str]:
+                     choices: actions.BsaleChoices | None = None, token: str = "",
+                     typed: dict[str, str] | None = None) -> Response[str]:
         shop = shops.get(who.shop_id)
         current = ""
+        facto_user = _facto_user(who.shop_id)
+        # What the owner typed (a refused form) or what is stored; never the Facto key.
+        typed = typed or {}
+        if shop is not None and "proveedor" not in typed:
+            typed = {"proveedor": shop.options.document_provider, "facto_usuario": facto_user}
         if shop is not None:
             o = shop.options
+            bsale = (f"<dt>Sucursal de Bsale</dt><dd>{esc(shop.office_id)}</dd>"
+                     f"<dt>Lista de precios</dt><dd>{esc(shop.price_list_id)}</dd>"
+                     f"<dt>Precios</dt><dd>{'se sincronizan' if o.sync_price else 'no se sincronizan'}</dd>"
+                     f"<dt>Pre-venta</dt><dd>{'activa' if o.presale else 'inactiva'}</dd>"
+                     if shop.bsale_account else "<dt>Bsale</dt><dd>sin Bsale (solo Jumpseller y Facto)</dd>")
+            facto = (f"<dt>Documentos emitidos por</dt><dd>{'Facto' if o.document_provider == 'facto' else 'Bsale'}"
+                     "</dd>" + (f"<dt>Usuario de Facto</dt><dd>{esc(facto_user)}</dd>"
+                                "<dt>Clave de Facto</dt><dd>guardada (no se muestra)</dd>"
+                                if o.document_provider == "facto" else ""))
             current = (
-                "<section><h2>Conexión actual</h2><dl>"
-                f"<dt>Sucursal de Bsale</dt><dd>{esc(shop.office_id)}</dd>"
-                f"<dt>Lista de precios</dt><dd>{esc(shop.price_list_id)}</dd>"
-                f"<dt>Precios</dt><dd>{'se sincronizan' if o.sync_price else 'no se sincronizan'}</dd>"
-                f"<dt>Pre-venta</dt><dd>{'activa' if o.presale else 'inactiva'}</dd>"
+                "<section><h2>Conexión actual</h2><dl>" + bsale + facto +
                 f"<dt>Documentos</dt><dd>{_documents(o.documents, o.document_mode)}</dd>"
-                f"<dt>Aviso sin noticias de Bsale</dt><dd>{(o.stale_after_minutes or 1440) // 60} horas</dd>"
-                "</dl>" + _notification_url(base(), who.shop_id) + "</section>")
+                + (f"<dt>Aviso sin noticias de Bsale</dt><dd>{(o.stale_after_minutes or 1440) // 60} horas</dd>"
+                   if shop.bsale_account else "")
+                + "</dl>" + (_notification_url(base(), who.shop_id) if shop.bsale_account else "") + "</section>")
         if choices is None:
             body = current + (
                 "<section><h2>1. Tu cuenta de Bsale</h2>"
@@ -203,10 +216,11 @@ def resolver() -> APIGatewayRestResolver:
                 '<input type="password" id="bsale_token" name="bsale_token" autocomplete="off" required '
                 'aria-describedby="token-ayuda">'
                 '<p id="token-ayuda" class="muted">Lo encuentras en Bsale, en Configuración → API. Lo usamos solo '
-                "para tu tienda y nunca lo mostramos.</p><button>Continuar</button></form></section>")
+                "para tu tienda y nunca lo mostramos.</p><button>Continuar</button></form></section>"
+                + _facto_only_form(base(), who, shop, typed))
         else:
-            body = current + _choices_form(base(), who, choices, token, shop)
-        return html(status, "Conexión con Bsale", body, who=who, current_nav="conectar", notice=notice,
+            body = current + _choices_form(base(), who, choices, token, shop, typed)
+        return html(status, "Conexión", body, who=who, current_nav="conectar", notice=notice,
                     notice_kind=kind)
 
     @app.get("/panel/conectar")
@@ -232,13 +246,16 @@ def resolver() -> APIGatewayRestResolver:
             warnings = actions.save_connection(who.shop_id, fields, base())
         except actions.Refused as exc:
             try:
-                choices = actions.bsale_choices(fields.get("bsale_token", ""))
+                choices = (actions.bsale_choices(fields.get("bsale_token", ""))
+                           if fields.get("sin_bsale") != "1" else None)
             except actions.Refused:
                 choices = None
+            typed = {k: fields.get(k, "") for k in ("proveedor", "facto_usuario")}  # never the key
             return connect_page(who, notice=exc.message, kind="error", status=exc.status, choices=choices,
-                                token=fields.get("bsale_token", ""))
+                                token=fields.get("bsale_token", ""), typed=typed)
         suffix = "&faltan=1" if warnings else ""
-        return redirect(f"{base()}/panel/estado?aviso=conectada{suffix}")
+        done = "conectada-facto" if fields.get("sin_bsale") == "1" else "conectada"
+        return redirect(f"{base()}/panel/estado?aviso={done}{suffix}")
 
     # -------------------------------------------------------------------------------------------- Status
 
@@ -445,7 +462,8 @@ def _documents(on: bool, mode: str) -> str:
     return "automáticos al pagarse el pedido" if mode == "auto" else "manuales (tú decides cuándo)"
 
 
-def _choices_form(base: str, who: session.Session, choices: actions.BsaleChoices, token: str, shop: Any) -> str:
+def _choices_form(base: str, who: session.Session, choices: actions.BsaleChoices, token: str, shop: Any,
+                  typed: dict[str, str]) -> str:
     o = shop.options if shop is not None else None
 
     def options(items: list[tuple[int, str]], chosen: int | None) -> str:
@@ -470,10 +488,11 @@ def _choices_form(base: str, who: session.Session, choices: actions.BsaleChoices
         f'<label for="lista">Lista de precios</label><select id="lista" name="lista" required>'
         f"{options(choices.price_lists, shop.price_list_id if shop else None)}</select>"
         f"<p>Documentos disponibles en tu Bsale:</p><ul>{kinds}</ul>{warn}"
-        "<fieldset><legend>Opciones</legend>"
+        + _provider_fields(typed, shop)
+        + "<fieldset><legend>Opciones</legend>"
         + check("precios", "Sincronizar precios (lista elegida, con impuestos)", bool(o and o.sync_price))
         + check("preventa", "Pre-venta: vender sin stock lo que Bsale permite", bool(o and o.presale))
-        + check("documentos", "Emitir boleta o factura en Bsale por cada pedido pagado", o.documents if o else True)
+        + check("documentos", "Emitir boleta o factura por cada pedido pagado", o.documents if o else True)
         + '<label for="modo">Emisión de documentos</label><select id="modo" name="modo">'
         f'<option value="auto"{" selected" if not o or o.document_mode == "auto" else ""}>Automática al pagarse'
         f'</option><option value="manual"{" selected" if o and o.document_mode == "manual" else ""}>Manual'
@@ -481,6 +500,63 @@ def _choices_form(base: str, who: session.Session, choices: actions.BsaleChoices
         f'<label for="aviso_horas">Avisarme si Bsale no envía novedades en (horas)</label>'
         f'<input type="number" id="aviso_horas" name="aviso_horas" min="1" max="720" value="{hours}">'
         "</fieldset><button>Guardar conexión</button></form></section>")
+
+
+def _facto_user(shop_id: str) -> str:
+    from bridge import secrets
+
+    creds = secrets.find(shop_id)
+    return (creds.facto_user or "") if creds else ""
+
+
+def _facto_fields(typed: dict[str, str], shop: Any, *, prefix: str = "") -> str:
+    """The Facto user and key inputs. The key is a password field, always empty: a stored key is never shown."""
+    stored = shop is not None and shop.options.document_provider == "facto"
+    help_key = ("Déjala en blanco para mantener la que guardaste." if stored else
+                "La usamos solo para emitir tus documentos y nunca la mostramos.")
+    return (
+        f'<label for="{prefix}facto_usuario">Usuario de Facto (RUT de la empresa/usuario)</label>'
+        f'<input type="text" id="{prefix}facto_usuario" name="facto_usuario" autocomplete="off" '
+        f'spellcheck="false" placeholder="76.123.456-0/tienda" value="{esc(typed.get("facto_usuario", ""))}" '
+        f'aria-describedby="{prefix}facto-usuario-ayuda">'
+        f'<p id="{prefix}facto-usuario-ayuda" class="muted">El RUT con puntos y guion, «/», y el usuario de la API '
+        "de Facto.</p>"
+        f'<label for="{prefix}facto_clave">Clave de Facto</label>'
+        f'<input type="password" id="{prefix}facto_clave" name="facto_clave" autocomplete="off" value="" '
+        f'aria-describedby="{prefix}facto-clave-ayuda">'
+        f'<p id="{prefix}facto-clave-ayuda" class="muted">{help_key}</p>')
+
+
+def _provider_fields(typed: dict[str, str], shop: Any) -> str:
+    facto = typed.get("proveedor") == "facto"
+
+    def radio(value: str, label: str, on: bool) -> str:
+        return (f'<label class="check"><input type="radio" name="proveedor" value="{value}"'
+                f'{" checked" if on else ""}>{esc(label)}</label>')
+
+    return ('<fieldset><legend>Quién emite las boletas y facturas</legend>'
+            + radio("bsale", "Bsale", not facto) + radio("facto", "Facto", facto)
+            + '<p class="muted">Con Facto, el stock sigue viniendo de Bsale y los documentos se emiten en Facto. '
+            "Completa estos campos solo si eliges Facto.</p>" + _facto_fields(typed, shop) + "</fieldset>")
+
+
+def _facto_only_form(base: str, who: session.Session, shop: Any, typed: dict[str, str]) -> str:
+    """Jumpseller + Facto, without a Bsale account: the documents come from Facto, there is no stock sync."""
+    manual = shop is not None and shop.options.document_mode == "manual"
+    leaving = ('<p class="banner warn">Si la conectas así, tu tienda dejará de sincronizar stock y precios con '
+               "Bsale.</p>"
+               if shop is not None and shop.bsale_account else "")
+    return (
+        "<section><h2>¿No usas Bsale? Conecta solo Facto</h2>"
+        "<p>Cada pedido pagado recibe su boleta o factura en Facto. Sin Bsale no sincronizamos stock ni precios.</p>"
+        + leaving
+        + f'<form method="post" action="{esc(base)}/panel/conectar">{csrf_field(who.csrf)}'
+        '<input type="hidden" name="sin_bsale" value="1"><input type="hidden" name="proveedor" value="facto">'
+        + _facto_fields(typed, shop, prefix="solo-")
+        + '<label for="solo-modo">Emisión de documentos</label><select id="solo-modo" name="modo">'
+        f'<option value="auto"{"" if manual else " selected"}>Automática al pagarse</option>'
+        f'<option value="manual"{" selected" if manual else ""}>Manual</option></select>'
+        "<p><button>Conectar solo con Facto</button></p></form></section>")
 
 
 def _notification_url(base: str, shop_id: str) -> str:
