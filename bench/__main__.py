@@ -11,10 +11,10 @@ sys.path[:0] = [".", "layers/common"]
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-from bench import cold_start, fairness, notifications, reconcile, sii_watch  # noqa: E402
+from bench import cold_start, cost, fairness, notifications, reconcile, sii_watch  # noqa: E402
 
 BENCHES = {"cold_start": cold_start.run, "notifications": notifications.run, "reconcile": reconcile.run,
-           "fairness": fairness.run, "sii_watch": sii_watch.run}
+           "fairness": fairness.run, "sii_watch": sii_watch.run, "cost": cost.run}
 
 if __name__ == "__main__":
     logging.disable(logging.INFO)
