@@ -44,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="retry failed SQS messages after SECONDS instead of the queue's VisibilityTimeout",
     )
     parser.add_argument(
+        "--timeout-scale",
+        type=float,
+        default=None,
+        metavar="FACTOR",
+        help="stretch every function's Timeout (enforced and remaining time) by FACTOR "
+        "(default: $DEVSTACK_TIMEOUT_SCALE, else 1.0, Lambda's own)",
+    )
+    parser.add_argument(
         "--parameter",
         action="append",
         default=[],
@@ -156,6 +164,7 @@ def main(
             retry_visibility_seconds=args.retry_visibility,
             schedules=not args.no_schedules,
             schedule_speed=args.schedule_speed,
+            timeout_scale=args.timeout_scale,
         )
         stack.start()
         print(describe(stack), flush=True)

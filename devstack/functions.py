@@ -144,6 +144,22 @@ def _installed(path: Path) -> bool:
     return "site-packages" in path.parts or "dist-packages" in path.parts or path.is_relative_to(sys.prefix)
 
 
+TIMEOUT_SCALE_VARIABLE = "DEVSTACK_TIMEOUT_SCALE"
+
+
+def timeout_scale(value: float | None = None) -> float:
+    """The factor each function's Timeout is stretched by: ``value``, else $DEVSTACK_TIMEOUT_SCALE, else 1.0."""
+    if value is None:
+        raw = os.environ.get(TIMEOUT_SCALE_VARIABLE, "").strip()
+        try:
+            value = float(raw) if raw else 1.0
+        except ValueError:
+            raise ValueError(f"{TIMEOUT_SCALE_VARIABLE}={raw!r} is not a number") from None
+    if not value > 0:
+        raise ValueError(f"timeout_scale must be positive, not {value!r}")
+    return value
+
+
 class FunctionTimeout(Exception):
     """The handler ran longer than the function's Timeout (on AWS the invocation would have been killed)."""
 
@@ -189,13 +205,17 @@ class LocalFunction:
         events: list[EventSource],
         region: str = REGION,
         enforce_timeout: bool = True,
+        timeout_scale: float = 1.0,
     ) -> None:
         self.logical_id = logical_id
         self.name = name
         self.handler = handler
         self.code_dir = code_dir
         self.layer_dirs = layer_dirs
-        self.timeout = timeout
+        self.timeout = timeout  # as the template declares it
+        # A slow (shared, loaded) machine gets more wall-clock time: the enforced limit and the context's
+        # remaining time both count from `budget`, so code that plans by remaining time sees what is enforced.
+        self.timeout_scale = timeout_scale
         self.memory_mb = memory_mb
         self.environment = environment  # the template's Environment.Variables, resolved
         self.events = events
@@ -221,6 +241,11 @@ class LocalFunction:
         self._load_lock = threading.Lock()
         self.on_invoke: Callable[[LocalFunction, bool], None] | None = None  # in-flight accounting (runner)
         self.on_record: Callable[[Invocation], None] | None = None
+
+    @property
+    def budget(self) -> float:
+        """Seconds an invocation may run here: the declared Timeout times ``timeout_scale``."""
+        return self.timeout * self.timeout_scale
 
     def __repr__(self) -> str:
         return f"LocalFunction({self.logical_id}, {self.handler} in {self.code_dir})"
@@ -315,7 +340,7 @@ class LocalFunction:
         self, event: Any, kind: str = "direct", context: LambdaContext | None = None
     ) -> tuple[Invocation, Any, BaseException | None]:
         """Invoke without raising: ``(record, result, exception)``. The caller fills ``record.detail``."""
-        ctx = context or LambdaContext(self.name, self.memory_mb, self.timeout, self.region)
+        ctx = context or LambdaContext(self.name, self.memory_mb, self.budget, self.region)
         record = Invocation(
             function=self.logical_id, kind=kind, started=time.time(), duration=0.0, ok=False,
             request_id=ctx.aws_request_id,
@@ -329,9 +354,14 @@ class LocalFunction:
             with env_overlay(self.overlay):
                 result = handler(event, ctx)
             record.duration = time.perf_counter() - started
-            if self.enforce_timeout and record.duration > self.timeout:
+            if self.enforce_timeout and record.duration > self.budget:
+                scaled = (
+                    f" (Timeout {self.timeout:g} s x timeout_scale {self.timeout_scale:g})"
+                    if self.timeout_scale != 1.0
+                    else ""
+                )
                 raise FunctionTimeout(
-                    f"{self.logical_id}: Task timed out after {self.timeout:.2f} seconds "
+                    f"{self.logical_id}: Task timed out after {self.budget:.2f} seconds{scaled} "
                     f"(it ran {record.duration:.2f} s; on AWS this invocation fails)"
                 )
             record.ok = True

@@ -23,6 +23,7 @@ from devstack.functions import (
     install_overlay,
     uninstall_overlay,
 )
+from devstack.functions import timeout_scale as resolve_timeout_scale
 from devstack.gateway import Gateway, Route
 from devstack.pollers import SqsPoller, SqsSource
 from devstack.resources import CreatedResources, QueueInfo, ResourceCreator, TableInfo
@@ -99,6 +100,7 @@ class LocalStack:
         schedules: bool = True,
         schedule_speed: float = 1.0,
         enforce_timeouts: bool = True,
+        timeout_scale: float | None = None,
         sqs_concurrency: int = DEFAULT_SQS_CONCURRENCY,
         pollers: bool = True,
         api: bool = True,
@@ -115,6 +117,9 @@ class LocalStack:
         :param schedules: run schedule timers (``fire_schedule`` works either way).
         :param schedule_speed: run schedules this many times faster (e.g. 60: ``rate(1 hour)`` fires each minute).
         :param enforce_timeouts: an invocation that outlives the function's Timeout counts as failed.
+        :param timeout_scale: stretch every function's Timeout by this factor, both the limit enforced and the
+            time the Lambda context reports as remaining (``None``: ``$DEVSTACK_TIMEOUT_SCALE``, else 1.0). For a
+            machine slower than Lambda (a shared, loaded test box); 1.0 is Lambda's own wall clock.
         :param sqs_concurrency: pollers per SQS event source without ``ScalingConfig.MaximumConcurrency``.
         :param pollers: poll SQS event sources (off: messages stay in their queues).
         :param api: serve the HTTP routes.
@@ -136,6 +141,7 @@ class LocalStack:
         self.run_schedules = schedules
         self.schedule_speed = schedule_speed
         self.enforce_timeouts = enforce_timeouts
+        self.timeout_scale = resolve_timeout_scale(timeout_scale)
         self.sqs_concurrency = sqs_concurrency
         self.run_pollers = pollers
         self.serve_api = api
@@ -398,6 +404,7 @@ class LocalStack:
             events=events,
             region=self.region,
             enforce_timeout=self.enforce_timeouts,
+            timeout_scale=self.timeout_scale,
         )
         function.on_invoke = self._on_invoke
         function.on_record = self._record

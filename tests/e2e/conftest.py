@@ -18,6 +18,7 @@ from sandboxes.bsale import BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox
 
 _shop_numbers = itertools.count(1)
+TIMEOUT_SCALE = 3.0  # see `stack`
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +55,10 @@ class SettlingStack(LocalStack):
 @pytest.fixture(scope="session")
 def stack(sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Iterator[LocalStack]:
     # Failed messages come back after 1 s instead of the queue's 180 s, so retries and dead-lettering
-    # happen within a test; everything else is as the template declares.
-    settling = SettlingStack(retry_visibility_seconds=1, schedules=False)
+    # happen within a test. Each function gets TIMEOUT_SCALE times its Timeout (enforced and as remaining time):
+    # a shared 2-core box running the sandboxes, moto and every function is slower than Lambda, and beside
+    # another CPU-heavy process a 5 s webhook ran 14 s. Everything else is as the template declares.
+    settling = SettlingStack(retry_visibility_seconds=1, schedules=False, timeout_scale=TIMEOUT_SCALE)
     settling.sandboxes = sandboxes
     with settling as running:
         aws.reset()
