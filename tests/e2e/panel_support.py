@@ -35,19 +35,28 @@ class PanelApp:
         return f"{self.stack.api_url}/panel"
 
 
+_registrations: dict[str, OAuthApp] = {}
+
+
 @pytest.fixture
 def panel_app(
     stack: LocalStack, bsale: BsaleSandbox, jumpseller: JumpsellerSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[PanelApp]:
     from bridge.shops import app as app_config
 
-    registered = jumpseller.oauth.register_app(f"{stack.api_url}/panel/oauth/callback")
     for key, value in {"JUMPSELLER_ACCOUNTS_URL": jumpseller.url, "JUMPSELLER_API_URL": f"{jumpseller.url}/v1",
                        "BSALE_API_URL": bsale.url, "BSALE_CREDENTIAL_URL": bsale.url}.items():
         monkeypatch.setenv(key, value)
     settings.cache_clear()
-    app_config.put(app_config.AppCredentials(client_id=registered.client_id, client_secret=registered.client_secret,
-                                             session_key=random_secrets.token_hex(32)))
+    # One app registration and one session key per stack, as in a deployment. A new key per test made the warm
+    # panel functions (which cache the credentials for minutes) refuse the next test's sessions and forms.
+    registered = _registrations.get(stack.api_url)
+    if registered is None:
+        registered = jumpseller.oauth.register_app(f"{stack.api_url}/panel/oauth/callback")
+        app_config.put(app_config.AppCredentials(client_id=registered.client_id,
+                                                 client_secret=registered.client_secret,
+                                                 session_key=random_secrets.token_hex(32)))
+        _registrations[stack.api_url] = registered
     yield PanelApp(stack, jumpseller, bsale, registered)
     settings.cache_clear()
 

@@ -221,13 +221,20 @@ def test_an_unconfigured_app_answers_a_clear_page(stack: object) -> None:
 
     from bridge import aws
 
+    ssm = aws.client("ssm")
     try:
-        aws.client("ssm").delete_parameter(Name=app_config.path())
-    except aws.client("ssm").exceptions.ParameterNotFound:
-        pass
+        saved = ssm.get_parameter(Name=app_config.path(), WithDecryption=True)["Parameter"]["Value"]
+        ssm.delete_parameter(Name=app_config.path())
+    except ssm.exceptions.ParameterNotFound:
+        saved = None
     app_config.parameters.clear_caches()
-    page = requests.get(f"{stack.api_url}/panel/instalar", allow_redirects=False, timeout=20)  # type: ignore[attr-defined]
-    assert page.status_code == 503 and "todavía no está configurada" in page.text
+    try:
+        page = requests.get(f"{stack.api_url}/panel/instalar", allow_redirects=False, timeout=20)  # type: ignore[attr-defined]
+        assert page.status_code == 503 and "todavía no está configurada" in page.text
+    finally:
+        if saved is not None:  # the app registered for the other panel tests stays, as in a deployment
+            ssm.put_parameter(Name=app_config.path(), Value=saved, Type="SecureString", Overwrite=True)
+            app_config.parameters.clear_caches()
 
 
 # ------------------------------------------------------------------------------------------------ Facto (F15)

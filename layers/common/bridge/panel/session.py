@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets as random_secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 
 from bridge.settings import settings
@@ -26,10 +26,13 @@ class Session:
     shop_id: str
     sid: str
     expires_at: int
+    # The key that signed or verified this session. Its CSRF token uses the same key, so a key that changes
+    # mid-request (the cached credentials expiring between two reads) cannot turn a good form into a 403.
+    key: str = field(repr=False)
 
     @property
     def csrf(self) -> str:
-        return signing.digest(app.credentials().session_key, "csrf", self.sid)
+        return signing.digest(self.key, "csrf", self.sid)
 
     def csrf_ok(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf, str(token))
@@ -39,8 +42,9 @@ def issue(shop_id: str, now: float | None = None) -> tuple[Session, str]:
     """A new session for the shop, and its Set-Cookie header value."""
     now = time.time() if now is None else now
     seconds = settings().panel_session_minutes * 60
-    session = Session(shop_id, random_secrets.token_urlsafe(16), int(now) + seconds)
-    value = signing.sign(app.credentials().session_key, PURPOSE,
+    key = app.credentials().session_key
+    session = Session(shop_id, random_secrets.token_urlsafe(16), int(now) + seconds, key)
+    value = signing.sign(key, PURPOSE,
                          {"s": shop_id, "i": session.sid, "exp": session.expires_at})
     return session, _cookie(value, seconds)
 
@@ -60,11 +64,11 @@ def read(cookie_header: str | None, now: float | None = None) -> tuple[Session |
     morsel = jar.get(COOKIE)
     if morsel is None or not morsel.value:
         return None, False
-    payload = signing.verify(app.credentials().session_key, PURPOSE, morsel.value,
-                             time.time() if now is None else now)
+    key = app.credentials().session_key
+    payload = signing.verify(key, PURPOSE, morsel.value, time.time() if now is None else now)
     if payload is None or not isinstance(payload.get("s"), str) or not isinstance(payload.get("i"), str):
         return None, True
-    return Session(payload["s"], payload["i"], int(payload["exp"])), False
+    return Session(payload["s"], payload["i"], int(payload["exp"]), key), False
 
 
 def _cookie(value: str, max_age: int) -> str:
