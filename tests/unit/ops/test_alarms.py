@@ -34,6 +34,10 @@ COUNTED_NOT_ALARMED = {
     "RejectedOrderBusy": "raised in the order worker (SQS tries the event again), never by a webhook",
     "VariantsGoneFromBsale": "a notification outlived its variant (deleted in Bsale): the shop's own catalog "
                             "change, not a fault; the link goes with its reason, which the shop's status shows",
+    "UpstreamThrottled": "a 429 is waited out and the work deferred, never failed; one that lasts ends in a "
+                         "dead-letter queue, whose alarm fires (the dashboard plots them)",
+    "PropagationLatency": "a dashboard figure; changes that never arrive show as dead letters or a stale shop",
+    "DocumentLatency": "a dashboard figure; a document that cannot be made raises FailedDocuments",
 }
 # Computed names, by their literal prefix, that are counters for dashboards rather than alarms.
 COUNTED_FAMILIES = {
