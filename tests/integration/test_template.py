@@ -247,3 +247,11 @@ def test_the_email_subscription_exists_only_when_an_address_is_given(email: str 
         props = resolver.resolve(subscription.properties)
         assert (props["Protocol"], props["Endpoint"]) == ("email", email)
         assert subscription.properties["TopicArn"] == {"Ref": "AlarmTopic"}
+
+
+def test_the_readme_alarm_table_lists_every_alarm_of_the_template() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| alarm | fires when | why |"):]
+    table = table[:table.index("\n\n")]
+    listed = {name for row in table.splitlines()[2:] for name in row.split("|")[1].replace("`", "").split(",")}
+    assert {n.strip() for n in listed} == set(resources("AWS::CloudWatch::Alarm"))
