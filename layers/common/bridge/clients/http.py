@@ -18,8 +18,10 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+from aws_lambda_powertools.metrics import MetricUnit
 
 from bridge.errors import UpstreamError
+from bridge.observability import metrics
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TIMEOUT = (3.05, 10)  # connect, read
@@ -254,6 +256,8 @@ class ApiSession:
                 return response
             text = self._error_text(response)
             if response.status_code == 429:
+                # The dashboard's 429 panel: Bsale, Jumpseller or Facto asked us to slow down (each answer counts).
+                metrics.add_metric(name="UpstreamThrottled", unit=MetricUnit.Count, value=1)
                 last = f"429 {text}"
                 throttled = self._retry_after(response, attempt)
                 self._sleep(min(throttled, self.max_backoff))

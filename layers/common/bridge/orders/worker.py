@@ -133,6 +133,11 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
             metrics.add_metric(name="FactoUnknownOutcomes", unit=MetricUnit.Count, value=1)
     elif result.action in ("created", "consumed", "credited", "restocked"):
         metrics.add_metric(name=f"Orders{result.action.capitalize()}", unit=MetricUnit.Count, value=1)
+        if result.action == "created":
+            # The dashboard's document latency: from the paid order's webhook acknowledged to its boleta or
+            # factura made (whole seconds), deferrals and retries included.
+            metrics.add_metric(name="DocumentLatency", unit=MetricUnit.Seconds,
+                               value=max(0, int(time.time()) - message.received_at))
     logger.info("order event handled", extra={"action": result.action, "detail": redact(result.detail)[:300]})
     return result.action
 
