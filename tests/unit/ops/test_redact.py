@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from bridge.ops.redact import dumps, scrub, scrub_text
+from bridge.redact import dumps, scrub, scrub_text
 
 NOTIFY_SECRET = secrets.token_urlsafe(32)
 HEX_TOKEN = secrets.token_hex(20)  # a Bsale access token looks like this

@@ -6,8 +6,8 @@ import pytest
 
 from bridge.errors import UpstreamError
 from bridge.models.jumpseller_order import OrderStatus, parse_order_webhook
+from bridge.models.order_record import Step
 from bridge.orders.problems import Outcome, diagnose, redact
-from bridge.orders.record import Step
 from bridge.orders.worker import Action, route, status_enum
 from tests.conftest import official
 

@@ -24,14 +24,15 @@ from bridge.documents.amounts import (
     LineKind,
     plan_amounts,
 )
-from bridge.documents.choice import CheckoutFields, DocumentKind, read_choice
+from bridge.documents.choice import DocumentKind, read_choice
 from bridge.documents.client import bsale_client_node, factura_client
 from bridge.documents.dates import emission_date
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus
+from bridge.models.order_record import sales_id
+from bridge.models.shop import CheckoutFields
 
 IVA_TAXES: tuple[dict[str, int], ...] = ({"code": 14, "percentage": 19},)  # SII code 14 = IVA
 MAX_LINES = {DocumentKind.FACTURA: 60, DocumentKind.BOLETA: 1000}  # SII schemas (facto_dte.md B.6)
-MAX_SALES_ID = 255
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,6 @@ class DocumentPlan:
     @property
     def lines(self) -> tuple[DocumentLine, ...]:
         return self.amounts.lines
-
-
-def sales_id(store_code: str, order_id: int) -> str:
-    """Bsale's idempotency key for an order: the same order always gets the same one (bsale.md §10.1)."""
-    value = f"js-{store_code}-{order_id}"
-    if len(value) > MAX_SALES_ID:
-        raise ValueError(f"salesId longer than {MAX_SALES_ID} characters")
-    return value
 
 
 def _link(links: Mapping[str, VariantLink | int | str], sku: str | None) -> VariantLink | None:

@@ -37,11 +37,12 @@ from bridge.documents.amounts import (
     plan_gross_lines,
 )
 from bridge.documents.builder import MAX_LINES, Failure, Problem, ProblemCode, Skip, _dropped_warning, _status_problem
-from bridge.documents.choice import CheckoutFields, DocumentKind, read_choice
+from bridge.documents.choice import DocumentKind, read_choice
 from bridge.documents.client import MAX_CITY, MAX_COMUNA, MAX_EMAIL, clean_text, factura_client
 from bridge.documents.dates import chile_date
 from bridge.documents.rut import Rut, parse_rut
 from bridge.models.jumpseller_order import JumpsellerOrder
+from bridge.models.shop import CheckoutFields
 
 TIPO = {DocumentKind.BOLETA: 39, DocumentKind.FACTURA: 33}
 CREDIT_NOTE = 61

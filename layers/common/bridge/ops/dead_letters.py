@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from bridge.errors import BridgeError
-from bridge.ops.redact import scrub, scrub_text
 from bridge.queue import WorkMessage
+from bridge.redact import scrub, scrub_text
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

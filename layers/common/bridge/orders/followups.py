@@ -11,10 +11,10 @@ import time
 
 from bridge.clients import jumpseller_orders
 from bridge.errors import UpstreamError
+from bridge.models.order_record import LEASE_SECONDS, IssuedDocument, OrderError, OrderRecord, OrderState, Step
 from bridge.observability import logger
 from bridge.orders import files
 from bridge.orders.problems import redact
-from bridge.orders.record import LEASE_SECONDS, IssuedDocument, OrderError, OrderRecord, OrderState, Step
 from bridge.shops.context import ShopContext
 from bridge.store import held
 from bridge.store import orders as records

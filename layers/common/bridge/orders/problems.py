@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bridge.errors import UpstreamError
-from bridge.orders.record import OrderError, Step
+from bridge.models.order_record import OrderError, Step
 
 
 class Outcome(StrEnum):

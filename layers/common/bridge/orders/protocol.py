@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.errors import BridgeError, UpstreamError
+from bridge.models.order_record import LEASE_SECONDS, OrderError, OrderRecord, OrderState, Step
 from bridge.observability import logger
 from bridge.orders import followups
 from bridge.orders.problems import Outcome, diagnose, redact
-from bridge.orders.record import LEASE_SECONDS, OrderError, OrderRecord, OrderState, Step
 from bridge.shops.context import ShopContext
 from bridge.store import orders as records
 
@@ -93,12 +93,15 @@ def now() -> int:
     return int(time.time())
 
 
-def crash_window(step: str) -> None:
-    """Right after the outside service accepted a write, before the record says so. Tests replace
-    `flow.checkpoint` to make an attempt die exactly there (flow is the facade they patch)."""
-    from bridge.orders import flow
+def checkpoint(step: str) -> None:
+    """Right after the outside service accepted a write, before the record says so: the window a crash can hit.
 
-    flow.checkpoint(step)
+    Does nothing; tests replace it to make an attempt die exactly there.
+    """
+
+
+def crash_window(step: str) -> None:
+    checkpoint(step)
 
 
 def begin(ctx: ShopContext, kind: ExactlyOnceStep, order_id: int, attempt: str, *, from_states: list[OrderState],

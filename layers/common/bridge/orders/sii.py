@@ -29,10 +29,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from bridge.clients import bsale_documents
+from bridge.models.order_record import IN_FLIGHT, IssuedDocument, OrderRecord, OrderState
 from bridge.observability import logger, metrics
 from bridge.orders import followups
 from bridge.orders.problems import redact, sii_rejection
-from bridge.orders.record import IN_FLIGHT, IssuedDocument, OrderRecord, OrderState
 from bridge.shops.context import ShopContext
 from bridge.store import orders as records
 from bridge.store import sii as watched

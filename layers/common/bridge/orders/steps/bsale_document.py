@@ -23,15 +23,15 @@ from bridge.documents.builder import (
     VariantLink,
     build_bsale_document,
 )
-from bridge.documents.choice import CheckoutFields, DocumentKind
+from bridge.documents.choice import DocumentKind
 from bridge.errors import UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder
-from bridge.models.shop import Shop
+from bridge.models.order_record import DocumentLine, IssuedDocument, OrderRecord, OrderState, Step
+from bridge.models.shop import CheckoutFields, Shop
 from bridge.observability import logger
 from bridge.orders import followups, protocol, sii
 from bridge.orders.problems import problem, redact
 from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits, to_int
-from bridge.orders.record import DocumentLine, IssuedDocument, OrderRecord, OrderState, Step
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store import orders as records

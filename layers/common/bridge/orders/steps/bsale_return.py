@@ -13,10 +13,10 @@ from typing import Any
 from bridge.clients import bsale_documents
 from bridge.documents.dates import emission_date
 from bridge.errors import UpstreamError
+from bridge.models.order_record import DocumentLine, IssuedDocument, OrderRecord, OrderState, Step
 from bridge.orders import followups, protocol, sii
 from bridge.orders.problems import Outcome, diagnose, problem
 from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits, to_int
-from bridge.orders.record import DocumentLine, IssuedDocument, OrderRecord, OrderState, Step
 from bridge.orders.steps import bsale_document
 from bridge.shops.context import ShopContext
 from bridge.store import held

@@ -12,10 +12,10 @@ from typing import Any
 
 from bridge.clients import bsale_documents
 from bridge.models.jumpseller_order import JumpsellerOrder
+from bridge.models.order_record import OrderError, OrderRecord, OrderState, Step, StockMove
 from bridge.orders import followups, protocol
 from bridge.orders.problems import problem
 from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits, to_int
-from bridge.orders.record import OrderError, OrderRecord, OrderState, Step, StockMove
 from bridge.orders.steps.bsale_document import resolve_links
 from bridge.shops.context import ShopContext
 from bridge.store import held

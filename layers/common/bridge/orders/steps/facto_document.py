@@ -25,7 +25,7 @@ from typing import Any
 
 from bridge.clients import facto
 from bridge.clients.facto import FactoDocument, FactoError
-from bridge.documents.choice import CheckoutFields, DocumentKind
+from bridge.documents.choice import DocumentKind
 from bridge.documents.facto import (
     CREDIT_NOTE,
     FactoPlan,
@@ -36,12 +36,12 @@ from bridge.documents.facto import (
 )
 from bridge.errors import UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder
-from bridge.models.shop import Shop
+from bridge.models.order_record import IssuedDocument, OrderError, OrderRecord, OrderState, Step
+from bridge.models.shop import CheckoutFields, Shop
 from bridge.observability import logger
 from bridge.orders import files, followups, protocol
 from bridge.orders.problems import Outcome, problem
 from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits
-from bridge.orders.record import IssuedDocument, OrderError, OrderRecord, OrderState, Step
 from bridge.orders.steps import bsale_document, consumption, reception
 from bridge.orders.steps.bsale_return import CREDIT_NOTE as CREDIT_NOTE_KIND
 from bridge.orders.steps.bsale_return import MOTIVES

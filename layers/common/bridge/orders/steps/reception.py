@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.clients import bsale_documents
+from bridge.models.order_record import OrderRecord, OrderState, Step, StockMove
 from bridge.orders import followups, protocol
 from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits, to_int
-from bridge.orders.record import OrderRecord, OrderState, Step, StockMove
 from bridge.shops.context import ShopContext
 from bridge.store import held
 
