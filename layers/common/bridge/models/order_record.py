@@ -81,7 +81,9 @@ class OrderError(_Model):
     at: int = 0
 
 
-class DocumentLine(_Model):
+class IssuedLine(_Model):
+    """A line of a document Bsale made, as it answered (documents.amounts.DocumentLine is a line we compute)."""
+
     id: int  # Bsale documentDetailId, what a return references
     quantity: float
     variant_id: int | None = None
@@ -98,7 +100,7 @@ class IssuedDocument(_Model):
     sales_id: str | None = None
     total: float | None = None
     replayed: bool = False  # Bsale answered 200: the document already existed (salesId)
-    lines: list[DocumentLine] | None = None  # None: not read yet
+    lines: list[IssuedLine] | None = None  # None: not read yet
     client: dict[str, Any] | None = None  # the client node it was issued to (a return must repeat it)
     credited_by: int | None = None  # id of the credit note that voids it
     provider: str = "bsale"  # bsale | facto (Facto documents: id = folio)

@@ -42,9 +42,10 @@ from bridge.models.order_record import (
 from bridge.models.shop import Shop
 from bridge.observability import logger
 from bridge.orders import followups, protocol
-from bridge.orders.problems import problem, redact
+from bridge.orders.problems import problem
 from bridge.orders.protocol import LEASE_SECONDS, ExactlyOnceStep, OrderBusy, Result
 from bridge.orders.steps import bsale_document, bsale_return, consumption, facto_document, reception
+from bridge.redact import scrub_text
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store import orders as records
@@ -378,7 +379,7 @@ def _refresh(ctx: ShopContext, record: OrderRecord, states: Iterable[OrderState]
         JumpsellerOrder.model_validate(raw)
     except (UpstreamError, ValidationError) as exc:
         logger.warning("could not re-read the order from Jumpseller; using the one received",
-                       extra={"reason": redact(str(exc))[:300]})
+                       extra={"reason": scrub_text(str(exc))[:300]})
         return record
     return records.amend(ctx.shop_id, record.order_id, in_states=states, now=_now(), sets={"order": raw}) or record
 

@@ -23,8 +23,8 @@ from bridge.errors import UnknownShop
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus, parse_order_webhook
 from bridge.observability import logger, metrics, work_keys
 from bridge.orders import flow
-from bridge.orders.problems import redact
 from bridge.queue import WorkMessage
+from bridge.redact import scrub_text
 from bridge.settings import settings
 from bridge.shops.context import ShopContext, open_shop
 from bridge.store import held, shops
@@ -132,7 +132,7 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
             metrics.add_metric(name="FactoUnknownOutcomes", unit=MetricUnit.Count, value=1)
     elif result.action in ("created", "consumed", "credited", "restocked"):
         metrics.add_metric(name=f"Orders{result.action.capitalize()}", unit=MetricUnit.Count, value=1)
-    logger.info("order event handled", extra={"action": result.action, "detail": redact(result.detail)[:300]})
+    logger.info("order event handled", extra={"action": result.action, "detail": scrub_text(result.detail)[:300]})
     return result.action
 
 
