@@ -38,7 +38,6 @@ ENVELOPE_HEAD = (
     '<documento xsi:type="urn:emitir_dte">'
 )
 ENVELOPE_TAIL = "</documento></urn:emitirDocumento></soapenv:Body></soapenv:Envelope>"
-PARTS = ("opciones", "encabezado", "detalles", "referencias", "totales")  # the order the manual shows
 _NAME = re.compile(r"^[a-z_]+$")
 
 

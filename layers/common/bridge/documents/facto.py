@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any
 
 from bridge.clients.facto import FactoDocument, Scalar
 from bridge.documents.amounts import (
@@ -269,7 +268,3 @@ def _net_from_gross(details: list[dict[str, Scalar]]) -> tuple[list[dict[str, Sc
         lines.append({"cantidad": 1, "glosa": ADJUSTMENT_TEXT, "monto_unitario": remainder, "exento_afecto": 0})
     iva = total - remainder - net_total
     return lines, {"total_exento": remainder, "total_afecto": net_total, "total_iva": iva, "total_final": total}
-
-
-def as_request(document: FactoDocument) -> dict[str, Any]:
-    return document.as_dict()

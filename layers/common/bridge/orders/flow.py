@@ -368,10 +368,6 @@ def _plan(ctx: ShopContext, order: JumpsellerOrder) -> Plan | Any:
     return bsale_document.plan(ctx, order)
 
 
-def _order(record: OrderRecord) -> JumpsellerOrder:
-    return JumpsellerOrder.model_validate(record.order)
-
-
 def _refresh(ctx: ShopContext, record: OrderRecord, states: Iterable[OrderState]) -> OrderRecord:
     """The order as Jumpseller has it now (the shop may have fixed its data), kept on the record."""
     try:
