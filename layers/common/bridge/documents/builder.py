@@ -134,6 +134,17 @@ def _status_problem(order: JumpsellerOrder) -> Problem | None:
     return None  # paid, or a status this code does not know (the caller decided to emit)
 
 
+def order_problem(order: JumpsellerOrder) -> Failure | None:
+    """Why no document of any provider can be made for this order (not paid, not in pesos), or None."""
+    status = _status_problem(order)
+    if status is not None:
+        return Failure((status,))
+    if order.currency and order.currency.upper() != "CLP":
+        return Failure((Problem(ProblemCode.CURRENCY,
+                                f"El pedido está en {order.currency}: solo se emiten documentos en pesos (CLP)"),))
+    return None
+
+
 def _link_problem(name: str, link: VariantLink | None) -> Problem | None:
     if link is None:
         return Problem(ProblemCode.NOT_SYNCED, f"{name} no está sincronizado")
@@ -171,12 +182,8 @@ def build_bsale_document(
     `now` is the emission instant (its Chilean date is the emission date); it defaults to the current time.
     """
     settings = shop_settings
-    status = _status_problem(order)
-    if status is not None:
-        return Failure((status,))
-    if order.currency and order.currency.upper() != "CLP":
-        return Failure((Problem(ProblemCode.CURRENCY,
-                                f"El pedido está en {order.currency}: solo se emiten documentos en pesos (CLP)"),))
+    if (unfit := order_problem(order)) is not None:
+        return unfit
 
     amounts = plan_amounts(order, rounding_adjustment=settings.rounding_adjustment,
                            shipping_text=settings.shipping_text)

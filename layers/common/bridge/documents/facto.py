@@ -35,7 +35,7 @@ from bridge.documents.amounts import (
     plan_amounts,
     plan_gross_lines,
 )
-from bridge.documents.builder import MAX_LINES, Failure, Problem, ProblemCode, Skip, _dropped_warning, _status_problem
+from bridge.documents.builder import MAX_LINES, Failure, Problem, ProblemCode, Skip, _dropped_warning, order_problem
 from bridge.documents.choice import DocumentKind, read_choice
 from bridge.documents.client import MAX_CITY, MAX_COMUNA, MAX_EMAIL, clean_text, factura_client
 from bridge.documents.dates import chile_date
@@ -109,12 +109,8 @@ def _unit(value: Fraction) -> str:
 def build_facto_document(order: JumpsellerOrder, settings: FactoSettings, *,
                          now: datetime | None = None) -> FactoPlan | Skip | Failure:
     """The Facto document for a paid order, or why there is none."""
-    status = _status_problem(order)
-    if status is not None:
-        return Failure((status,))
-    if order.currency and order.currency.upper() != "CLP":
-        return Failure((Problem(ProblemCode.CURRENCY,
-                                f"El pedido está en {order.currency}: solo se emiten documentos en pesos (CLP)"),))
+    if (unfit := order_problem(order)) is not None:
+        return unfit
     choice = read_choice(order, settings.checkout)
     warnings: list[str] = []
     if not choice.recognised:
