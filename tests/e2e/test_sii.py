@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bridge.cli import main as admin
+from bridge.models.order_record import OrderState
 from bridge.observability import metrics
-from bridge.orders.record import OrderState
 from bridge.store import jobs
 from bridge.sync.jobs import SII_WATCH
 from devstack import LocalStack

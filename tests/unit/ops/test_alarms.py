@@ -1,7 +1,7 @@
 """Every metric the code emits has an alarm, and the dead-letter registry is the template's.
 
 Metrics are found by reading the code (its syntax tree), not by running it: each `add_metric(name=...)` must be a
-literal name, or a computed name this test knows: `Rejected<Code>` (bridge/http.py, expanded from the error
+literal name, or a computed name this test knows: `Rejected<Code>` (bridge/inbound.py, expanded from the error
 classes) or a family of counters listed below. Anything else fails, so no metric slips in unnoticed.
 """
 
@@ -48,12 +48,12 @@ COUNTED_FAMILIES = {
 # Alarms the template holds before the code that emits their metric lands.
 EMITTED_ELSEWHERE_SOON: dict[str, str] = {}
 
-# bridge/http.py: metrics.add_metric(name=f"Rejected{exc.code.title().replace('_', '')}", ...)
+# bridge/inbound.py: metrics.add_metric(name=f"Rejected{exc.code.title().replace('_', '')}", ...)
 REJECTED_PATTERN = "Rejected{exc.code.title().replace('_', '')}"
 
 
 def rejected_names() -> set[str]:
-    """Every 4xx error class of the package (all its modules imported, so none is missed), as http.py names it."""
+    """Every 4xx error class of the package (all its modules imported, so none is missed), as inbound.py names it."""
     import importlib
     import pkgutil
 

@@ -131,23 +131,27 @@ class Quota:
     cap: int
 
 
+# (shop, counter, window seconds, cap) -> 0, or the seconds until the counter's next window
+TakeQuota = Callable[[str, str, int, int], float]
+
+
 class SharedPace:
     """The local pace plus the shop's quotas shared through the table, for every process of the deployment.
 
     `max_wait` is how long a caller accepts to wait for a full window to pass: a webhook worker gives up
     quickly (its message goes back to the queue, delayed, and the worker serves other shops meanwhile);
-    a bulk job waits.
+    a bulk job waits. `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
     """
 
-    def __init__(self, local: Pace, shop_id: str, api: str, quotas: list[Quota], max_wait: float) -> None:
+    def __init__(self, local: Pace, shop_id: str, api: str, quotas: list[Quota], max_wait: float,
+                 take: TakeQuota) -> None:
         self.local, self.shop_id, self.api, self.quotas, self.max_wait = local, shop_id, api, quotas, max_wait
+        self.take = take
 
     def wait(self) -> float:
-        from bridge.store import rate
-
         waited = self.local.wait(self.max_wait)
         for quota in self.quotas:
-            while (delay := rate.take(self.shop_id, f"{self.api}{quota.window}", quota.window, quota.cap)) > 0:
+            while (delay := self.take(self.shop_id, f"{self.api}{quota.window}", quota.window, quota.cap)) > 0:
                 if waited + delay > self.max_wait:
                     raise RateLimited(delay, f"the shop's {self.api} quota ({quota.cap} calls a {quota.window} s) "
                                              "is spent")
