@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.cli import main as admin
+from admin import main as admin
 from bridge.documents.amounts import iva_of
 from bridge.orders import flow
 from bridge.orders.record import OrderRecord, OrderState

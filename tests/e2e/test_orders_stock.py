@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bridge.cli import main as admin
+from admin import main as admin
 from bridge.orders import flow
 from bridge.orders.record import OrderState
 from bridge.store import held

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bridge.cli import main as admin
+from admin import main as admin
 from bridge.observability import metrics
 from bridge.orders.record import OrderState
 from bridge.store import jobs
