@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import click
 import typer
 from pydantic import ValidationError
+from typer._completion_classes import completion_init
 from typer.core import TyperGroup
 
 from admin import dlq, environment, orders, shops, status, sync
@@ -106,6 +107,8 @@ def completion(
 
 for family in (shops, status, sync, orders, dlq):
     family.register(app)
+# Typer's completion classes answer in the format of Typer's scripts (`completion` prints one of them).
+completion_init()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ Progress bars go to stderr, so stdout stays a clean table or JSON document.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable
 from datetime import datetime
@@ -20,11 +21,13 @@ from rich.table import Table
 from rich.text import Text
 
 SANTIAGO = ZoneInfo("America/Santiago")
+PIPED_WIDTH = 200
 
 
 def out() -> Console:
-    # Made per call: tests and pipes swap sys.stdout. Never wraps a line a person may grep.
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    # Made per call: tests swap sys.stdout. Piped to a file or grep, rows are not folded at 80 columns.
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(file=sys.stdout, highlight=False, width=PIPED_WIDTH if piped else None)
 
 
 def err() -> Console:
