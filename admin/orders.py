@@ -200,7 +200,8 @@ def sii_watch(store_code: Shop, as_json: Json = False) -> None:
 
 def list_orders(
     store_code: Shop,
-    state: Annotated[list[OrderState] | None, typer.Option(help="only these states (repeatable)")] = None,
+    state: Annotated[list[OrderState] | None, typer.Option(
+        metavar="STATE", help="only this state (repeatable): " + ", ".join(OrderState))] = None,
     as_json: Json = False,
 ) -> None:
     """A shop's orders by state, with their documents, errors and warnings, and the stock they hold."""

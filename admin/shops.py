@@ -44,6 +44,11 @@ def _issuer(text: str | None) -> dict[str, Any] | None:
 PANEL = "Shops"
 
 
+def _opt(panel: str, help: str | None = None, **more: Any) -> Any:
+    """A connect-shop option, grouped in --help by what it configures."""
+    return typer.Option(rich_help_panel=panel, help=help, **more)
+
+
 def register(app: typer.Typer) -> None:
     app.command("connect-shop", rich_help_panel=PANEL)(connect_shop)
     app.command("shops", rich_help_panel=PANEL)(list_shops)
@@ -65,40 +70,44 @@ def connect_request(fields: dict[str, Any], options: dict[str, Any], file: Path 
 
 
 def connect_shop(
-    file: Annotated[Path | None, typer.Option(help="JSON file with any of the fields below (flags win)",
-                                              exists=True, dir_okay=False)] = None,
-    store_code: Annotated[str | None, typer.Option(help="the shop's id here (its Jumpseller store code)")] = None,
-    jumpseller_login: Annotated[str | None, typer.Option()] = None,
-    jumpseller_auth_token: Annotated[str | None, typer.Option(help=f"or ${SECRET_ENV['jumpseller_auth_token']}")]
+    file: Annotated[Path | None, _opt("Shop", "JSON file with any of the fields below (flags win)",
+                                      exists=True, dir_okay=False)] = None,
+    store_code: Annotated[str | None, _opt("Shop", "the shop's id here (its Jumpseller store code)")] = None,
+    api_url: Annotated[str | None, _opt("Shop", "public base URL of this deployment (stack output ApiUrl)")] = None,
+    jumpseller_login: Annotated[str | None, _opt("Jumpseller")] = None,
+    jumpseller_auth_token: Annotated[str | None, _opt("Jumpseller", f"or ${SECRET_ENV['jumpseller_auth_token']}")]
     = None,
-    jumpseller_hooks_token: Annotated[str | None, typer.Option(
-        help=f"or ${SECRET_ENV['jumpseller_hooks_token']}")] = None,
-    bsale_token: Annotated[str | None, typer.Option(help=f"or ${SECRET_ENV['bsale_token']}")] = None,
-    office_id: Annotated[int | None, typer.Option()] = None,
-    price_list_id: Annotated[int | None, typer.Option()] = None,
-    bsale_api_url: Annotated[str | None, typer.Option()] = None,
-    bsale_credential_url: Annotated[str | None, typer.Option()] = None,
-    jumpseller_api_url: Annotated[str | None, typer.Option()] = None,
-    api_url: Annotated[str | None, typer.Option(help="public base URL of this deployment (stack output ApiUrl)")]
-    = None,
-    sync_price: Annotated[bool | None, typer.Option("--sync-price/--no-sync-price")] = None,
-    presale: Annotated[bool | None, typer.Option("--presale/--no-presale")] = None,
-    documents: Annotated[bool | None, typer.Option("--documents/--no-documents")] = None,
-    stale_after_minutes: Annotated[int | None, typer.Option()] = None,
-    document_provider: Annotated[Provider | None, typer.Option(help="who emits the tax documents (default bsale)")]
-    = None,
-    facto_user: Annotated[str | None, typer.Option(
-        help="Facto API user, <RUT>/<user> (Facto » Administración » Servicios API)")] = None,
-    facto_key: Annotated[str | None, typer.Option(help=f"Facto API key, or ${SECRET_ENV['facto_key']}")] = None,
-    facto_url: Annotated[str | None, typer.Option(
-        help="Facto's emission service (default https://conexion.facto.cl/documento.php)")] = None,
-    facto_issuer: Annotated[str | None, typer.Option(
-        help='the shop\'s company, for credit notes of anonymous boletas: JSON '
-             '{"razon","giro","direccion","comuna","ciudad","telefono"}')] = None,
+    jumpseller_hooks_token: Annotated[str | None, _opt("Jumpseller",
+                                                       f"or ${SECRET_ENV['jumpseller_hooks_token']}")] = None,
+    jumpseller_api_url: Annotated[str | None, _opt("Jumpseller")] = None,
+    bsale_token: Annotated[str | None, _opt("Bsale", f"or ${SECRET_ENV['bsale_token']}")] = None,
+    office_id: Annotated[int | None, _opt("Bsale")] = None,
+    price_list_id: Annotated[int | None, _opt("Bsale")] = None,
+    bsale_api_url: Annotated[str | None, _opt("Bsale")] = None,
+    bsale_credential_url: Annotated[str | None, _opt("Bsale")] = None,
     no_bsale: Annotated[bool, typer.Option(
-        "--no-bsale", help="Jumpseller + Facto only: no Bsale account (no catalog, stock or consumptions)")] = False,
-    sii_overdue_after_minutes: Annotated[int | None, typer.Option(
-        help="flag a document the SII has not decided on after this long (default 2880, 48 h)")] = None,
+        "--no-bsale", rich_help_panel="Bsale",
+        help="Jumpseller + Facto only: no Bsale account (no catalog, stock or consumptions)")] = False,
+    facto_user: Annotated[str | None, _opt(
+        "Facto", "Facto API user, <RUT>/<user> (Facto » Administración » Servicios API)")] = None,
+    facto_key: Annotated[str | None, _opt("Facto", f"Facto API key, or ${SECRET_ENV['facto_key']}")] = None,
+    facto_url: Annotated[str | None, _opt(
+        "Facto", "Facto's emission service (default https://conexion.facto.cl/documento.php)")] = None,
+    facto_issuer: Annotated[str | None, _opt(
+        "Facto", 'the shop\'s company, for credit notes of anonymous boletas: JSON '
+                 '{"razon","giro","direccion","comuna","ciudad","telefono"}')] = None,
+    document_provider: Annotated[Provider | None, _opt("Documents", "who emits the tax documents (default bsale)")]
+    = None,
+    sync_price: Annotated[bool | None, typer.Option("--sync-price/--no-sync-price", rich_help_panel="Catalog",
+                                                    help="write Bsale's price list price to Jumpseller")] = None,
+    presale: Annotated[bool | None, typer.Option("--presale/--no-presale", rich_help_panel="Catalog",
+                                                 help="variants Bsale sells without stock are unlimited")] = None,
+    documents: Annotated[bool | None, typer.Option("--documents/--no-documents", rich_help_panel="Documents",
+                                                   help="make tax documents (off: stock consumptions)")] = None,
+    stale_after_minutes: Annotated[int | None, _opt("Alerts", "flag the shop stale after this long without a "
+                                                                 "Bsale notification (default 1440)")] = None,
+    sii_overdue_after_minutes: Annotated[int | None, _opt(
+        "Alerts", "flag a document the SII has not decided on after this long (default 2880, 48 h)")] = None,
     as_json: Json = False,
 ) -> None:
     """Register or update a shop, checked against Bsale and Jumpseller (or Facto)."""

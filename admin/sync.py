@@ -27,6 +27,9 @@ class Kind(StrEnum):
     MANUAL = "manual"
     RECONCILE = "reconcile"
 
+
+LABEL = {Kind.MANUAL: "manual sync", Kind.RECONCILE: "reconcile"}
+
 PANEL = "Catalog"
 
 
@@ -132,7 +135,7 @@ def report(
             "result": jobs.result_of(record)})
         finish(1 if record is None else 0)
     if record is None:
-        say(f"no {kind.value} has run for '{store_code}'")
+        say(f"no {LABEL[kind]} has run for '{store_code}'")
         finish(1)
     if record.get("status") == "running":
         say(f"{kind.value} {record['run_id']} is running (started {when(record.get('started_at'))})")
@@ -149,7 +152,7 @@ def _print_result(kind: Kind, result: dict[str, Any] | None) -> None:
     if kind is Kind.RECONCILE:
         say(f"reconcile: {result['fixed']} drift(s) fixed over {result['links']} linked product(s) "
             f"in {result['seconds']} s")
-        _counts(result["counts"])
+        _counts(result["counts"], "what was read or done")
         if result["fixes"]:
             grid = table("fixed")
             for fix in result["fixes"]:
@@ -168,12 +171,12 @@ def _print_result(kind: Kind, result: dict[str, Any] | None) -> None:
         for item in missing:
             row(grid, item["side"], item["sku"] or "-", item["name"], item["reason"])
         show(grid)
-    _counts(result["counts"])
+    _counts(result["counts"], "reason")
 
 
-def _counts(counts: dict[str, int]) -> None:
+def _counts(counts: dict[str, int], what: str) -> None:
     if counts:
-        grid = table("reason", "count", title="counts")
+        grid = table(what, "count", title="counts")
         for reason, n in counts.items():
             row(grid, reason, n)
         show(grid)
