@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 LOCAL_ENV = Path(__file__).resolve().parent.parent / ".devstack" / "env.json"  # written by ./dev local
-HOW = ("export the stack output OperatorEnvironment and AWS_REGION (README, 'Dead letters and alarms'), "
+HOW = ("export the stack output OperatorEnvironment and AWS_REGION (README, 'Operating it'), "
        "or add --local for the running local stack (./dev local)")
 
 
