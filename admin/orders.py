@@ -224,7 +224,10 @@ def list_orders(
     for record in chosen:
         notes = []
         if record.problem is not None and record.state.value not in SETTLED:
-            notes.append(record.problem.reason + (f" — «{record.problem.upstream}»" if record.problem.upstream else ""))
+            notes.append(record.problem.reason)
+            if record.problem.upstream:
+                source = "El SII" if record.problem.code == "sii_rejected" else "Bsale"
+                notes.append(f"{source} dijo: «{record.problem.upstream}»")
         notes += [f"aviso: {w}" for w in record.warnings]
         notes += [f"aviso: la {d.kind} N° {d.number} sigue sin respuesta del SII"
                   for d in sii.documents_of(record) if d.sii_overdue_at and d.sii_status == "sent"]

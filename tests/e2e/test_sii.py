@@ -4,6 +4,7 @@ document with one command."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -103,6 +104,10 @@ def test_a_rejection_is_flagged_once_and_fix_rejected_makes_one_credit_note_and_
     capsys.readouterr()
     assert admin(["status", shop.code, "--no-dead-letters"]) == 1
     assert f"order {order_id} rejected" in (out := capsys.readouterr().out) and f"SII: {REJECTION}" in out
+    assert admin(["orders", shop.code, "--state", "rejected", "--json"]) == 0
+    (rejected,) = json.loads(capsys.readouterr().out)["orders"]
+    assert (rejected["order"], rejected["state"]) == (order_id, "rejected")
+    assert (rejected["problem"]["code"], rejected["problem"]["upstream"]) == ("sii_rejected", REJECTION)
     assert admin(["orders", shop.code, "--state", "rejected"]) == 0
     assert f"El SII dijo: «{REJECTION}»" in capsys.readouterr().out
 
