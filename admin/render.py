@@ -62,7 +62,13 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 
 def row(grid: Table, *cells: Any) -> None:
-    grid.add_row(*(Text("-" if cell is None else str(cell)) for cell in cells))
+    """Cells as plain text (data may hold brackets that Rich would read as markup); Text cells keep their style."""
+    grid.add_row(*(cell if isinstance(cell, Text) else Text("-" if cell is None else str(cell)) for cell in cells))
+
+
+def health(ok: bool, words: str | None = None) -> Text:
+    """'ok' in green, or what needs a person in bold red: the column an operator scans first."""
+    return Text(words or ("ok" if ok else "ATTENTION"), style="green" if ok else "bold red")
 
 
 def show(grid: Table) -> None:

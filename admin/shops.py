@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from admin.environment import need
-from admin.render import JSON_HELP, emit_json, finish, pairs, row, say, show, table, when
+from admin.render import JSON_HELP, emit_json, finish, health, pairs, row, say, show, table, when
 
 # Secrets may come from the environment instead of flags, so they stay out of shell history.
 SECRET_ENV = {
@@ -163,7 +163,8 @@ def list_shops(as_json: Json = False) -> None:
         finish(0)
     grid = table("shop", "updates", "office", "last Bsale notification")
     for s in every:
-        row(grid, s.shop_id, f"STALE since {when(s.stale_since)}" if s.stale_since else "ok", s.office_id,
+        row(grid, s.shop_id, health(not s.stale_since, f"STALE since {when(s.stale_since)}" if s.stale_since else None),
+            s.office_id,
             when(s.last_notification_at))
     show(grid)
     if not every:

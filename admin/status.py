@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from admin.environment import need
-from admin.render import JSON_HELP, emit_json, finish, row, say, show, table, when
+from admin.render import JSON_HELP, emit_json, finish, health, row, say, show, table, when
 
 PANEL = "Health"
 
@@ -34,40 +34,40 @@ def status(
         else:
             grid = table("shop", "health", "linked", "not linked", "last Bsale notification", "needs a person")
             for h in every:
-                row(grid, h.shop_id, "ok" if h.healthy else "ATTENTION", h.linked, sum(h.not_linked.values()),
+                row(grid, h.shop_id, health(h.healthy), h.linked, sum(h.not_linked.values()),
                     when(h.last_notification_at), "; ".join(h.flags()) or "")
             show(grid)
         finish(0 if all(h.healthy for h in every) else 1)
-    health = shop_health(store_code, dead_letters=None if no_dead_letters else dead_letters_by_shop())
+    one = shop_health(store_code, dead_letters=None if no_dead_letters else dead_letters_by_shop())
     if as_json:
-        print(health.model_dump_json(indent=2))
+        print(one.model_dump_json(indent=2))
         finish(0)
-    say(f"{health.shop_id}: {'ok' if health.healthy else 'ATTENTION — ' + '; '.join(health.flags())}")
-    say(f"  connected: {'yes' if health.connected else 'NO (no credentials stored)'}")
-    if health.stale:
-        say(f"  WARNING: this store is not receiving updates from Bsale (since {when(health.stale_since)})")
-    say(f"  last Bsale notification: {when(health.last_notification_at)}")
-    say(f"  products: {health.linked} linked; not linked: "
-        + (", ".join(f"{n} {reason}" for reason, n in health.not_linked.items()) or "none"))
-    if health.held:
-        say("  held by pending orders: " + ", ".join(f"{sku} ({n})" for sku, n in health.held.items()))
-    say("  orders by document state: " + (", ".join(f"{s} {n}" for s, n in health.orders.items()) or "none"))
-    if health.sii_documents:
-        say("  documents: " + ", ".join(f"{n} {label}" for label, n in health.sii_documents.items()))
-    for late in health.sii_overdue:
+    say(f"{one.shop_id}: {'ok' if one.healthy else 'ATTENTION — ' + '; '.join(one.flags())}")
+    say(f"  connected: {'yes' if one.connected else 'NO (no credentials stored)'}")
+    if one.stale:
+        say(f"  WARNING: this store is not receiving updates from Bsale (since {when(one.stale_since)})")
+    say(f"  last Bsale notification: {when(one.last_notification_at)}")
+    say(f"  products: {one.linked} linked; not linked: "
+        + (", ".join(f"{n} {reason}" for reason, n in one.not_linked.items()) or "none"))
+    if one.held:
+        say("  held by pending orders: " + ", ".join(f"{sku} ({n})" for sku, n in one.held.items()))
+    say("  orders by document state: " + (", ".join(f"{s} {n}" for s, n in one.orders.items()) or "none"))
+    if one.sii_documents:
+        say("  documents: " + ", ".join(f"{n} {label}" for label, n in one.sii_documents.items()))
+    for late in one.sii_overdue:
         say(f"    order {late.order_id}: {late.kind} N° {late.number} not decided by the SII since "
             f"{when(late.since)} (check it in Bsale / the SII)")
-    for problem in health.order_problems:
+    for problem in one.order_problems:
         source = "SII" if problem.code == "sii_rejected" else "Bsale"
         said = f" — {source}: {problem.upstream}" if problem.upstream else ""
         say(f"    order {problem.order_id} {problem.state}: {problem.reason}{said}")
-    for label, job in (("last reconcile", health.last_reconcile), ("last manual sync", health.last_manual_sync)):
+    for label, job in (("last reconcile", one.last_reconcile), ("last manual sync", one.last_manual_sync)):
         if job is None:
             say(f"  {label}: never")
             continue
         say(f"  {label}: {job.status}, started {when(job.started_at)}, {json.dumps(job.detail)[:300]}")
-    for reason in health.catalog_problems[:5]:
+    for reason in one.catalog_problems[:5]:
         say(f"  catalog problem: {reason}")
-    if health.dead_letters is not None:
-        say("  dead letters: " + ", ".join(f"{q} {n}" for q, n in health.dead_letters.items()))
-    finish(0 if health.healthy else 1)
+    if one.dead_letters is not None:
+        say("  dead letters: " + ", ".join(f"{q} {n}" for q, n in one.dead_letters.items()))
+    finish(0 if one.healthy else 1)
