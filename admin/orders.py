@@ -15,7 +15,7 @@ import typer
 
 from admin.environment import need
 from admin.render import JSON_HELP, emit_json, finish, progress, row, say, show, table, when
-from bridge.orders.record import OrderState
+from bridge.models.order_record import OrderState
 
 Json = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 Shop = Annotated[str, typer.Argument(help="the shop's store code")]
@@ -146,7 +146,7 @@ def fix_rejected(store_code: Shop, order_id: Order, as_json: Json = False) -> No
 def retry_orders(store_code: Shop, as_json: Json = False) -> None:
     """Reintentar every failed order of a shop, and steps left in flight that nobody holds."""
     from bridge.orders import flow
-    from bridge.orders.record import IN_FLIGHT
+    from bridge.models.order_record import IN_FLIGHT
     from bridge.store import orders as records
 
     need()

@@ -35,10 +35,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "sync": (["sync/stock.py", "sync/push.py", "sync/rules.py"],
              ["tests/unit/test_stock_rules.py", "tests/unit/test_link_plan.py", "tests/unit/sync",
               "tests/unit/orders/test_flow.py"]),
-    "orders": (["orders/record.py", "orders/flow.py"],
+    "orders": (["models/order_record.py", "orders/flow.py"],
                ["tests/unit/orders", "tests/unit/test_shop_checkout_fields.py"]),
     "documents": (["documents/amounts.py", "documents/rut.py"], ["tests/unit/documents"]),
-    "ops": (["ops/redact.py", "ops/dead_letters.py"], ["tests/unit/ops", "tests/unit/test_logs.py"]),
+    "ops": (["redact.py", "ops/dead_letters.py"], ["tests/unit/ops", "tests/unit/test_logs.py"]),
 }
 
 # mutmut 3.7 (the newest that installs beside aws-sam-cli's click) reads `item._nodeid`, which pytest 9 dropped.

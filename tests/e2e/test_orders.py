@@ -20,8 +20,8 @@ import requests
 
 from admin import main as admin
 from bridge.documents.amounts import iva_of
-from bridge.orders import flow
-from bridge.orders.record import OrderRecord, OrderState
+from bridge.models.order_record import OrderRecord, OrderState
+from bridge.orders import flow, protocol
 from bridge.queue import WorkMessage
 from bridge.store import held, links
 from bridge.store import orders as records
@@ -315,7 +315,7 @@ def test_a_crash_after_bsale_made_the_document_makes_no_second_one(
             crashed.append(step)
             raise RuntimeError("worker died after Bsale answered, before the record was saved")
 
-    monkeypatch.setattr(flow, "checkpoint", die_once)
+    monkeypatch.setattr(protocol, "checkpoint", die_once)
     shop.pay(order_id)
     record = shop.settled(order_id, S.CREATED)
     assert crashed
@@ -358,7 +358,7 @@ def test_a_record_stuck_in_creating_is_recovered_by_retry_order_with_the_same_sa
         if dying:
             raise RuntimeError("dead")
 
-    monkeypatch.setattr(flow, "checkpoint", die)
+    monkeypatch.setattr(protocol, "checkpoint", die)
     with pytest.raises(RuntimeError):
         flow.create_document(open_shop(shop.code), order_id, "sqs-gone")
     dying.clear()

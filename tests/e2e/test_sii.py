@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from admin import main as admin
+from bridge.models.order_record import OrderState
 from bridge.observability import metrics
-from bridge.orders.record import OrderState
 from bridge.store import jobs
 from bridge.sync.jobs import SII_WATCH
 from devstack import LocalStack

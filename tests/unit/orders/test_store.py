@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from bridge.orders.record import OrderRecord, OrderState
+from bridge.models.order_record import OrderRecord, OrderState
 from bridge.store import held, links
 from bridge.store import orders as records
 from bridge.store.links import Link

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from bridge.clients.jumpseller import Target
+from bridge.models.jumpseller import Target
 from bridge.store import keys
 from bridge.store.table import client, deserialize, name, query_prefix, serialize, value
 
