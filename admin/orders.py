@@ -145,8 +145,8 @@ def fix_rejected(store_code: Shop, order_id: Order, as_json: Json = False) -> No
 
 def retry_orders(store_code: Shop, as_json: Json = False) -> None:
     """Reintentar every failed order of a shop, and steps left in flight that nobody holds."""
-    from bridge.orders import flow
     from bridge.models.order_record import IN_FLIGHT
+    from bridge.orders import flow
     from bridge.store import orders as records
 
     need()
