@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.cli import main as admin
+from admin import main as admin
 from bridge.models.order_record import OrderRecord, OrderState
 from bridge.store import orders as records
 from devstack import LocalStack

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bridge.cli import main as admin
+from admin import main as admin
 from bridge.models.order_record import OrderState
 from bridge.orders import protocol
 from bridge.store import held

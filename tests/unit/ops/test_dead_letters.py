@@ -353,7 +353,7 @@ def test_move_tasks_are_listed_with_their_progress() -> None:
 
 
 def test_the_cli_refuses_a_selective_move_task(capsys: pytest.CaptureFixture[str]) -> None:
-    from bridge.cli import main
+    from admin import main
 
     assert main(["dlq", "replay", "bsale", "--mode", "move-task", "--shop", "shop-a"]) == 2
     assert "moves the whole queue" in capsys.readouterr().err
