@@ -45,7 +45,8 @@ def failures(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, int | None
 
 
 def record(message_id: str, shop: str = "s1", receives: int = 1) -> dict[str, Any]:
-    message = WorkMessage(kind="bsale.notification", shop_id=shop, payload={"n": message_id}, subject=f"stock {message_id}")
+    message = WorkMessage(kind="bsale.notification", shop_id=shop, payload={"n": message_id},
+                          subject=f"stock {message_id}")
     return {"messageId": message_id, "receiptHandle": "h", "body": message.model_dump_json(),
             "attributes": {"ApproximateReceiveCount": str(receives)},
             "messageAttributes": {"shop_id": {"stringValue": shop, "dataType": "String"}}}
