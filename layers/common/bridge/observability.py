@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
@@ -17,7 +16,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-from aws_lambda_powertools.metrics import MetricUnit
 
 from bridge import redact
 
@@ -85,14 +83,3 @@ def work_keys(**keys: Any) -> Iterator[None]:
 def add_work_keys(**keys: Any) -> None:
     """More keys for the piece of work under way, learnt along the way (the SKU behind a variant id)."""
     logger.thread_safe_append_keys(**keys)
-
-
-def count(name: str, value: float = 1) -> None:
-    """One more of `name` (a CloudWatch Count metric of this invocation)."""
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
-def latency(name: str, since: int) -> None:
-    """The seconds from `since` (a work message's `received_at`: whole seconds) to now, deferrals and retries
-    included: the dashboard's latencies, from an event acknowledged to its effect."""
-    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=max(0, int(time.time()) - since))

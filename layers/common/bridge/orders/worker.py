@@ -13,11 +13,12 @@ import time
 from enum import StrEnum
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from bridge import queue
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus, parse_order_webhook
-from bridge.observability import count, latency, logger, work_keys
+from bridge.observability import logger, metrics, work_keys
 from bridge.orders import flow
 from bridge.queue import WorkMessage
 from bridge.redact import scrub_text
@@ -109,19 +110,20 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
     _restore_stock(ctx, order)
     if result.action in ("failed", "needs_manual"):
         # FailedDocumentsAlarm: the customer is owed a tax document (or the stock movement) until a person acts.
-        count("FailedDocuments")
+        metrics.add_metric(name="FailedDocuments", unit=MetricUnit.Count, value=1)
         # Facto may hold a document the order does not record: a draft (status 2) or an unknown outcome.
         code = result.record.error.code if result.record is not None and result.record.error else ""
         if code == "facto_draft":
-            count("FactoDrafts")
+            metrics.add_metric(name="FactoDrafts", unit=MetricUnit.Count, value=1)
         elif code == "facto_unknown":
-            count("FactoUnknownOutcomes")
+            metrics.add_metric(name="FactoUnknownOutcomes", unit=MetricUnit.Count, value=1)
     elif result.action in ("created", "consumed", "credited", "restocked"):
-        count(f"Orders{result.action.capitalize()}")
+        metrics.add_metric(name=f"Orders{result.action.capitalize()}", unit=MetricUnit.Count, value=1)
         if result.action == "created":
             # The dashboard's document latency: from the paid order's webhook acknowledged to its boleta or
-            # factura made.
-            latency("DocumentLatency", message.received_at)
+            # factura made (whole seconds), deferrals and retries included.
+            metrics.add_metric(name="DocumentLatency", unit=MetricUnit.Seconds,
+                               value=max(0, int(time.time()) - message.received_at))
     logger.info("order event handled", extra={"action": result.action, "detail": scrub_text(result.detail)[:300]})
     return result.action
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from bridge.clients.bsale import BsaleNotFound
 from bridge.errors import UpstreamError
 from bridge.models.bsale import BsaleNotification
-from bridge.observability import latency, logger, work_keys
+from bridge.observability import logger, metrics, work_keys
 from bridge.queue import WorkMessage
 from bridge.shops.context import ShopContext, open_shop
 from bridge.store import shops
@@ -37,8 +39,10 @@ def handle_catalog_event(message: WorkMessage) -> Outcome:
             logger.error("event could not be applied", extra={"reason": exc.reason})
             return Outcome("failed", exc.reason)
         if message.kind == "bsale.notification" and outcome.action == "written":
-            # The dashboard's propagation latency: from Bsale's notification acknowledged to Jumpseller written.
-            latency("PropagationLatency", message.received_at)
+            # The dashboard's propagation latency: from Bsale's notification acknowledged to Jumpseller written
+            # (whole seconds: received_at is), deferrals and retries included.
+            metrics.add_metric(name="PropagationLatency", unit=MetricUnit.Seconds,
+                               value=max(0, int(time.time()) - message.received_at))
         logger.info("event handled", extra={"action": outcome.action, "detail": outcome.detail})
         return outcome
 
