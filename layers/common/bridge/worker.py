@@ -39,7 +39,7 @@ CALLS_MARGIN_SECONDS = 10  # a bulk slice: to save the checkpoint and answer, af
 
 # The queues by their names in the dead-letter registry (bridge/ops/dead_letters.py), which name their deferral limits.
 QUEUE_URLS: dict[str, Callable[[], str]] = {
-    "bsale": lambda: settings().bsale_queue_url,
+    "bsale": lambda: settings().catalog_queue_url,
     "order": lambda: settings().order_queue_url,
     "sync": lambda: settings().sync_queue_url,
 }

@@ -134,6 +134,6 @@ def _restore_stock(ctx: ShopContext, order: JumpsellerOrder) -> None:
     One catalog message per variant: each is a few calls, deferred on its own when the shop's quota is spent,
     so an order of many lines never makes this message too big to get through."""
     for variant_id in held.order_variants(ctx.shop_id, order.id, [p.sku for p in order.products if p.sku]):
-        queue.send(settings().bsale_queue_url, WorkMessage(
+        queue.send(settings().catalog_queue_url, WorkMessage(
             kind="stock.resync", shop_id=ctx.shop_id, payload={"variant_id": variant_id, "order": order.id},
             subject=f"stock {variant_id} after order {order.id}"))
