@@ -394,3 +394,73 @@ def test_a_stock_write_to_a_product_that_may_have_carried_an_old_price_looks_aga
     during_next_write(w, monkeypatch, price_change)
     w.notify("TAZA-1")  # its PUT carried the old 4990 after the price write of 6990
     assert w.price_shown("TAZA-1") == 6990 and w.shown("TAZA-1") == 9
+
+
+def test_a_notification_from_another_office_is_dropped_unread(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("TAZA-1")
+    w.set_bsale("TAZA-1", 3)
+    other = stock.on_stock_notification(w.ctx, BsaleNotification.model_validate({
+        "cpnId": w.account.cpn_id, "resource": "/v2/stocks.json", "resourceId": w.variant("TAZA-1"),
+        "topic": "stock", "action": "put", "officeId": str(w.ctx.shop.office_id + 1)}))
+    assert other == stock.Outcome("dropped", f"office {w.ctx.shop.office_id + 1} is not the shop's office")
+    assert w.shown("TAZA-1") == 20 and w.puts() == 0
+    # a notification that names no office is the shop's
+    unnamed = stock.on_stock_notification(w.ctx, BsaleNotification.model_validate({
+        "cpnId": w.account.cpn_id, "resource": "/v2/stocks.json", "resourceId": w.variant("TAZA-1"),
+        "topic": "stock", "action": "put"}))
+    assert unnamed.action == "written" and w.shown("TAZA-1") == 3
+
+
+def test_a_variant_that_cannot_be_linked_is_reported_not_written(world: Callable[..., World]) -> None:
+    w = world()
+    taza = w.account.variant_by_code("TAZA-1")
+    assert taza is not None
+    lonely = w.account.add_variant(taza.product_id, "ONLY-IN-BSALE")
+    assert stock.sync_variant_stock(w.ctx, str(lonely.id)) == stock.Outcome("unlinked", "missing in Jumpseller")
+    assert stock.resync_variant(w.ctx, str(lonely.id)) == stock.Outcome(
+        "unlinked", f"variant {lonely.id} is not linked")
+    assert w.puts() == 0
+
+
+def test_an_order_event_resyncs_its_held_variants_and_its_linked_skus(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("TAZA-1")
+    w.link("POL-S")
+    w.set_bsale("POL-S", 10)
+    order_id = w.order("POL-S", 2)  # holds POL-S
+    # Its SKUs name TAZA-1 too (linked now, never held); a SKU nobody linked is ignored
+    assert stock.order_variants(w.ctx, order_id, ["TAZA-1", "NOT-LINKED"]) == sorted(
+        [w.variant("POL-S"), w.variant("TAZA-1")])
+    assert stock.order_variants(w.ctx, order_id) == [w.variant("POL-S")]
+    w.set_bsale("TAZA-1", 7)
+    outcomes = stock.after_order_event(w.ctx, order_id, ["TAZA-1"])
+    assert sorted(o.action for o in outcomes) == ["unchanged", "written"]
+    assert w.shown("TAZA-1") == 7
+
+
+def test_a_pos_sale_resyncs_each_linked_variant_it_names(
+    world: Callable[..., World], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    w = world()
+    w.link("TAZA-1")
+    w.link("POL-S")
+    w.set_bsale("TAZA-1", 5)
+    w.set_bsale("POL-S", w.shown("POL-S"))
+    taza = w.account.variant_by_code("TAZA-1")
+    assert taza is not None
+    unlinked = w.account.add_variant(taza.product_id, "ONLY-IN-BSALE")
+    named = [w.variant("TAZA-1"), w.variant("POL-S"), str(unlinked.id), w.variant("TAZA-1")]
+    monkeypatch.setattr(w.ctx.bsale, "document_variant_ids", lambda document_id: named)
+
+    def sale(office: int | None) -> stock.Outcome:
+        return stock.on_document_notification(w.ctx, BsaleNotification.model_validate({
+            "cpnId": w.account.cpn_id, "resource": "/v1/documents/77.json", "resourceId": "77",
+            "topic": "document", "action": "post", **({"officeId": str(office)} if office else {})}))
+
+    assert sale(w.ctx.shop.office_id + 1).action == "dropped" and w.puts() == 0
+    done = sale(w.ctx.shop.office_id)
+    # TAZA-1 written once (named twice), POL-S unchanged, the unlinked variant skipped
+    assert done.action == "written" and w.puts() == 1 and w.shown("TAZA-1") == 5
+    assert done.detail.startswith("document 77: 2 linked variant(s); TAZA-1: stock 20 → 5")
+    assert sale(None) == stock.Outcome("unchanged", "document 77: 2 linked variant(s); ")
