@@ -22,7 +22,7 @@ from bridge.models.shop import Shop, ShopOptions
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store.links import Link
-from bridge.sync import manual, price, push, reconcile, stock
+from bridge.sync import catalog, manual, price, push, reconcile, stock
 from sandboxes.bsale import BsaleAccount, BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox, JumpsellerStore
 from tests.unit.orders.conftest import table  # noqa: F401  (fixture)
@@ -199,6 +199,7 @@ def test_an_older_read_arriving_after_a_newer_one_writes_nothing(world: Callable
     assert w.notify("POL-S").action == "written"  # ...and a later worker read 9 and wrote it first
     change = push.sync(w.ctx, link, stock=push.Truth(4, older))
     assert change.action == "superseded" and change.fields == {}
+    assert change.note == "a newer read of this variant decides"  # from memory: no second look at Jumpseller
     assert w.shown("POL-S") == 9 and w.puts() == 1
 
 
@@ -464,3 +465,48 @@ def test_a_pos_sale_resyncs_each_linked_variant_it_names(
     assert done.action == "written" and w.puts() == 1 and w.shown("TAZA-1") == 5
     assert done.detail.startswith("document 77: 2 linked variant(s); TAZA-1: stock 20 → 5")
     assert sale(None) == stock.Outcome("unchanged", "document 77: 2 linked variant(s); ")
+
+
+def test_a_fresh_read_that_loses_its_claim_looks_again_a_bounded_number_of_times(world: Callable[..., World]) -> None:
+    w = world()
+    link = w.link("POL-S")
+    older = push.version()
+    w.set_bsale("POL-S", 9)
+    assert w.notify("POL-S").action == "written"  # a newer read took the claim
+    product = w.ctx.jumpseller.product(link.js_product_id)
+    observed = next(item for item in catalog.js_items(product) if item.target == link.target)
+    # An order event's read of Jumpseller that lost: one repair left reads again; none left gives up (SQS retries)
+    again = push.sync(w.ctx, link, stock=push.Truth(4, older), observed=observed, fresh=True, repairs=1)
+    assert again.action == "superseded" and again.note.startswith("overlapped by a newer read; then POL-S")
+    with pytest.raises(RuntimeError, match="POL-S: newer reads kept overlapping"):
+        push.sync(w.ctx, link, stock=push.Truth(4, older), observed=observed, fresh=True, repairs=0)
+    assert w.shown("POL-S") == 9
+
+
+def test_a_product_gone_from_jumpseller_is_unlinked_when_read_again(world: Callable[..., World]) -> None:
+    w = world()
+    link = w.link("TAZA-1")
+    w.store.delete_product(link.js_product_id)
+    assert stock.resync_variant(w.ctx, link.variant_id) == stock.Outcome(
+        "unlinked", "TAZA-1: gone from Jumpseller: unlinked")
+    assert links.get(w.shop_id, link.variant_id) is None
+    assert [r["reason"] for r in links.unlinked_reasons(w.shop_id)] == [push.MISSING]
+
+
+def test_presale_makes_a_variant_bsale_sells_without_stock_unlimited_in_jumpseller(
+    world: Callable[..., World],
+) -> None:
+    w = world(presale=True)
+    w.link("POL-S", allow_negative=True)
+    w.set_bsale("POL-S", 0)
+    outcome = w.notify("POL-S")
+    assert outcome.action == "written" and outcome.detail == "POL-S: unlimited"
+    found = w.store.find_sku("POL-S")
+    assert found is not None and (found[1] or found[0]).stock_unlimited
+    again = w.notify("POL-S")
+    assert again == stock.Outcome("unchanged", f"POL-S: already stock unlimited, price {w.price_shown('POL-S')}")
+    # without pre-sale the same variant shows its stock
+    plain = world()
+    plain.link("POL-S", allow_negative=True)
+    plain.set_bsale("POL-S", 0)
+    assert plain.notify("POL-S").action == "written" and plain.shown("POL-S") == 0
