@@ -124,3 +124,22 @@ def test_unlinked_variants_are_not_held_and_a_link_made_since_never_goes_negativ
     link("100", "POL-S", held_units=0)  # the link was made again meanwhile (held back to 0)
     assert held.release(SHOP, 4, "abandoned", now=2)
     assert held_of("100") == 0
+
+
+def test_a_line_of_no_units_holds_nothing(table: str) -> None:
+    link("100", "POL-S")
+    link("101", "TAZA-1")
+    assert held.hold(SHOP, 5, {"100": 2, "101": 0}, {"100": "POL-S", "101": "TAZA-1"}, now=1)
+    stored = held.get(SHOP, 5)
+    assert stored is not None and stored["lines"] == {"100": 2}
+    assert held.variant_ids_of(SHOP, 5) == ["100"]  # an order event re-reads only what the order holds
+
+
+def test_why_each_variant_is_unlinked_is_kept_per_variant_until_it_is_linked(table: str) -> None:
+    links.record_unlinked(SHOP, "200", "A", "missing in Jumpseller")
+    links.record_unlinked(SHOP, "201", None, "no SKU in Bsale")
+    links.record_unlinked("otra-tienda", "202", "C", "missing in Jumpseller")
+    assert sorted((r["variant_id"], r["reason"]) for r in links.unlinked_reasons(SHOP)) == [
+        ("200", "missing in Jumpseller"), ("201", "no SKU in Bsale")]
+    link("200", "A")  # linked since: its reason goes
+    assert [r["variant_id"] for r in links.unlinked_reasons(SHOP)] == ["201"]
