@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # group: (modules to mutate, relative to bridge/; the tests that run against them)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
-    "intake": (["intake/*.py"], ["tests/unit/test_bsale_notifications.py", "tests/unit/test_jumpseller_signature.py"]),
+    "intake": (["intake/*.py"], ["tests/unit/test_bsale_notifications.py", "tests/unit/test_jumpseller_signature.py",
+                                 "tests/unit/test_request_bodies.py", "tests/unit/test_jumpseller_intake.py"]),
     "store": (["store/*.py"], ["tests/unit/orders", "tests/unit/test_api_session.py"]),
     "sync": (["sync/stock.py", "sync/push.py", "sync/rules.py"],
              ["tests/unit/test_stock_rules.py", "tests/unit/test_link_plan.py", "tests/unit/sync",
