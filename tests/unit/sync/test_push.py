@@ -446,24 +446,32 @@ def test_a_pos_sale_resyncs_each_linked_variant_it_names(
     w = world()
     w.link("TAZA-1")
     w.link("POL-S")
+    w.link("POL-M")
     w.set_bsale("TAZA-1", 5)
-    w.set_bsale("POL-S", w.shown("POL-S"))
-    taza = w.account.variant_by_code("TAZA-1")
-    assert taza is not None
-    unlinked = w.account.add_variant(taza.product_id, "ONLY-IN-BSALE")
-    named = [w.variant("TAZA-1"), w.variant("POL-S"), str(unlinked.id), w.variant("TAZA-1")]
-    monkeypatch.setattr(w.ctx.bsale, "document_variant_ids", lambda document_id: named)
+    before = w.shown("POL-S")
+    w.set_bsale("POL-S", before - 1)
+    gone = w.saved("POL-M")
+    w.account.forget_variant(int(gone.variant_id), notify=False)  # linked, but gone from Bsale since
+    # "0" is linked to nothing (and sorts first); TAZA-1 is named twice
+    named = {"77": ["0", w.variant("TAZA-1"), w.variant("POL-S"), gone.variant_id, w.variant("TAZA-1")]}
+    monkeypatch.setattr(w.ctx.bsale, "document_variant_ids", lambda document_id: named[document_id])
 
     def sale(office: int | None) -> stock.Outcome:
         return stock.on_document_notification(w.ctx, BsaleNotification.model_validate({
             "cpnId": w.account.cpn_id, "resource": "/v1/documents/77.json", "resourceId": "77",
             "topic": "document", "action": "post", **({"officeId": str(office)} if office else {})}))
 
-    assert sale(w.ctx.shop.office_id + 1).action == "dropped" and w.puts() == 0
+    other = w.ctx.shop.office_id + 1
+    assert sale(other) == stock.Outcome("dropped", f"office {other} is not the shop's office") and w.puts() == 0
     done = sale(w.ctx.shop.office_id)
-    # TAZA-1 written once (named twice), POL-S unchanged, the unlinked variant skipped
-    assert done.action == "written" and w.puts() == 1 and w.shown("TAZA-1") == 5
-    assert done.detail.startswith("document 77: 2 linked variant(s); TAZA-1: stock 20 → 5")
+    # TAZA-1 and POL-S written once each, POL-M dropped and unlinked, "0" skipped; the others still synced
+    written = {w.variant("TAZA-1"): "TAZA-1: stock 20 → 5", w.variant("POL-S"): f"POL-S: stock {before} → {before - 1}"}
+    assert done == stock.Outcome("written", "document 77: 3 linked variant(s); "
+                                 + "; ".join(written[v] for v in sorted(written)))
+    assert w.puts() == 2 and w.shown("TAZA-1") == 5 and w.shown("POL-S") == before - 1
+    assert links.get(w.shop_id, gone.variant_id) is None
+    assert [(r["variant_id"], r["reason"]) for r in links.unlinked_reasons(w.shop_id)] == [
+        (gone.variant_id, "missing in Bsale")]
     assert sale(None) == stock.Outcome("unchanged", "document 77: 2 linked variant(s); ")
 
 
