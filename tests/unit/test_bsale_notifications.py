@@ -85,6 +85,9 @@ def test_the_reason_names_at_most_five_fields_each_cut_short() -> None:
     with pytest.raises(BadRequest) as caught:
         parse(json.dumps({long_name: 1}))  # every required field missing: cpnId, resource, resourceId, topic, action
     assert caught.value.reason == "not a Bsale notification (check: action, cpnId, resource, resourceId, topic)"
+    with pytest.raises(BadRequest) as caught:  # six fields wrong: the first five are named
+        parse(json.dumps({"officeId": {"x": 1}}))
+    assert caught.value.reason == "not a Bsale notification (check: action, cpnId, officeId, resource, resourceId)"
     with pytest.raises(BadRequest) as caught:
         parse(json.dumps({"cpnId": 2, "resource": "/a", "resourceId": "1", "topic": "stock", "action": "put",
                           "officeId": {"x": 1}}))

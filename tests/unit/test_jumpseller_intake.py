@@ -18,6 +18,7 @@ from bridge.intake.jumpseller import MAX_ID, NOT_SIGNED, accept, signature
 from bridge.settings import settings
 
 TOKEN = "hooks-secret"
+looked_up: list[str] = []  # store codes the table was asked about
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, queue.Work
     monkeypatch.setenv("ORDER_QUEUE_URL", "https://sqs/orders")
     monkeypatch.setenv("BSALE_QUEUE_URL", "https://sqs/catalog")
     settings.cache_clear()
+    looked_up.clear()
     stores = {"demo-store": object(), "no-token": object()}
     tokens = {"demo-store": TOKEN}
 
@@ -34,7 +36,12 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, queue.Work
         return tokens[shop_id]
 
     out: list[tuple[str, queue.WorkMessage]] = []
-    monkeypatch.setattr(jumpseller.shops, "get", stores.get)
+
+    def get(shop_id: str) -> object:
+        looked_up.append(shop_id)
+        return stores.get(shop_id)
+
+    monkeypatch.setattr(jumpseller.shops, "get", get)
     monkeypatch.setattr(jumpseller.secrets, "hooks_token", hooks_token)
     monkeypatch.setattr(jumpseller.queue, "send", lambda url, message: out.append((url, message)))
     yield out
@@ -72,6 +79,8 @@ def test_a_store_that_is_not_connected_is_answered_as_a_bad_signature(
         post("order_paid", {"order": {"id": 7}}, store=store)
     assert caught.value.reason == NOT_SIGNED and caught.value.status == 401
     assert sent == []
+    # a code that cannot be a store's is not even looked up
+    assert looked_up == ([store] if store in ("other-store", "no-token") else [])
 
 
 def test_an_unsigned_body_is_never_read(sent: list[tuple[str, queue.WorkMessage]]) -> None:
@@ -84,6 +93,12 @@ def test_an_unsigned_body_is_never_read(sent: list[tuple[str, queue.WorkMessage]
 def test_an_unsupported_event_is_refused_by_name(sent: list[tuple[str, queue.WorkMessage]]) -> None:
     with pytest.raises(BadRequest, match="^unsupported Jumpseller-Event 'customer_created'$"):
         post("customer_created", {"customer": {"id": 1}})
+    raw = b'{"order": {"id": 7}}'
+    with pytest.raises(BadRequest, match="^unsupported Jumpseller-Event ''$"):  # no event header at all
+        accept({"jumpseller-store-code": "demo-store", "jumpseller-hmac-sha256": signature(TOKEN, raw)}, raw)
+    with pytest.raises(BadRequest) as caught:  # a long name is quoted cut to 40 characters
+        post("e" * 50, {"order": {"id": 7}})
+    assert caught.value.reason == f"unsupported Jumpseller-Event '{'e' * 40}'"
     assert sent == []
 
 
