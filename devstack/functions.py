@@ -233,7 +233,6 @@ class LocalFunction:
         }
         self.overlay: dict[str, str] = {}  # set by the runner: runtime variables + this function's conflicting ones
         self.instance = next(_instances)
-        self.import_seconds: float | None = None
         self.import_error: str | None = None
         self.layer_modules: set[str] = set()  # modules this function's import loaded from its layers
         self.module: ModuleType | None = None
@@ -277,7 +276,6 @@ class LocalFunction:
             raise FileNotFoundError(f"{self.logical_id}: handler module {path} does not exist")
         func_name = self.handler.rpartition(".")[2]
         code_dir = str(self.code_dir)
-        started = time.perf_counter()
         with _import_lock, env_overlay(self.overlay):
             for layer in reversed(self.layer_dirs):
                 if str(layer) not in sys.path:
@@ -299,7 +297,6 @@ class LocalFunction:
                 with contextlib.suppress(ValueError):
                     sys.path.remove(code_dir)
                 self._forget_own_modules(before)
-        self.import_seconds = time.perf_counter() - started
         self.module = module
         handler = getattr(module, func_name, None)
         if not callable(handler):

@@ -3,7 +3,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bridge.http import resolver
+from bridge.inbound import resolver
 from bridge.intake import body, bsale
 from bridge.observability import logger, metrics
 

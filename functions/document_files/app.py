@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bridge.http import resolver
+from bridge.inbound import resolver
 from bridge.observability import logger, metrics
 from bridge.orders import files
 

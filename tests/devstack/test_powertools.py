@@ -75,3 +75,25 @@ def test_powertools_batch_processor_partial_failures(stack: LocalStack) -> None:
     assert handled.count(good) == 1
     assert len(runs) >= 2 and all(r.ok is False and r.failed for r in runs)
     stack.client("sqs").purge_queue(QueueUrl=stack.queue_url("PtQueue"))
+
+
+def test_concurrent_requests_each_see_their_own_event(stack: LocalStack) -> None:
+    # Powertools keeps the current event on a class attribute (BaseRouter.current_event): in one process, a
+    # request arriving while another is handled replaced it, and the panel read a webhook's body as its form.
+    import threading
+
+    answers: dict[str, Any] = {}
+
+    def slow() -> None:
+        answers["slow"] = requests.post(f"{stack.api_url}/pt/orders/slow", json={"items": ["mine"], "sleep": 0.5},
+                                        timeout=30).json()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.1)
+    for n in range(3):
+        quick = requests.post(f"{stack.api_url}/pt/orders/q-{n}", json={"items": [n]}, timeout=30)
+        assert quick.json()["items"] == [n]
+    thread.join(30)
+    slow_answer = answers["slow"]
+    assert slow_answer["order_id"] == "slow" and "mine" in slow_answer["raw"], slow_answer

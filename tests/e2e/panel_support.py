@@ -182,7 +182,7 @@ class PanelShop:
 
     def failed_order(self, sku: str = "POL-M") -> int:
         """A paid order Bsale refuses (not enough stock in the office): it waits for "Reintentar"."""
-        from bridge.orders.record import OrderState
+        from bridge.models.order_record import OrderState
         from bridge.store import held
         from bridge.store import orders as records
         from tests.e2e.conftest import eventually

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from admin import main
 from bridge import queue
-from bridge.cli import main
 from bridge.errors import UpstreamError
 from bridge.ops import dead_letters as dl
 from bridge.queue import WorkMessage
@@ -50,11 +50,11 @@ Admin = Callable[..., str]
 def admin(stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
           capsys: pytest.CaptureFixture[str]) -> Iterator[Admin]:
     """`./dev admin --local ...` against this stack: the env file `./dev local` writes, then the CLI's main."""
-    import bridge.cli
+    from admin import environment
 
     env_file = tmp_path / ".devstack" / "env.json"
     write_local_env(stack, str(env_file))
-    monkeypatch.setattr(bridge.cli, "LOCAL_ENV", env_file)
+    monkeypatch.setattr(environment, "LOCAL_ENV", env_file)
     saved = dict(os.environ)
 
     def run(*argv: str, answer: str | None = None, env: dict[str, str] | None = None, code: int = 0) -> str:
@@ -273,8 +273,11 @@ def test_purge_asks_first_and_a_filter_limits_it(stack: LocalStack, fresh_route:
 def test_list_shows_every_dead_letter_queue_and_the_stack_output_names_the_same_queues(
     stack: LocalStack, admin: Admin
 ) -> None:
-    out = admin("dlq", "list")
-    assert [line.split()[0] for line in out.splitlines()[1:]] == list(dl.NAMES)
+    depths = json.loads(admin("dlq", "list", "--json"))
+    assert [d["queue"] for d in depths] == list(dl.NAMES)
+    assert all(isinstance(d[key], int) for d in depths
+               for key in ("dead_letters", "held_now", "source_waiting", "source_in_flight"))
+    assert "dead letters" in admin("dlq", "list")  # the table an operator reads
     given = dict(pair.split("=", 1) for pair in stack.outputs()["OperatorEnvironment"].split())
     for q in dl.REGISTRY:
         assert given[q.env] == stack.queue_url(q.resource)

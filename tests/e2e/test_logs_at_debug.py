@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bridge import secrets
+from bridge.models.order_record import OrderState
 from bridge.observability import QUIET_LIBRARIES, logger
-from bridge.orders.record import OrderState
 from tests.e2e.test_orders import FACTURA, FACTURA_BILLING, OrderShop, order_shop  # noqa: F401 - the fixture
 
 EMAIL = "compras.ferreteria@example.cl"

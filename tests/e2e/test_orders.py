@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.cli import main as admin
+from admin import main as admin
 from bridge.documents.amounts import iva_of
-from bridge.orders import flow
-from bridge.orders.record import OrderRecord, OrderState
+from bridge.models.order_record import OrderRecord, OrderState
+from bridge.orders import flow, protocol
 from bridge.queue import WorkMessage
 from bridge.store import held, links
 from bridge.store import orders as records
@@ -256,9 +256,15 @@ def test_bsale_out_of_stock_waits_for_a_person_then_retry_orders(
     error = record.error
     assert error is not None and error.upstream == 'There is no stock for this products: "POL-M"'
     assert error.reason.startswith("Bsale no tiene stock suficiente")
-    assert admin(["orders", shop.code]) == 0
-    listing = capsys.readouterr().out
-    assert "failed (1)" in listing and "There is no stock" in listing and "POL-M=2" in listing
+    capsys.readouterr()
+    assert admin(["orders", shop.code, "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    failed = [o for o in listing["orders"] if o["state"] == "failed"]
+    assert [o["order"] for o in failed] == [order_id]
+    assert failed[0]["problem"]["upstream"] == 'There is no stock for this products: "POL-M"'
+    assert listing["held"] == {"POL-M": 2}
+    assert admin(["orders", shop.code]) == 0  # the table an operator reads says the same
+    assert "Bsale dijo: «There is no stock" in capsys.readouterr().out
     shop.account.set_stock(shop.demo.variant_id("POL-M"), shop.demo.office_id, 10)
     assert admin(["retry-orders", shop.code]) == 0
     assert shop.record(order_id).state is S.CREATED  # type: ignore[union-attr]
@@ -309,7 +315,7 @@ def test_a_crash_after_bsale_made_the_document_makes_no_second_one(
             crashed.append(step)
             raise RuntimeError("worker died after Bsale answered, before the record was saved")
 
-    monkeypatch.setattr(flow, "checkpoint", die_once)
+    monkeypatch.setattr(protocol, "checkpoint", die_once)
     shop.pay(order_id)
     record = shop.settled(order_id, S.CREATED)
     assert crashed
@@ -352,7 +358,7 @@ def test_a_record_stuck_in_creating_is_recovered_by_retry_order_with_the_same_sa
         if dying:
             raise RuntimeError("dead")
 
-    monkeypatch.setattr(flow, "checkpoint", die)
+    monkeypatch.setattr(protocol, "checkpoint", die)
     with pytest.raises(RuntimeError):
         flow.create_document(open_shop(shop.code), order_id, "sqs-gone")
     dying.clear()

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.cli import main as admin
-from bridge.orders.record import OrderRecord, OrderState
+from admin import main as admin
+from bridge.models.order_record import OrderRecord, OrderState
 from bridge.store import orders as records
 from devstack import LocalStack
 from devstack.demo import FactoShop, connect_facto_shop
@@ -250,7 +250,7 @@ def test_status_2_is_a_draft_never_emitted_again(facto_shop: Callable[..., Shop]
 
 def test_a_worker_killed_right_after_facto_answered_never_emits_again(
         facto_shop: Callable[..., Shop], monkeypatch: pytest.MonkeyPatch) -> None:
-    from bridge.orders import flow
+    from bridge.orders import protocol
 
     shop = facto_shop()
     order_id = shop.order([("POL-S", 1)])
@@ -261,7 +261,7 @@ def test_a_worker_killed_right_after_facto_answered_never_emits_again(
             crashed.append(step)
             raise RuntimeError("worker died after Facto answered, before the record was saved")
 
-    monkeypatch.setattr(flow, "checkpoint", die_once)
+    monkeypatch.setattr(protocol, "checkpoint", die_once)
     shop.shop.store.pay_order(order_id)
     record = shop.settled(order_id, S.NEEDS_MANUAL, timeout=40)  # SQS brings the message back: it stops there
     assert crashed and record.error is not None and record.error.code == "facto_unknown"

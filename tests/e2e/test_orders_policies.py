@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from bridge.orders.record import OrderState
+from bridge.models.order_record import OrderState
 from bridge.store import held
 from devstack import LocalStack
 from tests.conftest import ROOT

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from bridge.cli import main as admin
-from bridge.orders import flow
-from bridge.orders.record import OrderState
+from admin import main as admin
+from bridge.models.order_record import OrderState
+from bridge.orders import protocol
 from bridge.store import held
 from tests.e2e import test_orders
 from tests.e2e.conftest import eventually
@@ -29,7 +29,7 @@ def die_once(monkeypatch: pytest.MonkeyPatch, step: str) -> list[str]:
             crashed.append(at)
             raise RuntimeError(f"worker died right after {at}")
 
-    monkeypatch.setattr(flow, "checkpoint", checkpoint)
+    monkeypatch.setattr(protocol, "checkpoint", checkpoint)
     return crashed
 
 

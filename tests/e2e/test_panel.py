@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.orders.record import OrderState
+from bridge.models.order_record import OrderState
 from bridge.panel import session
 from bridge.shops import app as app_config
 from bridge.shops import signing

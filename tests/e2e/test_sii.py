@@ -4,14 +4,15 @@ document with one command."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from bridge.cli import main as admin
+from admin import main as admin
+from bridge.models.order_record import OrderState
 from bridge.observability import metrics
-from bridge.orders.record import OrderState
 from bridge.store import jobs
 from bridge.sync.jobs import SII_WATCH
 from devstack import LocalStack
@@ -103,6 +104,10 @@ def test_a_rejection_is_flagged_once_and_fix_rejected_makes_one_credit_note_and_
     capsys.readouterr()
     assert admin(["status", shop.code, "--no-dead-letters"]) == 1
     assert f"order {order_id} rejected" in (out := capsys.readouterr().out) and f"SII: {REJECTION}" in out
+    assert admin(["orders", shop.code, "--state", "rejected", "--json"]) == 0
+    (rejected,) = json.loads(capsys.readouterr().out)["orders"]
+    assert (rejected["order"], rejected["state"]) == (order_id, "rejected")
+    assert (rejected["problem"]["code"], rejected["problem"]["upstream"]) == ("sii_rejected", REJECTION)
     assert admin(["orders", shop.code, "--state", "rejected"]) == 0
     assert f"El SII dijo: «{REJECTION}»" in capsys.readouterr().out
 
@@ -151,7 +156,7 @@ def test_a_document_stuck_in_sent_past_the_limit_is_flagged_once(
     second = tick(shop)  # a replay: flagged once, still counted by the gauge
     assert second["overdue"] == [] and second["still_overdue"] == 1
     capsys.readouterr()
-    assert admin(["sii-watch", shop.code]) == 1  # the operator's "look now" says it is still late
-    assert '"still_overdue": 1' in capsys.readouterr().out
+    assert admin(["sii-watch", shop.code, "--json"]) == 1  # the operator's "look now" says it is still late
+    assert json.loads(capsys.readouterr().out)["still_overdue"] == 1
     shop.account.set_informed_sii(boleta.id, 0)
     assert tick(shop)["accepted"] == 1

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devstack.template import Template
+from devstack.template import Resolver, Template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template.load(ROOT / "template.yaml")
@@ -219,3 +219,39 @@ def test_each_function_may_read_only_the_secrets_it_needs() -> None:
             if function in facing and function not in SIGNED_IN:
                 # Internet-facing: the hooks token alone, never the shop's Bsale or Jumpseller API tokens.
                 assert resource.endswith("/shops/*/hooks"), (function, resource)
+
+
+# ------------------------------------------------------------------------------------------- alarms reach a person
+
+ALARM_TOPICS = resources("AWS::SNS::Topic")
+
+
+def test_one_alarm_topic_per_stage() -> None:
+    assert list(ALARM_TOPICS) == ["AlarmTopic"]
+    assert "${Stage}" in ALARM_TOPICS["AlarmTopic"]["TopicName"]["Fn::Sub"]
+
+
+@pytest.mark.parametrize("alarm", sorted(resources("AWS::CloudWatch::Alarm")))
+def test_every_alarm_reports_to_the_topic_when_it_fires_and_when_it_clears(alarm: str) -> None:
+    props = resources("AWS::CloudWatch::Alarm")[alarm]
+    assert props.get("AlarmActions") == [{"Ref": "AlarmTopic"}], f"{alarm} reaches nobody"
+    assert props.get("OKActions") == [{"Ref": "AlarmTopic"}], f"{alarm} never says it cleared"
+
+
+@pytest.mark.parametrize(("email", "subscribed"), [(None, False), ("", False), ("ops@example.com", True)])
+def test_the_email_subscription_exists_only_when_an_address_is_given(email: str | None, subscribed: bool) -> None:
+    resolver = Resolver(TEMPLATE, {} if email is None else {"AlarmEmail": email})
+    subscriptions = [r for r in TEMPLATE.of_type("AWS::SNS::Subscription") if resolver.included(r)]
+    assert len(subscriptions) == int(subscribed)
+    for subscription in subscriptions:
+        props = resolver.resolve(subscription.properties)
+        assert (props["Protocol"], props["Endpoint"]) == ("email", email)
+        assert subscription.properties["TopicArn"] == {"Ref": "AlarmTopic"}
+
+
+def test_the_readme_alarm_table_lists_every_alarm_of_the_template() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| alarm | fires when | why |"):]
+    table = table[:table.index("\n\n")]
+    listed = {name for row in table.splitlines()[2:] for name in row.split("|")[1].replace("`", "").split(",")}
+    assert {n.strip() for n in listed} == set(resources("AWS::CloudWatch::Alarm"))

@@ -10,8 +10,9 @@ import requests
 from bridge.clients import http as http_module
 from bridge.clients.bsale import BsaleClient
 from bridge.clients.http import Pace
-from bridge.clients.jumpseller import JumpsellerClient, Target
+from bridge.clients.jumpseller import JumpsellerClient
 from bridge.errors import UpstreamError
+from bridge.models.jumpseller import Target
 
 
 class FakeSession:

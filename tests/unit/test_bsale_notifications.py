@@ -5,8 +5,9 @@ import json
 import pytest
 
 from bridge.errors import BadRequest, PayloadTooLarge, UnknownShop
-from bridge.intake.bsale import parse, shop_of_token, token_hash
+from bridge.intake.bsale import parse, shop_of_token
 from bridge.models.bsale import BsaleNotification
+from bridge.store.shops import token_hash
 from tests.conftest import official
 
 OFFICIAL = ["webhook_stock_official", "webhook_price_official", "webhook_document_official",

@@ -1,6 +1,6 @@
 """F2: which SKUs link, and the reason for every one that does not."""
 
-from bridge.clients.jumpseller import Target
+from bridge.models.jumpseller import Target
 from bridge.sync.catalog import BsaleItem, JsItem, plan
 
 

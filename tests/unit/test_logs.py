@@ -120,7 +120,7 @@ def test_an_exception_that_carries_a_notification_url_is_logged_without_its_secr
     lines: Captured,
 ) -> None:
     # Given the acknowledging functions' resolver, and a failure whose message and cause quote the secret URL
-    from bridge.http import resolver
+    from bridge.inbound import resolver
 
     app = resolver()
     url = f"https://api.example.com/Prod/bsale/notifications/{TOKEN}?access_token={BSALE_TOKEN}"

@@ -132,7 +132,6 @@ class TimeBox:
     slow_seconds: float = SLOW_SECONDS
     slow_delay: int = SLOW_SHOP_DELAY
     slow_shops: set[str] = field(default_factory=set)
-    handed_back: int = 0
     _deadline: float = 0.0
 
     def __post_init__(self) -> None:
@@ -179,7 +178,6 @@ class TimeBox:
         remember_slow(self.queue, shop_id, self.slow_delay)
 
     def _handed_back(self, why: str, message: WorkMessage, delay: int) -> str:
-        self.handed_back += 1
         logger.info("handed back to the queue", extra={"why": why, "shop": message.shop_id,
                                                        "subject": message.subject, "delay": delay})
         return "handed back"

@@ -17,7 +17,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from bridge.ops import redact
+from bridge import redact
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "bsale-jumpseller-bridge")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bridge.orders.record import OrderState
+from bridge.models.order_record import OrderState
 from bridge.panel import session
 from bridge.settings import settings
 from bridge.shops import app as app_config

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bridge.orders.record import OrderState
+from bridge.models.order_record import OrderState
 from bridge.store import held, links
 from bridge.store import orders as records
 from tests.e2e.browser.conftest import screenshot

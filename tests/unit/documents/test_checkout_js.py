@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from bridge.documents.choice import CheckoutFields, document_kind
+from bridge.documents.choice import document_kind
 from bridge.documents.rut import Rut, check_digit, parse_rut
+from bridge.models.shop import CheckoutFields
 
 ROOT = Path(__file__).resolve().parents[3]
 SNIPPET = ROOT / "checkout" / "rut-checkout.js"

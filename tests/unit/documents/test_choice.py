@@ -2,7 +2,8 @@
 
 import pytest
 
-from bridge.documents.choice import CheckoutFields, DocumentKind, read_choice
+from bridge.documents.choice import DocumentKind, read_choice
+from bridge.models.shop import CheckoutFields
 from tests.unit.documents.orders import order, product
 
 ITEM = [product("Polera", "POL-M", 12990)]

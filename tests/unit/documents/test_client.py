@@ -3,7 +3,7 @@
 from typing import Any
 
 from bridge.documents.choice import read_choice
-from bridge.documents.client import FacturaClient, bsale_client_node, factura_client, factura_client_problems
+from bridge.documents.client import FacturaClient, bsale_client_node, factura_client
 from tests.unit.documents.orders import FACTURA_BILLING, FACTURA_FIELDS, order, product
 
 ITEM = [product("Taladro", "TAL-1", 89990)]
@@ -11,7 +11,8 @@ ITEM = [product("Taladro", "TAL-1", 89990)]
 
 def problems(fields: dict[str, str], billing: dict[str, Any], **extra: Any) -> list[str]:
     o = order(ITEM, fields=fields, billing=billing, **extra)
-    return factura_client_problems(o, read_choice(o))
+    result = factura_client(o, read_choice(o))
+    return result if isinstance(result, list) else []
 
 
 def test_complete_buyer_becomes_the_bsale_client_node() -> None:

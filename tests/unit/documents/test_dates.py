@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from bridge.documents.dates import chile_date, date_at_utc_midnight, emission_date, emission_date_from_unix
+from bridge.documents.dates import chile_date, date_at_utc_midnight, emission_date
 
 
 def utc(*args: int) -> datetime:
@@ -55,7 +55,7 @@ def test_dst_starts_first_sunday_of_september() -> None:
 def test_bsale_intro_example() -> None:
     # Given the instant of Bsale's own example, 2016-05-06 09:45:31 UTC (05:45 in Chile)
     # Then the emission date is the value Bsale answered: 2016-05-06 00:00 UTC
-    assert emission_date_from_unix(1462527931) == 1462492800
+    assert emission_date(datetime.fromtimestamp(1462527931, tz=UTC)) == 1462492800
 
 
 def test_any_timezone_is_fine_but_naive_times_are_refused() -> None:

@@ -1,13 +1,14 @@
 """Every metric the code emits has an alarm, and the dead-letter registry is the template's.
 
 Metrics are found by reading the code (its syntax tree), not by running it: each `add_metric(name=...)` must be a
-literal name, or a computed name this test knows: `Rejected<Code>` (bridge/http.py, expanded from the error
+literal name, or a computed name this test knows: `Rejected<Code>` (bridge/inbound.py, expanded from the error
 classes) or a family of counters listed below. Anything else fails, so no metric slips in unnoticed.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ COUNTED_NOT_ALARMED = {
     "RejectedOrderBusy": "raised in the order worker (SQS tries the event again), never by a webhook",
     "VariantsGoneFromBsale": "a notification outlived its variant (deleted in Bsale): the shop's own catalog "
                             "change, not a fault; the link goes with its reason, which the shop's status shows",
+    "UpstreamThrottled": "a 429 is waited out and the work deferred, never failed; one that lasts ends in a "
+                         "dead-letter queue, whose alarm fires (the dashboard plots them)",
+    "PropagationLatency": "a dashboard figure; changes that never arrive show as dead letters or a stale shop",
+    "DocumentLatency": "a dashboard figure; a document that cannot be made raises FailedDocuments",
 }
 # Computed names, by their literal prefix, that are counters for dashboards rather than alarms.
 COUNTED_FAMILIES = {
@@ -43,12 +48,12 @@ COUNTED_FAMILIES = {
 # Alarms the template holds before the code that emits their metric lands.
 EMITTED_ELSEWHERE_SOON: dict[str, str] = {}
 
-# bridge/http.py: metrics.add_metric(name=f"Rejected{exc.code.title().replace('_', '')}", ...)
+# bridge/inbound.py: metrics.add_metric(name=f"Rejected{exc.code.title().replace('_', '')}", ...)
 REJECTED_PATTERN = "Rejected{exc.code.title().replace('_', '')}"
 
 
 def rejected_names() -> set[str]:
-    """Every 4xx error class of the package (all its modules imported, so none is missed), as http.py names it."""
+    """Every 4xx error class of the package (all its modules imported, so none is missed), as inbound.py names it."""
     import importlib
     import pkgutil
 
@@ -162,3 +167,78 @@ def test_the_operator_environment_output_names_every_queue_the_cli_reads() -> No
     for queue in REGISTRY:
         assert given.get(queue.env) == queue.resource and given.get(queue.source_env) == queue.source_resource
     assert given.get("TABLE_NAME") == "Table" and given.get("SECRETS_PREFIX") == "SecretsPrefix"
+
+
+# ------------------------------------------------------------------------------------------- the dashboard
+
+# AWS's own metrics the dashboard may plot: namespace → (the dimension naming the resource, its type, metrics).
+AWS_METRICS = {
+    "AWS/SQS": ("QueueName", "AWS::SQS::Queue", {"ApproximateNumberOfMessagesVisible",
+                                                 "ApproximateAgeOfOldestMessage", "NumberOfMessagesSent"}),
+    "AWS/Lambda": ("FunctionName", "AWS::Serverless::Function", {"Invocations", "Errors", "Throttles", "Duration"}),
+    "AWS/ApiGateway": ("ApiName", "AWS::Serverless::Api", {"Count", "4XXError", "5XXError", "Latency"}),
+}
+DASHBOARDS = TEMPLATE.of_type("AWS::CloudWatch::Dashboard")
+
+
+def dashboard_widgets() -> list[dict[str, Any]]:
+    [dashboard] = DASHBOARDS
+    body = json.loads(dashboard.properties["DashboardBody"]["Fn::Sub"])  # ${...} stand inside JSON strings
+    return list(body["widgets"])
+
+
+def dashboard_metrics() -> list[list[Any]]:
+    """Every metric line of every graph: [namespace, name, dimension, value, ..., {options}]."""
+    lines = [line for w in dashboard_widgets() if w["type"] == "metric" for line in w["properties"]["metrics"]]
+    return [line[:-1] if isinstance(line[-1], dict) else line for line in lines]
+
+
+def _resource_behind(value: str) -> str:
+    """`${Logical}` or `${Logical.Attribute}` → Logical."""
+    match = re.fullmatch(r"\$\{([A-Za-z0-9]+)(\.[A-Za-z]+)?\}", value)
+    assert match, f"{value!r} does not name a resource of the stack"
+    return match.group(1)
+
+
+def _implicit_api_is_the_stacks(dimensions: dict[str, str]) -> bool:
+    """SAM's implicit API (ServerlessRestApi, stage Prod, see the ApiUrl output) is named after the stack."""
+    has_api_events = any(e.get("Type") == "Api" for f in TEMPLATE.of_type("AWS::Serverless::Function")
+                         for e in (f.properties.get("Events") or {}).values())
+    return has_api_events and dimensions == {"ApiName": "${AWS::StackName}", "Stage": "Prod"}
+
+
+def test_one_dashboard_per_stage() -> None:
+    [dashboard] = DASHBOARDS
+    assert "${Stage}" in dashboard.properties["DashboardName"]["Fn::Sub"]
+
+
+@pytest.mark.parametrize("line", dashboard_metrics(), ids=lambda line: f"{line[0]}:{line[1]}")
+def test_every_metric_the_dashboard_plots_is_emitted_by_the_code_or_by_a_resource_of_the_stack(line: list) -> None:
+    namespace, name, *pairs = line
+    dimensions = dict(zip(pairs[::2], pairs[1::2], strict=True))
+    if namespace == NAMESPACE:
+        emitted = emitted_metrics()
+        family = next((f for f in COUNTED_FAMILIES if name.startswith(f) and f"{f}*" in emitted), None)
+        assert name in emitted or family, f"the dashboard plots {name}, which nothing emits"
+        assert dimensions == {"service": SERVICE}, "Powertools writes the service dimension alone"
+        return
+    assert namespace in AWS_METRICS, f"{namespace}: not a namespace the stack's resources publish to"
+    dimension, resource_type, names = AWS_METRICS[namespace]
+    assert name in names, f"{namespace} {name}"
+    if namespace == "AWS/ApiGateway" and _implicit_api_is_the_stacks(dimensions):
+        return
+    assert list(dimensions) == [dimension]
+    resource = TEMPLATE.resources.get(_resource_behind(dimensions[dimension]))
+    assert resource is not None and resource.type == resource_type, f"{dimensions} is not a {resource_type} here"
+
+
+def test_the_dashboard_shows_every_alarm_and_what_an_operator_looks_at_first() -> None:
+    alarms = [w for w in dashboard_widgets() if w["type"] == "alarm"]
+    listed = {_resource_behind(arn.removesuffix(".Arn}") + "}") for w in alarms for arn in w["properties"]["alarms"]}
+    assert listed == {r.logical_id for r in TEMPLATE.of_type("AWS::CloudWatch::Alarm")}
+    plotted = {line[1] for line in dashboard_metrics()}
+    assert {"Invocations", "OrdersCreated", "PropagationLatency", "DocumentLatency",
+            "ApproximateNumberOfMessagesVisible", "StaleShops", "UpstreamThrottled", "FailedDocuments"} <= plotted
+    dead_letter_queues = {_resource_behind(line[3]) for line in dashboard_metrics()
+                          if line[1] == "ApproximateNumberOfMessagesVisible"}
+    assert dead_letter_queues == {q.resource for q in REGISTRY}

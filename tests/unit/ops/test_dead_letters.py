@@ -250,12 +250,12 @@ def test_the_rate_spaces_the_sends() -> None:
         slept.append(round(seconds, 3))
         clock[0] += seconds
 
-    pace = dl.Pace(4, clock=lambda: clock[0], sleep=sleep)
+    pace = dl.ReplayPace(4, clock=lambda: clock[0], sleep=sleep)
     for _ in range(5):
         pace.wait()
     assert slept == [0.25, 0.25, 0.25, 0.25]
     with pytest.raises(dl.DeadLetterError):
-        dl.Pace(0)
+        dl.ReplayPace(0)
 
 
 def test_a_long_command_renews_its_holds(sqs: FakeSQS) -> None:
@@ -353,7 +353,7 @@ def test_move_tasks_are_listed_with_their_progress() -> None:
 
 
 def test_the_cli_refuses_a_selective_move_task(capsys: pytest.CaptureFixture[str]) -> None:
-    from bridge.cli import main
+    from admin import main
 
     assert main(["dlq", "replay", "bsale", "--mode", "move-task", "--shop", "shop-a"]) == 2
     assert "moves the whole queue" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from bridge.ops.redact import dumps, scrub, scrub_text
+from bridge.redact import dumps, scrub, scrub_text
 
 NOTIFY_SECRET = secrets.token_urlsafe(32)
 HEX_TOKEN = secrets.token_hex(20)  # a Bsale access token looks like this
@@ -137,3 +137,9 @@ def test_ordinary_keys_keep_their_values(key: str) -> None:
 def test_short_values_at_the_length_limit_are_still_scrubbed(text: str, masked: str) -> None:
     # Values under 6 characters skip the rules (nothing to find there); a 6-character e-mail must not.
     assert scrub_text(text) == masked
+
+
+def test_bsale_refusals_quoting_a_client_lose_its_rut_and_email() -> None:
+    # The order steps log Bsale's words through the same redactor, with the same masks.
+    text = 'There are more than a client with the code "12.345.678-5" (compras@ferreteria.cl) and 77879240-0'
+    assert scrub_text(text) == 'There are more than a client with the code "[rut]" ([email]) and [rut]'

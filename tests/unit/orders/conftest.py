@@ -28,13 +28,18 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             TableName=TABLE,
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
-                                  for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+                                  for n in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             GlobalSecondaryIndexes=[{
                 "IndexName": "gsi1",
                 "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
                               {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
                 "Projection": {"ProjectionType": "ALL"},
+            }, {
+                "IndexName": "gsi2",
+                "KeySchema": [{"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                              {"AttributeName": "gsi2sk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             }],
         )
         yield TABLE

@@ -1,7 +1,7 @@
 """The order flow step by step: DynamoDB in memory (moto), Bsale and Jumpseller sandboxes on loopback.
 
 Component tests: the flow's functions are called directly (no queue), so crashes can be placed exactly
-(`flow.checkpoint` raising right after Bsale accepted a write) and attempts named (the SQS message id a
+(`protocol.checkpoint` raising right after Bsale accepted a write) and attempts named (the SQS message id a
 redelivery would carry). tests/e2e/test_orders*.py drive the same rules through the local stack.
 """
 
@@ -19,9 +19,9 @@ from bridge.clients.http import ApiSession
 from bridge.clients.jumpseller import JumpsellerClient
 from bridge.errors import UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder
+from bridge.models.order_record import OrderRecord, OrderState, Step
 from bridge.models.shop import Shop, ShopOptions
-from bridge.orders import flow
-from bridge.orders.record import OrderRecord, OrderState, Step
+from bridge.orders import flow, protocol
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store import orders as records
@@ -166,7 +166,7 @@ def crash_once(monkeypatch: pytest.MonkeyPatch, step: str) -> list[str]:
             seen.append(at)
             raise Crash(at)
 
-    monkeypatch.setattr(flow, "checkpoint", checkpoint)
+    monkeypatch.setattr(protocol, "checkpoint", checkpoint)
     return seen
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from bridge.errors import UpstreamError
 from bridge.models.jumpseller_order import OrderStatus, parse_order_webhook
-from bridge.orders.problems import Outcome, diagnose, redact
-from bridge.orders.record import Step
+from bridge.models.order_record import Step
+from bridge.orders.problems import Verdict, diagnose
 from bridge.orders.worker import Action, route, status_enum
 from tests.conftest import official
 
@@ -51,42 +51,37 @@ def bsale_error(message: str, status: int = 400) -> UpstreamError:
 
 
 @pytest.mark.parametrize(("message", "status", "outcome", "code"), [
-    ('There is no stock for this products: "POL-S"', 400, Outcome.FAILED, "no_stock"),
-    ("There is a problem with the available quantity for your products", 400, Outcome.FAILED, "no_stock"),
-    ("Use 'comment' to especify the serie of detailid to dispatch.", 400, Outcome.NEEDS_MANUAL, "serial_product"),
-    ("does not have numbers available, check sii caf", 400, Outcome.FAILED, "folios"),
-    ("The sii caf used is expired, you must request and upload a new one", 400, Outcome.FAILED, "folios"),
-    ("unavailable document number", 400, Outcome.FAILED, "folios"),
-    ("client attribute required : code,activity,address,city,municipality", 400, Outcome.FAILED, "client_data"),
-    ('There are more than a client with the code "11111111-1", client id: "4"', 400, Outcome.FAILED,
+    ('There is no stock for this products: "POL-S"', 400, Verdict.FAILED, "no_stock"),
+    ("There is a problem with the available quantity for your products", 400, Verdict.FAILED, "no_stock"),
+    ("Use 'comment' to especify the serie of detailid to dispatch.", 400, Verdict.NEEDS_MANUAL, "serial_product"),
+    ("does not have numbers available, check sii caf", 400, Verdict.FAILED, "folios"),
+    ("The sii caf used is expired, you must request and upload a new one", 400, Verdict.FAILED, "folios"),
+    ("unavailable document number", 400, Verdict.FAILED, "folios"),
+    ("client attribute required : code,activity,address,city,municipality", 400, Verdict.FAILED, "client_data"),
+    ('There are more than a client with the code "11111111-1", client id: "4"', 400, Verdict.FAILED,
      "duplicate_client"),
-    ('The quantity returned (1.0) is higher than the available (0.0) for detail: "9"', 400, Outcome.FAILED,
+    ('The quantity returned (1.0) is higher than the available (0.0) for detail: "9"', 400, Verdict.FAILED,
      "already_returned"),
-    ("invalid variant", 400, Outcome.FAILED, "unknown_variant"),
-    ("invalid documentType", 400, Outcome.FAILED, "document_type"),
-    ("invalid price list", 400, Outcome.FAILED, "price_list"),
-    ("Sorry, this request can not be authenticated", 401, Outcome.FAILED, "token"),
-    ("Payment Required", 402, Outcome.FAILED, "account_blocked"),
-    ("something new", 422, Outcome.FAILED, "refused"),
-    ("<html>Bad gateway</html>", 502, Outcome.RETRY, "unavailable"),
-    ("Service Unavailable", 503, Outcome.RETRY, "unavailable"),
-    ("Too Many Requests", 429, Outcome.RETRY, "unavailable"),
+    ("invalid variant", 400, Verdict.FAILED, "unknown_variant"),
+    ("invalid documentType", 400, Verdict.FAILED, "document_type"),
+    ("invalid price list", 400, Verdict.FAILED, "price_list"),
+    ("Sorry, this request can not be authenticated", 401, Verdict.FAILED, "token"),
+    ("Payment Required", 402, Verdict.FAILED, "account_blocked"),
+    ("something new", 422, Verdict.FAILED, "refused"),
+    ("<html>Bad gateway</html>", 502, Verdict.RETRY, "unavailable"),
+    ("Service Unavailable", 503, Verdict.RETRY, "unavailable"),
+    ("Too Many Requests", 429, Verdict.RETRY, "unavailable"),
 ])
-def test_bsale_refusals_are_classified_and_kept_verbatim(message: str, status: int, outcome: Outcome,
+def test_bsale_refusals_are_classified_and_kept_verbatim(message: str, status: int, outcome: Verdict,
                                                          code: str) -> None:
     got, error = diagnose(bsale_error(message, status), Step.DOCUMENT)
     assert (got, error.code) == (outcome, code)
     assert error.upstream == message  # Bsale's words, untouched
     assert error.reason and error.reason[0].isupper()  # a Spanish sentence beside them
-    assert error.retryable is (outcome is Outcome.RETRY)
+    assert error.retryable is (outcome is Verdict.RETRY)
     assert error.step is Step.DOCUMENT
 
 
 def test_no_answer_is_retryable() -> None:
     outcome, error = diagnose(UpstreamError("Bsale", "ConnectionError: no answer", retryable=True), Step.CREDIT)
-    assert outcome is Outcome.RETRY and error.status_code is None
-
-
-def test_redact_masks_ruts_and_emails() -> None:
-    text = 'There are more than a client with the code "12.345.678-5" (compras@ferreteria.cl) and 77879240-0'
-    assert redact(text) == 'There are more than a client with the code "<rut>" (<email>) and <rut>'
+    assert outcome is Verdict.RETRY and error.status_code is None

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import pytest
 
 from bridge.clients import bsale as bsale_client
+from bridge.models.order_record import OrderState
 from bridge.ops import status
 from bridge.orders import flow, sii
-from bridge.orders.record import OrderState
 from bridge.store import shops
 from bridge.store import sii as watched
 from tests.unit.orders import test_flow
@@ -219,7 +219,7 @@ def test_a_rejected_order_canceled_afterwards_is_credited(world: Callable[..., W
 
 
 def test_a_document_without_a_known_verdict_shows_as_sent_never_accepted() -> None:
-    from bridge.orders.record import IssuedDocument
+    from bridge.models.order_record import IssuedDocument
 
     facto = IssuedDocument(id=991, kind="boleta", code_sii="39", number=991, provider="facto")  # Facto status 0
     assert sii.label(facto) == "sent to the SII"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
+from bridge.models.order_record import OrderRecord, OrderState
 from bridge.models.shop import Shop
-from bridge.orders.record import OrderRecord, OrderState
 from bridge.store import held, links, shops
 from bridge.store import orders as records
 from bridge.store.links import Link

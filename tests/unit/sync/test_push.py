@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from bridge.clients.bsale import BsaleClient
-from bridge.clients.http import ApiSession
+from bridge.clients.http import ApiSession, RateLimited
 from bridge.clients.jumpseller import JumpsellerClient
 from bridge.models.bsale import BsaleNotification
 from bridge.models.shop import Shop, ShopOptions
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store.links import Link
-from bridge.sync import catalog, manual, price, push, reconcile, stock
+from bridge.sync import catalog, linking, manual, price, push, reconcile, stock
 from sandboxes.bsale import BsaleAccount, BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox, JumpsellerStore
 from tests.unit.orders.conftest import table  # noqa: F401  (fixture)
@@ -136,9 +136,11 @@ def during_next_write(w: World, monkeypatch: pytest.MonkeyPatch, act: Callable[[
     whatever `act` wrote): the window between a worker's claim and its record."""
     original = w.ctx.jumpseller.write
     done: list[Any] = []
+    started: list[bool] = []  # `act` may write too: its own writes go straight through
 
     def write(*args: Any, **kwargs: Any) -> None:
-        if not done:
+        if not started:
+            started.append(True)
             done.append(act())
         original(*args, **kwargs)
 
@@ -175,6 +177,71 @@ def test_a_relink_does_not_lower_the_claims(world: Callable[..., World]) -> None
     assert links.claim(link, "stock", 500)
     links.save(link)  # e.g. a Jumpseller product event re-making the link from an older reading
     assert not links.claim(link, "stock", 400)
+
+
+# ------------------------------------------------------------------------------------ the first push of a link
+
+
+def product_event(w: World, sku: str, event: str = "product_created") -> str:
+    """What the catalog worker does with a Jumpseller product webhook for the product with `sku`."""
+    found = w.store.find_sku(sku)
+    assert found is not None
+    return linking.on_jumpseller_product(w.ctx, event, {"product": found[0].to_json(w.store.currency)})
+
+
+def quota_spent_once(monkeypatch: pytest.MonkeyPatch, owner: object, method: str) -> None:
+    """The shop's quota runs out at the next `owner.method` call (the worker hands the event back to the queue)."""
+    original, calls = getattr(owner, method), []
+
+    def spent(*args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            calls.append(1)
+            raise RateLimited(0.2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, method, spent)
+
+
+@pytest.mark.parametrize("stops_at", ["bsale read", "jumpseller write"])
+def test_a_link_made_by_an_event_that_stopped_before_its_push_is_pushed_when_the_event_comes_back(
+    world: Callable[..., World], monkeypatch: pytest.MonkeyPatch, stops_at: str
+) -> None:
+    w = world()
+    w.store.add_product("Preventa", sku="PRE-1", stock=7, price=15990, notify=False)  # Bsale: 0, sells without
+    owner, method = (w.ctx.bsale, "available_stock") if stops_at == "bsale read" else (w.ctx.jumpseller, "write")
+    quota_spent_once(monkeypatch, owner, method)
+    # The product webhook links PRE-1, then the shop's quota runs out before Bsale's stock reaches Jumpseller
+    with pytest.raises(RateLimited):
+        product_event(w, "PRE-1")
+    assert w.saved("PRE-1") and w.shown("PRE-1") == 7
+    # The same event, handed back by the queue (or its twin product_updated), finds the link already there
+    assert "PRE-1: stock 7 → 0" in product_event(w, "PRE-1")
+    assert w.shown("PRE-1") == 0 and w.saved("PRE-1").pushed_stock == 0 and w.puts() == 1
+    # From then on a product event (our own write coming back) writes nothing
+    assert product_event(w, "PRE-1", "product_updated").endswith("links up to date") and w.puts() == 1
+
+
+def test_a_twin_event_arriving_while_the_new_link_is_being_pushed_leaves_bsales_stock(
+    world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world()
+    w.store.add_product("Preventa", sku="PRE-1", stock=7, price=15990, notify=False)
+    # product_updated is handled while product_created, which made the link, is writing its first push
+    twin = during_next_write(w, monkeypatch, lambda: product_event(w, "PRE-1", "product_updated"))
+    product_event(w, "PRE-1")
+    assert twin and w.shown("PRE-1") == 0
+    saved = w.saved("PRE-1")
+    assert saved.pushed_stock == 0 and not saved.first_push_due
+    assert w.puts() <= 2  # both may write the same 0: neither can know the other will finish
+    assert product_event(w, "PRE-1", "product_updated").endswith("links up to date") and w.puts() <= 2
+
+
+def test_a_new_link_whose_stock_already_agrees_is_not_written(world: Callable[..., World]) -> None:
+    w = world()
+    w.store.add_product("Preventa", sku="PRE-1", stock=0, price=15990, notify=False)
+    assert "PRE-1: already stock 0" in product_event(w, "PRE-1")
+    assert product_event(w, "PRE-1", "product_updated").endswith("links up to date")
+    assert w.puts() == 0 and w.shown("PRE-1") == 0
 
 
 # ------------------------------------------------------------------------------------------------ stock path
@@ -431,9 +498,9 @@ def test_an_order_event_resyncs_its_held_variants_and_its_linked_skus(world: Cal
     w.set_bsale("POL-S", 10)
     order_id = w.order("POL-S", 2)  # holds POL-S
     # Its SKUs name TAZA-1 too (linked now, never held); a SKU nobody linked is ignored
-    assert stock.order_variants(w.ctx, order_id, ["TAZA-1", "NOT-LINKED"]) == sorted(
+    assert held.order_variants(w.shop_id, order_id, ["TAZA-1", "NOT-LINKED"]) == sorted(
         [w.variant("POL-S"), w.variant("TAZA-1")])
-    assert stock.order_variants(w.ctx, order_id) == [w.variant("POL-S")]
+    assert held.order_variants(w.shop_id, order_id) == [w.variant("POL-S")]
     w.set_bsale("TAZA-1", 7)
     outcomes = stock.after_order_event(w.ctx, order_id, ["TAZA-1"])
     assert sorted(o.action for o in outcomes) == ["unchanged", "written"]

@@ -10,9 +10,8 @@ import requests
 from bridge.clients.http import ApiSession, Pace, Waits, origin, pace_for
 from bridge.errors import ConfigurationError, UpstreamError
 from bridge.models.bsale import DocumentType, Instance, Office, PriceDetail, PriceList, Stock, Variant
+from bridge.models.shop import BSALE_API_URL, BSALE_CREDENTIAL_URL
 
-BSALE_API_URL = "https://api.bsale.io"
-BSALE_CREDENTIAL_URL = "https://credential.bsale.io"
 PAGE_LIMIT = 50  # Bsale's maximum
 MAX_PAGES = 2000  # 100,000 items: more than any listing this product reads (a 10,000-SKU shop is 200 pages)
 RATE_PER_SECOND = 8  # Bsale's published limit since 10/2025

@@ -25,9 +25,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from bridge.errors import UpstreamError
+from bridge.models.shop import FACTO_URL
 
 SERVICE = "Facto"
-URL = "https://conexion.facto.cl/documento.php"
 TIMEOUT = (5.0, 25.0)  # connect, read: Facto signs and sends to the SII before answering
 ENVELOPE_HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -38,7 +38,6 @@ ENVELOPE_HEAD = (
     '<documento xsi:type="urn:emitir_dte">'
 )
 ENVELOPE_TAIL = "</documento></urn:emitirDocumento></soapenv:Body></soapenv:Envelope>"
-PARTS = ("opciones", "encabezado", "detalles", "referencias", "totales")  # the order the manual shows
 _NAME = re.compile(r"^[a-z_]+$")
 
 
@@ -90,7 +89,7 @@ class FactoError(UpstreamError):
 class Credentials:
     user: str  # "<RUT with dots and dash>/<API user>"
     key: str
-    url: str = URL
+    url: str = FACTO_URL
 
 
 # ------------------------------------------------------------------------------------------------ envelope

@@ -18,8 +18,10 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+from aws_lambda_powertools.metrics import MetricUnit
 
 from bridge.errors import UpstreamError
+from bridge.observability import metrics
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TIMEOUT = (3.05, 10)  # connect, read
@@ -129,23 +131,27 @@ class Quota:
     cap: int
 
 
+# (shop, counter, window seconds, cap) -> 0, or the seconds until the counter's next window
+TakeQuota = Callable[[str, str, int, int], float]
+
+
 class SharedPace:
     """The local pace plus the shop's quotas shared through the table, for every process of the deployment.
 
     `max_wait` is how long a caller accepts to wait for a full window to pass: a webhook worker gives up
     quickly (its message goes back to the queue, delayed, and the worker serves other shops meanwhile);
-    a bulk job waits.
+    a bulk job waits. `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
     """
 
-    def __init__(self, local: Pace, shop_id: str, api: str, quotas: list[Quota], max_wait: float) -> None:
+    def __init__(self, local: Pace, shop_id: str, api: str, quotas: list[Quota], max_wait: float,
+                 take: TakeQuota) -> None:
         self.local, self.shop_id, self.api, self.quotas, self.max_wait = local, shop_id, api, quotas, max_wait
+        self.take = take
 
     def wait(self) -> float:
-        from bridge.store import rate
-
         waited = self.local.wait(self.max_wait)
         for quota in self.quotas:
-            while (delay := rate.take(self.shop_id, f"{self.api}{quota.window}", quota.window, quota.cap)) > 0:
+            while (delay := self.take(self.shop_id, f"{self.api}{quota.window}", quota.window, quota.cap)) > 0:
                 if waited + delay > self.max_wait:
                     raise RateLimited(delay, f"the shop's {self.api} quota ({quota.cap} calls a {quota.window} s) "
                                              "is spent")
@@ -254,6 +260,8 @@ class ApiSession:
                 return response
             text = self._error_text(response)
             if response.status_code == 429:
+                # The dashboard's 429 panel: Bsale, Jumpseller or Facto asked us to slow down (each answer counts).
+                metrics.add_metric(name="UpstreamThrottled", unit=MetricUnit.Count, value=1)
                 last = f"429 {text}"
                 throttled = self._retry_after(response, attempt)
                 self._sleep(min(throttled, self.max_backoff))

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 
 from bridge.clients.http import ApiSession, Pace, Waits, pace_for
 from bridge.errors import UpstreamError
-from bridge.models.jumpseller import Hook, JsProduct, JsVariant
+from bridge.models.jumpseller import Hook, JsProduct, JsVariant, Target
+from bridge.models.shop import JUMPSELLER_API_URL
 
-JUMPSELLER_API_URL = "https://api.jumpseller.com/v1"
 PAGE_LIMIT = 100  # Jumpseller's maximum
 MAX_PAGES = 1000  # 100,000 products
 RATE_PER_SECOND = 20
@@ -21,14 +20,6 @@ RATE_PER_MINUTE = 800
 
 def local_pace(login: str) -> Pace:
     return pace_for("jumpseller", login, RATE_PER_SECOND, RATE_PER_MINUTE)
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a SKU lives in Jumpseller: a product without variants, or one variant of a product."""
-
-    product_id: int
-    variant_id: int | None = None
 
 
 class BearerToken(Protocol):

@@ -24,14 +24,15 @@ from bridge.documents.amounts import (
     LineKind,
     plan_amounts,
 )
-from bridge.documents.choice import CheckoutFields, DocumentKind, read_choice
+from bridge.documents.choice import DocumentKind, read_choice
 from bridge.documents.client import bsale_client_node, factura_client
 from bridge.documents.dates import emission_date
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus
+from bridge.models.order_record import sales_id
+from bridge.models.shop import CheckoutFields
 
 IVA_TAXES: tuple[dict[str, int], ...] = ({"code": 14, "percentage": 19},)  # SII code 14 = IVA
 MAX_LINES = {DocumentKind.FACTURA: 60, DocumentKind.BOLETA: 1000}  # SII schemas (facto_dte.md B.6)
-MAX_SALES_ID = 255
 
 
 @dataclass(frozen=True)
@@ -118,14 +119,6 @@ class DocumentPlan:
         return self.amounts.lines
 
 
-def sales_id(store_code: str, order_id: int) -> str:
-    """Bsale's idempotency key for an order: the same order always gets the same one (bsale.md §10.1)."""
-    value = f"js-{store_code}-{order_id}"
-    if len(value) > MAX_SALES_ID:
-        raise ValueError(f"salesId longer than {MAX_SALES_ID} characters")
-    return value
-
-
 def _link(links: Mapping[str, VariantLink | int | str], sku: str | None) -> VariantLink | None:
     found = links.get(sku.strip()) if sku else None
     if found is None or isinstance(found, VariantLink):
@@ -139,6 +132,17 @@ def _status_problem(order: JumpsellerOrder) -> Problem | None:
     if order.status_enum is OrderStatus.PENDING_PAYMENT:
         return Problem(ProblemCode.NOT_PAID, "El pedido aún no está pagado")
     return None  # paid, or a status this code does not know (the caller decided to emit)
+
+
+def order_problem(order: JumpsellerOrder) -> Failure | None:
+    """Why no document of any provider can be made for this order (not paid, not in pesos), or None."""
+    status = _status_problem(order)
+    if status is not None:
+        return Failure((status,))
+    if order.currency and order.currency.upper() != "CLP":
+        return Failure((Problem(ProblemCode.CURRENCY,
+                                f"El pedido está en {order.currency}: solo se emiten documentos en pesos (CLP)"),))
+    return None
 
 
 def _link_problem(name: str, link: VariantLink | None) -> Problem | None:
@@ -178,12 +182,8 @@ def build_bsale_document(
     `now` is the emission instant (its Chilean date is the emission date); it defaults to the current time.
     """
     settings = shop_settings
-    status = _status_problem(order)
-    if status is not None:
-        return Failure((status,))
-    if order.currency and order.currency.upper() != "CLP":
-        return Failure((Problem(ProblemCode.CURRENCY,
-                                f"El pedido está en {order.currency}: solo se emiten documentos en pesos (CLP)"),))
+    if (unfit := order_problem(order)) is not None:
+        return unfit
 
     amounts = plan_amounts(order, rounding_adjustment=settings.rounding_adjustment,
                            shipping_text=settings.shipping_text)

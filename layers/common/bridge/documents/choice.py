@@ -16,23 +16,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bridge.models.jumpseller_order import JumpsellerOrder, fold
+from bridge.models.shop import CheckoutFields
 
 
 class DocumentKind(StrEnum):
     BOLETA = "boleta"
     FACTURA = "factura"
-
-
-@dataclass(frozen=True)
-class CheckoutFields:
-    """The checkout custom-field labels and values a shop uses. Matching ignores case and accents."""
-
-    document_labels: tuple[str, ...] = ("Tipo de Documento", "Documento", "Tipo de documento tributario")
-    boleta_values: tuple[str, ...] = ("boleta", "boleta electronica", "39")
-    factura_values: tuple[str, ...] = ("factura", "factura electronica", "33")
-    razon_social_labels: tuple[str, ...] = ("Razón Social", "Razon Social", "Nombre o Razón Social")
-    giro_labels: tuple[str, ...] = ("Giro", "Giro comercial", "Actividad económica")
-    rut_labels: tuple[str, ...] = ("RUT", "RUT empresa", "RUT de la empresa")
 
 
 @dataclass(frozen=True)

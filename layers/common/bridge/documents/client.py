@@ -107,12 +107,6 @@ def factura_client(
     )
 
 
-def factura_client_problems(order: JumpsellerOrder, choice: CustomerChoice, *, truncate: bool = False) -> list[str]:
-    """Plain Spanish reasons the order cannot get a factura (empty list: it can)."""
-    result = factura_client(order, choice, truncate=truncate)
-    return result if isinstance(result, list) else []
-
-
 def bsale_client_node(client: FacturaClient) -> dict[str, Any]:
     """The `client` node of POST /v1/documents.json for a company buyer (bsale.md §8.2)."""
     node: dict[str, Any] = {

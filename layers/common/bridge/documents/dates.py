@@ -9,7 +9,7 @@ local date in America/Santiago (daylight saving handled by zoneinfo) and send mi
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 CHILE = ZoneInfo("America/Santiago")
@@ -30,8 +30,3 @@ def date_at_utc_midnight(day: date) -> int:
 def emission_date(instant: datetime) -> int:
     """Bsale `emissionDate` for a document emitted at `instant`."""
     return date_at_utc_midnight(chile_date(instant))
-
-
-def emission_date_from_unix(seconds: int | float) -> int:
-    """Same as `emission_date`, from Unix seconds."""
-    return emission_date(datetime.fromtimestamp(seconds, tz=UTC))

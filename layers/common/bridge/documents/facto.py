@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any
 
 from bridge.clients.facto import FactoDocument, Scalar
 from bridge.documents.amounts import (
@@ -36,12 +35,13 @@ from bridge.documents.amounts import (
     plan_amounts,
     plan_gross_lines,
 )
-from bridge.documents.builder import MAX_LINES, Failure, Problem, ProblemCode, Skip, _dropped_warning, _status_problem
-from bridge.documents.choice import CheckoutFields, DocumentKind, read_choice
+from bridge.documents.builder import MAX_LINES, Failure, Problem, ProblemCode, Skip, _dropped_warning, order_problem
+from bridge.documents.choice import DocumentKind, read_choice
 from bridge.documents.client import MAX_CITY, MAX_COMUNA, MAX_EMAIL, clean_text, factura_client
 from bridge.documents.dates import chile_date
 from bridge.documents.rut import Rut, parse_rut
 from bridge.models.jumpseller_order import JumpsellerOrder
+from bridge.models.shop import CheckoutFields
 
 TIPO = {DocumentKind.BOLETA: 39, DocumentKind.FACTURA: 33}
 CREDIT_NOTE = 61
@@ -109,12 +109,8 @@ def _unit(value: Fraction) -> str:
 def build_facto_document(order: JumpsellerOrder, settings: FactoSettings, *,
                          now: datetime | None = None) -> FactoPlan | Skip | Failure:
     """The Facto document for a paid order, or why there is none."""
-    status = _status_problem(order)
-    if status is not None:
-        return Failure((status,))
-    if order.currency and order.currency.upper() != "CLP":
-        return Failure((Problem(ProblemCode.CURRENCY,
-                                f"El pedido está en {order.currency}: solo se emiten documentos en pesos (CLP)"),))
+    if (unfit := order_problem(order)) is not None:
+        return unfit
     choice = read_choice(order, settings.checkout)
     warnings: list[str] = []
     if not choice.recognised:
@@ -268,7 +264,3 @@ def _net_from_gross(details: list[dict[str, Scalar]]) -> tuple[list[dict[str, Sc
         lines.append({"cantidad": 1, "glosa": ADJUSTMENT_TEXT, "monto_unitario": remainder, "exento_afecto": 0})
     iva = total - remainder - net_total
     return lines, {"total_exento": remainder, "total_afecto": net_total, "total_iva": iva, "total_final": total}
-
-
-def as_request(document: FactoDocument) -> dict[str, Any]:
-    return document.as_dict()

@@ -88,15 +88,3 @@ def parse_rut(raw: str | None, *, min_body: int = MIN_BODY) -> Rut | RutError:
             given,
         )
     return Rut(body, dv)
-
-
-def is_valid_rut(raw: str | None, *, min_body: int = MIN_BODY) -> bool:
-    return isinstance(parse_rut(raw, min_body=min_body), Rut)
-
-
-def format_rut(raw: str | None, *, min_body: int = MIN_BODY) -> str:
-    """The Bsale form `12345678-5` of a valid RUT. Raises ValueError (with the Spanish reason) otherwise."""
-    parsed = parse_rut(raw, min_body=min_body)
-    if isinstance(parsed, RutError):
-        raise ValueError(parsed.reason)
-    return str(parsed)

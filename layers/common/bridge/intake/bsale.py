@@ -5,7 +5,6 @@ No call to Bsale or Jumpseller happens here; Bsale expects an answer within abou
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 
@@ -19,10 +18,6 @@ from bridge.settings import settings
 from bridge.store import shops
 
 _TOKEN = re.compile(r"^([a-z0-9][a-z0-9-]{0,62})\.([A-Za-z0-9_-]{20,128})$")
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def shop_of_token(token: str) -> str:
@@ -48,7 +43,7 @@ def parse(raw_body: str | bytes) -> BsaleNotification:
 def accept(token: str, raw_body: str | bytes, now: int | None = None) -> queue.WorkMessage:
     notification = parse(raw_body)
     shop_id = shop_of_token(token)
-    shops.stamp_notification(shop_id, token_hash(token), notification.cpn_id, now or int(time.time()))
+    shops.stamp_notification(shop_id, shops.token_hash(token), notification.cpn_id, now or int(time.time()))
     message = queue.WorkMessage(
         kind="bsale.notification",
         shop_id=shop_id,

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a SKU lives in Jumpseller: a product without variants, or one variant of a product."""
+
+    product_id: int
+    variant_id: int | None = None
 
 
 def _sku(value: Any) -> Any:

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bridge.clients.bsale import BSALE_API_URL, BSALE_CREDENTIAL_URL
-from bridge.clients.facto import URL as FACTO_URL
-from bridge.clients.jumpseller import JUMPSELLER_API_URL
+# The services' production endpoints: a new shop's defaults (the local stack points its shops at the sandboxes).
+BSALE_API_URL = "https://api.bsale.io"
+BSALE_CREDENTIAL_URL = "https://credential.bsale.io"
+JUMPSELLER_API_URL = "https://api.jumpseller.com/v1"
+FACTO_URL = "https://conexion.facto.cl/documento.php"
 
 # Jumpseller store codes are subdomains; the same characters make safe keys and URL parts.
 SHOP_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+@dataclass(frozen=True)
+class CheckoutFields:
+    """The checkout custom-field labels and values a shop uses. Matching ignores case and accents."""
+
+    document_labels: tuple[str, ...] = ("Tipo de Documento", "Documento", "Tipo de documento tributario")
+    boleta_values: tuple[str, ...] = ("boleta", "boleta electronica", "39")
+    factura_values: tuple[str, ...] = ("factura", "factura electronica", "33")
+    razon_social_labels: tuple[str, ...] = ("Razón Social", "Razon Social", "Nombre o Razón Social")
+    giro_labels: tuple[str, ...] = ("Giro", "Giro comercial", "Actividad económica")
+    rut_labels: tuple[str, ...] = ("RUT", "RUT empresa", "RUT de la empresa")
 
 
 class ShopOptions(BaseModel):
@@ -24,7 +40,7 @@ class ShopOptions(BaseModel):
     # F19: a document the SII has not decided on after this long is flagged (0: flag any still "sent").
     sii_overdue_after_minutes: int = Field(default=48 * 60, ge=0)
     # The shop's own checkout field labels and values, when they differ from Jumpseller's Bsale app convention
-    # (keys of bridge.documents.choice.CheckoutFields: document_labels, boleta_values, factura_values...).
+    # (keys of CheckoutFields: document_labels, boleta_values, factura_values...).
     checkout_fields: dict[str, list[str]] = Field(default_factory=dict)
     # Who emits the tax documents: Bsale (as always) or Facto (F15). With Facto, `facto_issuer` is the shop's own
     # company (razon, giro, direccion, comuna, ciudad, telefono): the receptor of a credit note voiding an
@@ -35,10 +51,6 @@ class ShopOptions(BaseModel):
     @field_validator("checkout_fields")
     @classmethod
     def _known_checkout_fields(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        from dataclasses import fields
-
-        from bridge.documents.choice import CheckoutFields
-
         unknown = set(value) - {f.name for f in fields(CheckoutFields)}
         if unknown:
             raise ValueError(f"unknown checkout field setting(s): {', '.join(sorted(unknown))}")

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from bridge.errors import BridgeError
-from bridge.ops.redact import scrub, scrub_text
 from bridge.queue import WorkMessage
+from bridge.redact import scrub, scrub_text
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -422,7 +422,7 @@ class ReplayReport:
     error: str | None = None
 
 
-class Pace:
+class ReplayPace:
     """At most `rate` sends per second (None: as fast as SQS answers)."""
 
     def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
@@ -444,12 +444,14 @@ class Pace:
 def replay(sqs: SQSClient, route: Route, selection: Selection = Selection(), *, limit: int | None = None,
            rate: float | None = None, dry_run: bool = False, hold_seconds: int = DEFAULT_HOLD_SECONDS,
            wait_seconds: int = DEFAULT_WAIT_SECONDS, failures: Failures = attach_recorded_failures,
-           pace: Pace | None = None) -> ReplayReport:
+           pace: ReplayPace | None = None,
+           on_examined: Callable[[DeadLetter, bool], None] | None = None) -> ReplayReport:
     """Send the matching dead letters back to the source queue: send, then delete, one message at a time.
 
     Stops at the first failure (reported in `error`); what was not replayed is released, so nothing is lost.
+    `on_examined(letter, replayed)` follows each message looked at (the CLI's progress bar).
     """
-    pace = pace or Pace(rate)
+    pace = pace or ReplayPace(rate)
     if rate:  # a batch of ten must go out well within the hold
         hold_seconds = max(hold_seconds, int(10 / rate) + 30)
     report = ReplayReport(route.name, dry_run)
@@ -457,17 +459,23 @@ def replay(sqs: SQSClient, route: Route, selection: Selection = Selection(), *, 
         try:
             for letter in hold.letters():
                 if not selection.matches(letter):
+                    if on_examined:
+                        on_examined(letter, False)
                     continue
                 if limit is not None and len(report.replayed) >= limit:
                     break
                 if dry_run:
                     report.replayed.append(letter)
+                    if on_examined:
+                        on_examined(letter, True)
                     continue
                 pace.wait()
                 hold.renew()
                 if not _replay_one(sqs, route, letter, report):
                     break
                 hold.done(letter)
+                if on_examined:
+                    on_examined(letter, True)
         finally:
             report.released = hold.release()
     return report

@@ -73,6 +73,14 @@ class ShopHealth(BaseModel):
                 and not any(self.dead_letters.values() if self.dead_letters else []))
 
     def one_line(self) -> str:
+        last = _ago(self.last_notification_at)
+        linked = f"{self.linked} linked, {sum(self.not_linked.values())} not"
+        line = f"{self.shop_id:24} {'ok' if self.healthy else 'ATTENTION':9} {linked:24} last notification {last:>8}"
+        flags = self.flags()
+        return line + ("  — " + "; ".join(flags) if flags else "")
+
+    def flags(self) -> list[str]:
+        """What needs a person, in a few words each."""
         flags = []
         if not self.connected:
             flags.append("NOT CONNECTED" + (f" ({self.disconnected_reason})" if self.disconnected_reason else ""))
@@ -84,10 +92,7 @@ class ShopHealth(BaseModel):
             flags.append(f"{len(self.sii_overdue)} document(s) not decided by the SII in time")
         if self.dead_letters and sum(self.dead_letters.values()):
             flags.append(f"{sum(self.dead_letters.values())} dead letter(s)")
-        last = _ago(self.last_notification_at)
-        linked = f"{self.linked} linked, {sum(self.not_linked.values())} not"
-        line = f"{self.shop_id:24} {'ok' if self.healthy else 'ATTENTION':9} {linked:24} last notification {last:>8}"
-        return line + ("  — " + "; ".join(flags) if flags else "")
+        return flags
 
 
 def shop_health(shop_id: str, *, dead_letters: dict[str, Counter[str]] | None = None) -> ShopHealth:

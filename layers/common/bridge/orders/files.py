@@ -17,8 +17,8 @@ import secrets
 from bridge import aws
 from bridge.clients import facto
 from bridge.errors import UpstreamError
+from bridge.models.order_record import IssuedDocument
 from bridge.observability import logger
-from bridge.orders.record import IssuedDocument
 from bridge.settings import settings
 
 PREFIX = "documents/"

@@ -2,7 +2,7 @@
 
 Events and requests (worker and operator commands) all come here and are routed to the order's next step. Each
 step is a module of its own (bridge/orders/steps/) following one protocol (bridge/orders/protocol.py): claimed on
-the order's state record (bridge/orders/record.py) before anything is sent, resumed only in a way that cannot
+the order's state record (bridge/models/order_record.py) before anything is sent, resumed only in a way that cannot
 double it, and settled after. Why nothing is ever doubled is told in each step's module:
 
 - documents (`steps/bsale_document.py`): the same body and `salesId` re-POSTed; Bsale answers with the document;
@@ -31,12 +31,7 @@ from bridge.clients.http import RateLimited
 from bridge.documents.builder import DocumentPlan as Plan
 from bridge.errors import BridgeError, UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus
-from bridge.models.shop import Shop
-from bridge.observability import logger
-from bridge.orders import followups, protocol
-from bridge.orders.problems import problem, redact
-from bridge.orders.protocol import LEASE_SECONDS, ExactlyOnceStep, OrderBusy, Result
-from bridge.orders.record import (
+from bridge.models.order_record import (
     IN_FLIGHT,
     WAITING_FOR_A_PERSON,
     IssuedDocument,
@@ -44,12 +39,18 @@ from bridge.orders.record import (
     OrderState,
     Step,
 )
+from bridge.models.shop import Shop
+from bridge.observability import logger
+from bridge.orders import followups, protocol
+from bridge.orders.problems import problem
+from bridge.orders.protocol import LEASE_SECONDS, ExactlyOnceStep, OrderBusy, Result
 from bridge.orders.steps import bsale_document, bsale_return, consumption, facto_document, reception
+from bridge.redact import scrub_text
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store import orders as records
 
-__all__ = ["LEASE_SECONDS", "OrderBusy", "Result", "checkpoint", "create_document", "new_attempt", "on_abandoned",
+__all__ = ["LEASE_SECONDS", "OrderBusy", "Result", "create_document", "new_attempt", "on_abandoned",
            "on_canceled", "on_paid", "on_pending", "resolve", "retry", "fix_rejected"]
 
 S = OrderState
@@ -84,13 +85,6 @@ def _stock_left_in_bsale(ctx: ShopContext, record: OrderRecord) -> bool:
             and record.document.provider == facto_document.PROVIDER and record.consumption is None)
 document_settings = bsale_document.document_settings
 resolve_links = bsale_document.resolve_links
-
-
-def checkpoint(step: str) -> None:
-    """Right after Bsale accepted a write, before the record says so: the window a crash can hit.
-
-    Does nothing; tests replace it to make an attempt die exactly there.
-    """
 
 
 def new_attempt(prefix: str = "cli") -> str:
@@ -374,10 +368,6 @@ def _plan(ctx: ShopContext, order: JumpsellerOrder) -> Plan | Any:
     return bsale_document.plan(ctx, order)
 
 
-def _order(record: OrderRecord) -> JumpsellerOrder:
-    return JumpsellerOrder.model_validate(record.order)
-
-
 def _refresh(ctx: ShopContext, record: OrderRecord, states: Iterable[OrderState]) -> OrderRecord:
     """The order as Jumpseller has it now (the shop may have fixed its data), kept on the record."""
     try:
@@ -385,7 +375,7 @@ def _refresh(ctx: ShopContext, record: OrderRecord, states: Iterable[OrderState]
         JumpsellerOrder.model_validate(raw)
     except (UpstreamError, ValidationError) as exc:
         logger.warning("could not re-read the order from Jumpseller; using the one received",
-                       extra={"reason": redact(str(exc))[:300]})
+                       extra={"reason": scrub_text(str(exc))[:300]})
         return record
     return records.amend(ctx.shop_id, record.order_id, in_states=states, now=_now(), sets={"order": raw}) or record
 

@@ -11,10 +11,10 @@ import time
 
 from bridge.clients import jumpseller_orders
 from bridge.errors import UpstreamError
+from bridge.models.order_record import LEASE_SECONDS, IssuedDocument, OrderError, OrderRecord, OrderState, Step
 from bridge.observability import logger
 from bridge.orders import files
-from bridge.orders.problems import redact
-from bridge.orders.record import LEASE_SECONDS, IssuedDocument, OrderError, OrderRecord, OrderState, Step
+from bridge.redact import scrub_text
 from bridge.shops.context import ShopContext
 from bridge.store import held
 from bridge.store import orders as records
@@ -82,7 +82,7 @@ def _attach(ctx: ShopContext, record: OrderRecord, document: IssuedDocument) -> 
         if exc.retryable:
             records.unreserve(ctx.shop_id, record.order_id, key)
             raise
-        logger.error("Jumpseller refused the document attachment", extra={"reason": redact(exc.reason)[:300]})
+        logger.error("Jumpseller refused the document attachment", extra={"reason": scrub_text(exc.reason)[:300]})
     except Exception:
         records.unreserve(ctx.shop_id, record.order_id, key)
         raise
@@ -110,7 +110,7 @@ def note(ctx: ShopContext, record: OrderRecord, key: str, message: str, *, requi
             records.unreserve(ctx.shop_id, record.order_id, key)
             if required:
                 raise
-        logger.error("Jumpseller history note not added", extra={"reason": redact(exc.reason)[:300]})
+        logger.error("Jumpseller history note not added", extra={"reason": scrub_text(exc.reason)[:300]})
         if exc.retryable:
             return
     except Exception:

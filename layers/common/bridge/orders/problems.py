@@ -10,16 +10,17 @@ Spanish for the shop owner. Classification (reference/bsale.md §1.6):
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bridge.errors import UpstreamError
-from bridge.orders.record import OrderError, Step
+from bridge.models.order_record import OrderError, Step
 
 
-class Outcome(StrEnum):
+class Verdict(StrEnum):
+    """What an order problem calls for: another attempt, or a person (sync.stock.Outcome is what a sync did)."""
+
     RETRY = "retry"
     FAILED = "failed"
     NEEDS_MANUAL = "needs_manual"
@@ -29,45 +30,45 @@ class Outcome(StrEnum):
 class Rule:
     needles: tuple[str, ...]  # lower-case fragments of Bsale's `error`
     code: str
-    outcome: Outcome
+    outcome: Verdict
     explanation: str
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(("especify the serie",), "serial_product", Outcome.NEEDS_MANUAL,
+    Rule(("especify the serie",), "serial_product", Verdict.NEEDS_MANUAL,
          "Un producto del pedido tiene número de serie en Bsale: emite este documento a mano en Bsale, "
          "indicando la serie."),
-    Rule(("there is no stock", "available quantity"), "no_stock", Outcome.FAILED,
+    Rule(("there is no stock", "available quantity"), "no_stock", Verdict.FAILED,
          "Bsale no tiene stock suficiente en la sucursal de la tienda para este pedido. Ajusta el stock en "
          "Bsale y luego reintenta."),
     Rule(("numbers available", "sii caf", "caf used is expired", "unavailable document number"), "folios",
-         Outcome.FAILED,
+         Verdict.FAILED,
          "No quedan folios (CAF) vigentes para este tipo de documento en Bsale. Solicita y carga nuevos folios "
          "del SII en Bsale y luego reintenta."),
-    Rule(("more than a client",), "duplicate_client", Outcome.FAILED,
+    Rule(("more than a client",), "duplicate_client", Verdict.FAILED,
          "En Bsale hay más de un cliente con el mismo RUT. Deja uno solo y luego reintenta."),
     Rule(("client attribute", "client is required", "client attributes required", "companyorperson"),
-         "client_data", Outcome.FAILED,
+         "client_data", Verdict.FAILED,
          "Bsale exige datos del cliente que faltan (RUT, razón social, giro, dirección, comuna o ciudad). "
          "Completa los datos del pedido y luego reintenta."),
-    Rule(("quantity returned",), "already_returned", Outcome.FAILED,
+    Rule(("quantity returned",), "already_returned", Verdict.FAILED,
          "Bsale indica que esas cantidades ya fueron devueltas en otra nota de crédito de este documento. "
          "Revisa las devoluciones del documento en Bsale."),
-    Rule(("reference",), "bad_reference", Outcome.FAILED,
+    Rule(("reference",), "bad_reference", Verdict.FAILED,
          "Bsale no acepta la referencia al documento original. Revisa el documento en Bsale."),
-    Rule(("invalid variant",), "unknown_variant", Outcome.FAILED,
+    Rule(("invalid variant",), "unknown_variant", Verdict.FAILED,
          "Bsale no reconoce un producto del pedido (variante inactiva o eliminada). Revisa la sincronización "
          "del producto y luego reintenta."),
-    Rule(("documenttype",), "document_type", Outcome.FAILED,
+    Rule(("documenttype",), "document_type", Verdict.FAILED,
          "El tipo de documento configurado para la tienda no es válido o está inactivo en Bsale. Vuelve a "
          "conectar la tienda para elegirlo de nuevo."),
-    Rule(("price list", "listaprecio"), "price_list", Outcome.FAILED,
+    Rule(("price list", "listaprecio"), "price_list", Verdict.FAILED,
          "La lista de precios configurada para la tienda no es válida en Bsale. Vuelve a conectar la tienda."),
-    Rule(("invalid office",), "office", Outcome.FAILED,
+    Rule(("invalid office",), "office", Verdict.FAILED,
          "La sucursal configurada para la tienda no es válida en Bsale. Vuelve a conectar la tienda."),
-    Rule(("net unit value",), "price", Outcome.FAILED,
+    Rule(("net unit value",), "price", Verdict.FAILED,
          "Bsale rechazó un precio en cero o negativo en el documento."),
-    Rule(("can not be authenticated",), "token", Outcome.FAILED,
+    Rule(("can not be authenticated",), "token", Verdict.FAILED,
          "Bsale rechazó el token de acceso de la tienda. Vuelve a conectar la tienda con un token válido."),
 )
 
@@ -79,7 +80,7 @@ _BY_STATUS: dict[int, tuple[str, str]] = {
 }
 
 
-def diagnose(exc: UpstreamError, step: Step) -> tuple[Outcome, OrderError]:
+def diagnose(exc: UpstreamError, step: Step) -> tuple[Verdict, OrderError]:
     """Whether to retry, and the error to record (with Bsale's words verbatim)."""
     status = exc.status_code
     upstream = exc.upstream_reason
@@ -87,7 +88,7 @@ def diagnose(exc: UpstreamError, step: Step) -> tuple[Outcome, OrderError]:
     if exc.retryable or status is None or status == 429 or status >= 500:
         what = f"respondió con un error temporal ({status})" if status else "no respondió o falló temporalmente"
         reason = f"{exc.service} {what}; se reintentará automáticamente."
-        return Outcome.RETRY, OrderError(code="unavailable", reason=reason, upstream=upstream, status_code=status,
+        return Verdict.RETRY, OrderError(code="unavailable", reason=reason, upstream=upstream, status_code=status,
                                          retryable=True, step=step, at=now)
     folded = upstream.lower()
     for rule in RULES:
@@ -97,22 +98,13 @@ def diagnose(exc: UpstreamError, step: Step) -> tuple[Outcome, OrderError]:
     code, explanation = _BY_STATUS.get(status, (
         "refused", f"{exc.service} rechazó la operación. Su mensaje va tal cual; corrige la causa y luego reintenta."
     ))
-    return Outcome.FAILED, OrderError(code=code, reason=explanation, upstream=upstream, status_code=status, step=step,
+    return Verdict.FAILED, OrderError(code=code, reason=explanation, upstream=upstream, status_code=status, step=step,
                                       at=now)
 
 
 def problem(code: str, reason: str, step: Step | None, *, retryable: bool = False) -> OrderError:
     """A problem found by our own rules (no Bsale words)."""
     return OrderError(code=code, reason=reason, retryable=retryable, step=step, at=int(time.time()))
-
-
-_RUT = re.compile(r"\b\d{1,2}\.?\d{3}\.?\d{3}-?[\dkK]\b")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-
-
-def redact(text: str | None) -> str:
-    """Text safe for logs: RUTs and e-mails masked (Bsale's messages can quote a client's RUT)."""
-    return _EMAIL.sub("<email>", _RUT.sub("<rut>", text or ""))
 
 
 def sii_rejection(kind: str, number: int | None, message: str | None, *, credit_note: bool) -> OrderError:

@@ -22,14 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.errors import BridgeError, UpstreamError
+from bridge.models.order_record import LEASE_SECONDS, OrderError, OrderRecord, OrderState, Step
 from bridge.observability import logger
 from bridge.orders import followups
-from bridge.orders.problems import Outcome, diagnose, redact
-from bridge.orders.record import LEASE_SECONDS, OrderError, OrderRecord, OrderState, Step
+from bridge.orders.problems import Verdict, diagnose
+from bridge.redact import scrub_text
 from bridge.shops.context import ShopContext
 from bridge.store import orders as records
 
-__all__ = ["LEASE_SECONDS", "Done", "ExactlyOnceStep", "OrderBusy", "Result", "Waits", "begin", "fail", "run"]
+__all__ = ["LEASE_SECONDS", "Done", "ExactlyOnceStep", "OrderBusy", "Result", "ForAPerson", "begin", "fail", "run"]
 
 
 class OrderBusy(BridgeError):
@@ -57,7 +58,7 @@ class Done:
 
 
 @dataclass(frozen=True)
-class Waits:
+class ForAPerson:
     """The step cannot go on by itself (outcome unknown, refused for good): a person decides."""
 
     to: OrderState
@@ -72,7 +73,7 @@ class ExactlyOnceStep(ABC):
     lost_claim: str = "lost the claim"
 
     @abstractmethod
-    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | Waits:
+    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | ForAPerson:
         """Send the saved request (after looking for an earlier result when `look_first` or always, as the
         outside service requires). Raise UpstreamError when the service refused or did not answer."""
 
@@ -80,7 +81,7 @@ class ExactlyOnceStep(ABC):
     def finish(self, ctx: ShopContext, settled: OrderRecord, done: Done, attempt: str) -> Result:
         """After the record says so: follow-ups in Jumpseller, held stock, the next step."""
 
-    def diagnose(self, exc: UpstreamError, record: OrderRecord) -> tuple[Outcome, OrderError]:
+    def diagnose(self, exc: UpstreamError, record: OrderRecord) -> tuple[Verdict, OrderError]:
         """Retry by itself, or wait for a person (and what to tell them)."""
         return diagnose(exc, self.step)
 
@@ -93,12 +94,15 @@ def now() -> int:
     return int(time.time())
 
 
-def crash_window(step: str) -> None:
-    """Right after the outside service accepted a write, before the record says so. Tests replace
-    `flow.checkpoint` to make an attempt die exactly there (flow is the facade they patch)."""
-    from bridge.orders import flow
+def checkpoint(step: str) -> None:
+    """Right after the outside service accepted a write, before the record says so: the window a crash can hit.
 
-    flow.checkpoint(step)
+    Does nothing; tests replace it to make an attempt die exactly there.
+    """
+
+
+def crash_window(step: str) -> None:
+    checkpoint(step)
 
 
 def begin(ctx: ShopContext, kind: ExactlyOnceStep, order_id: int, attempt: str, *, from_states: list[OrderState],
@@ -124,7 +128,7 @@ def run(ctx: ShopContext, kind: ExactlyOnceStep, record: OrderRecord, attempt: s
         done = kind.perform(ctx, record, look_first=look_first)
     except UpstreamError as exc:
         return step_failed(ctx, kind, record, attempt, exc)
-    if isinstance(done, Waits):
+    if isinstance(done, ForAPerson):
         return settle_failure(ctx, record, attempt, done.to, done.error, done.sets)
     settled = records.settle(ctx.shop_id, record.order_id, attempt=attempt, from_state=kind.in_flight, to=done.to,
                              now=now(), sets=done.sets, what=done.what)
@@ -138,11 +142,11 @@ def step_failed(ctx: ShopContext, kind: ExactlyOnceStep, record: OrderRecord, at
     outcome, error = kind.diagnose(exc, record)
     logger.warning(f"{kind.service} refused or did not answer",
                    extra={"step": kind.step.value, "outcome": outcome.value, "status_code": exc.status_code,
-                          "upstream": redact(exc.upstream_reason)[:300]})
-    if outcome is Outcome.RETRY:
+                          "upstream": scrub_text(exc.upstream_reason)[:300]})
+    if outcome is Verdict.RETRY:
         kind.let_go(ctx, record, attempt, error)
         raise exc
-    return settle_failure(ctx, record, attempt, OrderState.NEEDS_MANUAL if outcome is Outcome.NEEDS_MANUAL
+    return settle_failure(ctx, record, attempt, OrderState.NEEDS_MANUAL if outcome is Verdict.NEEDS_MANUAL
                           else OrderState.FAILED, error)
 
 
@@ -165,7 +169,7 @@ def fail(ctx: ShopContext, order_id: int, from_states: list[OrderState], to: Ord
     if moved is None:
         return Result("in_progress", "the order moved meanwhile")
     logger.warning("order waits for a person", extra={"state": to.value, "code": error.code,
-                                                      "reason": redact(error.reason)[:300]})
+                                                      "reason": scrub_text(error.reason)[:300]})
     followups.note_failure(ctx, moved, error)
     return Result(to.value, error.reason, moved)
 

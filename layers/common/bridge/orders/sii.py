@@ -29,10 +29,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from bridge.clients import bsale_documents
+from bridge.models.order_record import IN_FLIGHT, IssuedDocument, OrderRecord, OrderState
 from bridge.observability import logger, metrics
 from bridge.orders import followups
-from bridge.orders.problems import redact, sii_rejection
-from bridge.orders.record import IN_FLIGHT, IssuedDocument, OrderRecord, OrderState
+from bridge.orders.problems import sii_rejection
+from bridge.redact import scrub_text
 from bridge.shops.context import ShopContext
 from bridge.store import orders as records
 from bridge.store import sii as watched
@@ -195,7 +196,7 @@ def _apply(ctx: ShopContext, order_id: int, document_id: int, verdict: str, mess
     followups.note(ctx, moved, f"note:sii:{document_id}", f"{error.reason}{said}", required=False)
     logger.warning("the SII rejected a document", extra={"document_id": document_id, "kind": found.kind,
                                                          "state": str(moved.state),
-                                                         "upstream": redact(message)[:300]})
+                                                         "upstream": scrub_text(message or "")[:300]})
     return True
 
 

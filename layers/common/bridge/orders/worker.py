@@ -23,12 +23,11 @@ from bridge.errors import UnknownShop
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus, parse_order_webhook
 from bridge.observability import logger, metrics, work_keys
 from bridge.orders import flow
-from bridge.orders.problems import redact
 from bridge.queue import WorkMessage
+from bridge.redact import scrub_text
 from bridge.settings import settings
 from bridge.shops.context import ShopContext, open_shop
-from bridge.store import shops
-from bridge.sync import stock
+from bridge.store import held, shops
 
 
 class Action(StrEnum):
@@ -133,7 +132,12 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
             metrics.add_metric(name="FactoUnknownOutcomes", unit=MetricUnit.Count, value=1)
     elif result.action in ("created", "consumed", "credited", "restocked"):
         metrics.add_metric(name=f"Orders{result.action.capitalize()}", unit=MetricUnit.Count, value=1)
-    logger.info("order event handled", extra={"action": result.action, "detail": redact(result.detail)[:300]})
+        if result.action == "created":
+            # The dashboard's document latency: from the paid order's webhook acknowledged to its boleta or
+            # factura made (whole seconds), deferrals and retries included.
+            metrics.add_metric(name="DocumentLatency", unit=MetricUnit.Seconds,
+                               value=max(0, int(time.time()) - message.received_at))
+    logger.info("order event handled", extra={"action": result.action, "detail": scrub_text(result.detail)[:300]})
     return result.action
 
 
@@ -142,7 +146,7 @@ def _restore_stock(ctx: ShopContext, order: JumpsellerOrder) -> None:
     so Jumpseller must show max(0, available − held) again for the order's variants (sync/push.py says why).
     One catalog message per variant: each is a few calls, deferred on its own when the shop's quota is spent,
     so an order of many lines never makes this message too big to get through."""
-    for variant_id in stock.order_variants(ctx, order.id, [p.sku for p in order.products if p.sku]):
+    for variant_id in held.order_variants(ctx.shop_id, order.id, [p.sku for p in order.products if p.sku]):
         queue.send(settings().bsale_queue_url, WorkMessage(
             kind="stock.resync", shop_id=ctx.shop_id, payload={"variant_id": variant_id, "order": order.id},
             subject=f"stock {variant_id} after order {order.id}"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import time
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,16 +65,6 @@ def when(epoch: int | None) -> str:
         return "nunca"
     local = datetime.fromtimestamp(epoch, UTC).astimezone(SANTIAGO)
     return local.strftime("%d-%m-%Y %H:%M")
-
-
-def ago(epoch: int | None) -> str:
-    if not epoch:
-        return "nunca"
-    seconds = max(0, int(time.time()) - epoch)
-    for unit, size in (("día(s)", 86400), ("hora(s)", 3600), ("minuto(s)", 60)):
-        if seconds >= size:
-            return f"hace {seconds // size} {unit}"
-    return "hace unos segundos"
 
 
 def page(title: str, body: str, *, base: str, current: str = "", shop: str = "", notice: str = "",

@@ -9,12 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bridge import secrets
 from bridge.clients import facto
-from bridge.clients.bsale import BSALE_API_URL, BSALE_CREDENTIAL_URL, BsaleClient
+from bridge.clients.bsale import BsaleClient
 from bridge.clients.hosts import check_api_url
-from bridge.clients.jumpseller import JUMPSELLER_API_URL, JumpsellerClient
+from bridge.clients.jumpseller import JumpsellerClient
 from bridge.errors import ConfigurationError, UpstreamError
-from bridge.intake.bsale import token_hash
-from bridge.models.shop import SHOP_ID_PATTERN, Shop, ShopOptions, ShopSecrets
+from bridge.models.shop import (
+    BSALE_API_URL,
+    BSALE_CREDENTIAL_URL,
+    FACTO_URL,
+    JUMPSELLER_API_URL,
+    SHOP_ID_PATTERN,
+    Shop,
+    ShopOptions,
+    ShopSecrets,
+)
 from bridge.shops.tokens import AppToken
 from bridge.store import shops
 
@@ -39,7 +47,7 @@ class ConnectRequest(BaseModel):
     bsale_account: bool = True  # false: Jumpseller + Facto only (no catalog, stock or consumptions)
     facto_user: str | None = Field(default=None, pattern=r"^[0-9.]{1,12}-[0-9kK]/\S+$")  # <RUT>/<API user>
     facto_key: str | None = Field(default=None, min_length=1)
-    facto_url: str = facto.URL
+    facto_url: str = FACTO_URL
     oauth: bool = False
     bsale_api_url: str = BSALE_API_URL
     bsale_credential_url: str = BSALE_CREDENTIAL_URL
@@ -122,7 +130,7 @@ def connect(request: ConnectRequest) -> Connected:
         facto_key=request.facto_key,
         **oauth_tokens,  # an installed app keeps its tokens (and is called with them)
     ))
-    shops.save(shop, token_hash(notify_token))
+    shops.save(shop, shops.token_hash(notify_token))
 
     hooks_created: list[str] = []
     url = None

@@ -16,7 +16,7 @@ from bridge.errors import ShopDisconnected
 from bridge.models.shop import Shop, ShopSecrets
 from bridge.settings import settings
 from bridge.shops.tokens import AppToken
-from bridge.store import shops
+from bridge.store import rate, shops
 
 # Each shop's share of the published limits (Bsale 8/s; Jumpseller 20/s and 800/min), one step below them.
 # Bulk jobs get less than webhooks, so a running reconcile always leaves room for the shop's live changes.
@@ -53,7 +53,7 @@ def _pace(shop: Shop, api: str, local: Pace, bulk: bool, webhook: bool) -> Waits
     if not settings().shared_rate_limits:
         return local
     max_wait = WEBHOOK_MAX_WAIT if webhook else PATIENT_MAX_WAIT
-    return SharedPace(local, shop.shop_id, api, QUOTAS[(api, bulk)], max_wait)
+    return SharedPace(local, shop.shop_id, api, QUOTAS[(api, bulk)], max_wait, rate.take)
 
 
 def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: bool = False,

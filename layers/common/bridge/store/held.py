@@ -13,7 +13,7 @@ before the pending event arrived) leaves a `released` item that makes the late p
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -170,3 +170,13 @@ def variant_ids_of(shop_id: str, order_id: int) -> list[str]:
     """The Bsale variants an order holds or held (its hold item's lines, kept after release)."""
     item = get(shop_id, order_id)
     return sorted(str(v) for v in ((item or {}).get("lines") or {}))
+
+
+def order_variants(shop_id: str, order_id: int, skus: Iterable[str] = ()) -> list[str]:
+    """The linked variants an order names: those it holds or held, and those of its SKUs linked now."""
+    variant_ids = set(variant_ids_of(shop_id, order_id))
+    for sku in skus:
+        found = links.by_sku(shop_id, sku)
+        if len(found) == 1:
+            variant_ids.add(found[0].variant_id)
+    return sorted(variant_ids)

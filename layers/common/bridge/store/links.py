@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from bridge.clients.jumpseller import Target
+from bridge.models.jumpseller import Target
 from bridge.store import keys
 from bridge.store.table import client, deserialize, name, query_prefix, serialize, value
 
@@ -36,6 +36,10 @@ class Link(BaseModel):
     # moves stock itself for orders, so every order event reads it again: sync/push.py). None: unlimited or never.
     pushed_stock: int | None = None
     pushed_unlimited: bool = False
+    # Made by automatic linking, Bsale's stock not yet decided: the event that made it stopped before its first
+    # push (quota spent, timeout, crash), so whoever sees the link next pushes (sync/linking.py). Cleared with the
+    # first stock decision recorded (sync/push.py).
+    first_push_due: bool = False
     # Write claims: the ns clock taken before the reads behind the newest write (or decision) of each kind.
     # An older read never lands last (sync/push.py).
     stock_read_at: int = 0

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bridge.orders.record import OrderRecord, OrderState
+from bridge.models.order_record import OrderRecord, OrderState
 from bridge.store import keys
 from bridge.store.table import client, deserialize, name, query_prefix, serialize, value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -12,6 +13,11 @@ from bridge.store import keys
 from bridge.store.table import client, deserialize, name, query_all, serialize, value
 
 _SHOP_FIELDS = set(Shop.model_fields)
+
+
+def token_hash(token: str) -> str:
+    """What the table keeps of a Bsale notification token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def save(shop: Shop, notify_hash: str) -> None:

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bridge.clients.bsale import BsaleClient
-from bridge.clients.jumpseller import JumpsellerClient, Target
+from bridge.clients.jumpseller import JumpsellerClient
 from bridge.models.bsale import Product, Variant
-from bridge.models.jumpseller import JsProduct
+from bridge.models.jumpseller import JsProduct, Target
 from bridge.sync import rules
 
 

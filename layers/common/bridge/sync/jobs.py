@@ -19,7 +19,6 @@ from bridge.sync.stock import Outcome
 RECONCILE = "reconcile"
 MANUAL = "manual"
 SII_WATCH = "sii"  # F19: one tick of the SII verdict watch (bridge/orders/sii.py)
-MODES = ("link", "import", "overwrite")
 
 
 @dataclass

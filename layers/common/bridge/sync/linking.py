@@ -1,7 +1,9 @@
 """Automatic linking by SKU (F2): links appear when both sides have a SKU and disappear when one loses it.
 
 Triggers: a Bsale variant or product notification, a Jumpseller product webhook, or the first stock
-notification of a variant never seen. A new link gets Bsale's stock (and price, when synced) at once.
+notification of a variant never seen. A new link gets Bsale's stock (and price, when synced) at once; if the
+event that made it stops first (a spent quota hands it back to the queue), the link says its first push is due
+and the next event that sees it pushes.
 """
 
 from __future__ import annotations
@@ -21,21 +23,22 @@ from bridge.sync import catalog, push
 from bridge.sync.catalog import BsaleItem, JsItem
 
 
-def new_link(ctx: ShopContext, b: BsaleItem, j: JsItem) -> Link:
+def new_link(ctx: ShopContext, b: BsaleItem, j: JsItem, *, first_push_due: bool = False) -> Link:
     """The link of a Bsale variant and a Jumpseller item, remembering what Jumpseller shows now."""
     return Link(
         shop_id=ctx.shop_id, variant_id=b.variant_id, sku=b.sku or "", js_product_id=j.target.product_id,
         js_variant_id=j.target.variant_id, js_name=j.name, js_price=j.price, allow_negative=b.allow_negative,
-        untracked=b.untracked, pushed_stock=j.stock, pushed_unlimited=j.unlimited,
+        untracked=b.untracked, pushed_stock=j.stock, pushed_unlimited=j.unlimited, first_push_due=first_push_due,
     )
 
 
 def make_link(ctx: ShopContext, b: BsaleItem, j: JsItem, *, replace: bool = False) -> Link:
     """Save a new link (the first of racing events wins), or replace one whose shape changed (`replace`).
-    Held stock belongs to pending orders, not to the link's shape, so a relink keeps it."""
+    Held stock belongs to pending orders, not to the link's shape, so a relink keeps it.
+    The link is saved before its first push, which may not happen (quota, timeout): it says so until one does."""
     if not replace:
-        return links.create(new_link(ctx, b, j))
-    links.save(new_link(ctx, b, j))
+        return links.create(new_link(ctx, b, j, first_push_due=True))
+    links.save(new_link(ctx, b, j, first_push_due=True))
     saved = links.get(ctx.shop_id, b.variant_id)
     assert saved is not None
     return saved
@@ -120,19 +123,23 @@ def on_jumpseller_product(ctx: ShopContext, event: str, body: dict[str, Any]) ->
                 # Our own writes come back as product_updated: refreshing names and ids is all they cause.
                 links.update_js_fields(link, js_product_id=j.target.product_id, js_variant_id=j.target.variant_id,
                                        js_name=j.name, js_price=j.price)
-            continue
-        candidates = [v for v in ctx.bsale.variants_by_code(j.sku) if catalog.bsale_item(v).problem is None]
-        if len(candidates) != 1:
-            done.append(f"{j.sku}: {'missing in Bsale' if not candidates else 'duplicate SKU in Bsale'}")
-            continue
+            if not link.first_push_due:
+                continue
+            # The event that made this link stopped before pushing (this may be that event again, handed back by
+            # the queue): push now, or Jumpseller keeps showing its own stock.
+        else:
+            candidates = [v for v in ctx.bsale.variants_by_code(j.sku) if catalog.bsale_item(v).problem is None]
+            if len(candidates) != 1:
+                done.append(f"{j.sku}: {'missing in Bsale' if not candidates else 'duplicate SKU in Bsale'}")
+                continue
         # The payload may be a late snapshot of a product deleted since: link only what exists now.
         if fresh is None:
             fresh = {i.sku: i for i in catalog.js_items(current)} if (current := _current(ctx, product.id)) else {}
         if j.sku not in fresh:
             done.append(f"{j.sku}: no longer in Jumpseller")
             continue
-        link = make_link(ctx, catalog.bsale_item(candidates[0]), fresh[j.sku])
-        done.append("linked " + push_truth(ctx, link, fresh[j.sku]))
+        linked = existing[0] if existing else make_link(ctx, catalog.bsale_item(candidates[0]), fresh[j.sku])
+        done.append("linked " + push_truth(ctx, linked, fresh[j.sku]))
     leaving = [link for v in before if (link := links.get(ctx.shop_id, v)) and link.js_product_id == product.id
                and link.sku not in present]
     if leaving:

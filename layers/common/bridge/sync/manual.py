@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
 
-from bridge.clients.jumpseller import Target
+from bridge.models.jumpseller import Target
 from bridge.shops.context import ShopContext
 from bridge.store import jobs, links
 from bridge.sync import catalog, linking, push, rules

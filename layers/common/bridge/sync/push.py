@@ -148,8 +148,10 @@ def sync(
             shown.update(pushed_stock=observed.stock, pushed_unlimited=observed.unlimited)
         if "price" in claims:
             shown["js_price"] = observed.price
+    if "stock" in claims and claimed.first_push_due:
+        shown["first_push_due"] = False  # this decision is the new link's first push (linking.make_link)
     if not fields:
-        if shown and not links.record_if_claimed(link, claims, shown):
+        if shown and not links.record_if_claimed(link, claims, shown) and fresh:
             # A newer reader took over, but it may trust a memory that Jumpseller's own move made stale (it
             # compares without reading): read again, so what Jumpseller shows is remembered.
             return _look_again(ctx, link, repairs, Change(link.sku, {}, before, "", "unchanged"))

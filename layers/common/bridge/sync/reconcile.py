@@ -15,7 +15,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from bridge.clients.jumpseller import PAGE_LIMIT, Target
+from bridge.clients.jumpseller import PAGE_LIMIT
+from bridge.models.jumpseller import Target
 from bridge.observability import logger, metrics
 from bridge.shops.connect import ensure_hooks
 from bridge.shops.context import ShopContext

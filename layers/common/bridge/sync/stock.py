@@ -30,21 +30,11 @@ def sync_variant_stock(ctx: ShopContext, variant_id: str) -> Outcome:
     return Outcome(change.action, change.describe())
 
 
-def order_variants(ctx: ShopContext, order_id: int, skus: Iterable[str] = ()) -> list[str]:
-    """The linked variants an order names: those it holds or held, and those of its SKUs linked now."""
-    variant_ids = set(held.variant_ids_of(ctx.shop_id, order_id))
-    for sku in skus:
-        found = links.by_sku(ctx.shop_id, sku)
-        if len(found) == 1:
-            variant_ids.add(found[0].variant_id)
-    return sorted(variant_ids)
-
-
 def after_order_event(ctx: ShopContext, order_id: int, skus: Iterable[str] = ()) -> list[Outcome]:
     """Jumpseller took or gave back the order's units itself, and its held units may have moved: make Jumpseller
     show max(0, available − held) again for every linked variant the order names, reading what it shows."""
     outcomes = []
-    for variant_id in order_variants(ctx, order_id, skus):
+    for variant_id in held.order_variants(ctx.shop_id, order_id, skus):
         outcomes.append(resync_variant(ctx, variant_id))
     return outcomes
 

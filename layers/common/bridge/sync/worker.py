@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import time
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from bridge import queue
 from bridge.clients.bsale import BsaleNotFound
 from bridge.clients.http import RateLimited
 from bridge.errors import UnknownShop, UpstreamError
 from bridge.models.bsale import BsaleNotification
-from bridge.observability import logger, work_keys
+from bridge.observability import logger, metrics, work_keys
 from bridge.queue import WorkMessage
 from bridge.settings import settings
 from bridge.shops.context import ShopContext, open_shop
@@ -46,6 +48,11 @@ def handle_catalog_event(message: WorkMessage) -> Outcome:
                                {"reason": exc.reason, "event": message.payload}, int(time.time()))
             logger.error("event could not be applied", extra={"reason": exc.reason})
             return Outcome("failed", exc.reason)
+        if message.kind == "bsale.notification" and outcome.action == "written":
+            # The dashboard's propagation latency: from Bsale's notification acknowledged to Jumpseller written
+            # (whole seconds: received_at is), deferrals and retries included.
+            metrics.add_metric(name="PropagationLatency", unit=MetricUnit.Seconds,
+                               value=max(0, int(time.time()) - message.received_at))
         logger.info("event handled", extra={"action": outcome.action, "detail": outcome.detail})
         return outcome
 

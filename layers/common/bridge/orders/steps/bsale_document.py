@@ -23,15 +23,16 @@ from bridge.documents.builder import (
     VariantLink,
     build_bsale_document,
 )
-from bridge.documents.choice import CheckoutFields, DocumentKind
+from bridge.documents.choice import DocumentKind
 from bridge.errors import UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder
-from bridge.models.shop import Shop
+from bridge.models.order_record import IssuedDocument, IssuedLine, OrderRecord, OrderState, Step
+from bridge.models.shop import CheckoutFields, Shop
 from bridge.observability import logger
 from bridge.orders import followups, protocol, sii
-from bridge.orders.problems import problem, redact
-from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits, to_int
-from bridge.orders.record import DocumentLine, IssuedDocument, OrderRecord, OrderState, Step
+from bridge.orders.problems import problem
+from bridge.orders.protocol import Done, ExactlyOnceStep, ForAPerson, Result, to_int
+from bridge.redact import scrub_text
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store import orders as records
@@ -117,7 +118,7 @@ class BsaleDocument(ExactlyOnceStep):
     in_flight = S.CREATING
     lost_claim = "lost the claim; the attempt holding it records the same document"
 
-    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | Waits:
+    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | ForAPerson:
         # Resuming or not, the same body is sent: Bsale answers 200 with the document its salesId already made.
         intent = record.intent or {}
         body: dict[str, Any] = intent["body"]
@@ -149,15 +150,15 @@ class BsaleDocument(ExactlyOnceStep):
 STEP = BsaleDocument()
 
 
-def details(ctx: ShopContext, document_id: int) -> list[DocumentLine] | None:
+def details(ctx: ShopContext, document_id: int) -> list[IssuedLine] | None:
     try:
         items = bsale_documents.document_details(ctx.bsale, document_id)
     except (UpstreamError, RateLimited) as exc:
-        logger.warning("document lines not read yet (read again when needed)", extra={"reason": redact(str(exc))})
+        logger.warning("document lines not read yet (read again when needed)", extra={"reason": scrub_text(str(exc))})
         return None
     lines = []
     for item in items:
         variant = item.get("variant") or {}
-        lines.append(DocumentLine(id=int(item["id"]), quantity=float(item.get("quantity") or 0),
+        lines.append(IssuedLine(id=int(item["id"]), quantity=float(item.get("quantity") or 0),
                                   variant_id=to_int(variant.get("id")) if isinstance(variant, dict) else None))
     return lines

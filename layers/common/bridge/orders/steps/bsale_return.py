@@ -13,10 +13,10 @@ from typing import Any
 from bridge.clients import bsale_documents
 from bridge.documents.dates import emission_date
 from bridge.errors import UpstreamError
+from bridge.models.order_record import IssuedDocument, IssuedLine, OrderRecord, OrderState, Step
 from bridge.orders import followups, protocol, sii
-from bridge.orders.problems import Outcome, diagnose, problem
-from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits, to_int
-from bridge.orders.record import DocumentLine, IssuedDocument, OrderRecord, OrderState, Step
+from bridge.orders.problems import Verdict, diagnose, problem
+from bridge.orders.protocol import Done, ExactlyOnceStep, ForAPerson, Result, to_int
 from bridge.orders.steps import bsale_document
 from bridge.shops.context import ShopContext
 from bridge.store import held
@@ -46,7 +46,7 @@ def credit(ctx: ShopContext, record: OrderRecord, attempt: str, purpose: str, *,
             lines = _lines_or_raise(ctx, document.id)
         except UpstreamError as exc:
             outcome, error = diagnose(exc, Step.CREDIT)
-            if outcome is Outcome.RETRY:
+            if outcome is Verdict.RETRY:
                 raise
             return protocol.fail(ctx, record.order_id, from_states, S.FAILED, error)
     motive = MOTIVES[purpose].format(order=record.order_id, kind=document.kind)
@@ -65,9 +65,9 @@ def credit(ctx: ShopContext, record: OrderRecord, attempt: str, purpose: str, *,
                           what=f"return of {document.kind} N° {document.number} ({purpose})")
 
 
-def _lines_or_raise(ctx: ShopContext, document_id: int) -> list[DocumentLine]:
+def _lines_or_raise(ctx: ShopContext, document_id: int) -> list[IssuedLine]:
     items = bsale_documents.document_details(ctx.bsale, document_id)
-    return [DocumentLine(id=int(i["id"]), quantity=float(i.get("quantity") or 0),
+    return [IssuedLine(id=int(i["id"]), quantity=float(i.get("quantity") or 0),
                          variant_id=to_int((i.get("variant") or {}).get("id"))) for i in items]
 
 
@@ -75,7 +75,7 @@ class BsaleReturn(ExactlyOnceStep):
     step = Step.CREDIT
     in_flight = S.CREDITING
 
-    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | Waits:
+    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | ForAPerson:
         intent = record.intent or {}
         body: dict[str, Any] = intent["body"]
         purpose = str(intent.get("purpose") or "cancel")

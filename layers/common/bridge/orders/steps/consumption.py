@@ -12,10 +12,10 @@ from typing import Any
 
 from bridge.clients import bsale_documents
 from bridge.models.jumpseller_order import JumpsellerOrder
+from bridge.models.order_record import OrderError, OrderRecord, OrderState, Step, StockMove
 from bridge.orders import followups, protocol
 from bridge.orders.problems import problem
-from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits, to_int
-from bridge.orders.record import OrderError, OrderRecord, OrderState, Step, StockMove
+from bridge.orders.protocol import Done, ExactlyOnceStep, ForAPerson, Result, to_int
 from bridge.orders.steps.bsale_document import resolve_links
 from bridge.shops.context import ShopContext
 from bridge.store import held
@@ -72,14 +72,14 @@ class Consumption(ExactlyOnceStep):
     step = Step.CONSUMPTION
     in_flight = S.CONSUMING
 
-    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | Waits:
+    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | ForAPerson:
         body: dict[str, Any] = (record.intent or {})["body"]
         note = str(body["note"])
         made: dict[str, Any] | None = None
         if look_first:  # an earlier attempt may have reached Bsale: look before sending again
             made, complete = bsale_documents.find_consumption(ctx.bsale, ctx.shop.office_id, note)
             if made is None and not complete:
-                return Waits(S.NEEDS_MANUAL, problem(
+                return ForAPerson(S.NEEDS_MANUAL, problem(
                     "consumption_unconfirmed",
                     f"No se pudo confirmar si el stock de este pedido ya se descontó en Bsale. Busca en los consumos "
                     f"de stock de la sucursal uno con la nota «{note}»: si está, marca el pedido como resuelto "

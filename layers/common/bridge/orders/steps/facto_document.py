@@ -25,7 +25,7 @@ from typing import Any
 
 from bridge.clients import facto
 from bridge.clients.facto import FactoDocument, FactoError
-from bridge.documents.choice import CheckoutFields, DocumentKind
+from bridge.documents.choice import DocumentKind
 from bridge.documents.facto import (
     CREDIT_NOTE,
     FactoPlan,
@@ -36,12 +36,12 @@ from bridge.documents.facto import (
 )
 from bridge.errors import UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder
-from bridge.models.shop import Shop
+from bridge.models.order_record import IssuedDocument, OrderError, OrderRecord, OrderState, Step
+from bridge.models.shop import CheckoutFields, Shop
 from bridge.observability import logger
 from bridge.orders import files, followups, protocol
-from bridge.orders.problems import Outcome, problem
-from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits
-from bridge.orders.record import IssuedDocument, OrderError, OrderRecord, OrderState, Step
+from bridge.orders.problems import Verdict, problem
+from bridge.orders.protocol import Done, ExactlyOnceStep, ForAPerson, Result
 from bridge.orders.steps import bsale_document, consumption, reception
 from bridge.orders.steps.bsale_return import CREDIT_NOTE as CREDIT_NOTE_KIND
 from bridge.orders.steps.bsale_return import MOTIVES
@@ -133,14 +133,14 @@ class FactoEmission(ExactlyOnceStep):
         self.in_flight = in_flight
         self.done = done
 
-    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | Waits:
+    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | ForAPerson:
         intent = record.intent or {}
         kind = str(intent.get("kind"))
         external = str(intent["document"]["encabezado"].get("identificador_externo_doc", ""))
         if look_first:  # an attempt took this step before and its end is unknown: Facto may have made it
-            return Waits(S.NEEDS_MANUAL, self._unknown(kind, external, "un intento anterior quedó a medias"))
+            return ForAPerson(S.NEEDS_MANUAL, self._unknown(kind, external, "un intento anterior quedó a medias"))
         if ctx.facto is None:
-            return Waits(S.FAILED, _no_credentials(self.step))
+            return ForAPerson(S.FAILED, _no_credentials(self.step))
         answer = facto.emit(ctx.facto, FactoDocument.from_dict(intent["document"]))
         protocol.crash_window("facto_emitted")
         tipo = int(intent["document"]["encabezado"]["tipo_dte"])
@@ -148,14 +148,15 @@ class FactoEmission(ExactlyOnceStep):
                               url_pdf=answer.links.get("dte_pdf"), total=answer.total, provider=PROVIDER,
                               request=intent["document"], links=answer.links)
         if answer.status == 1:
-            return Waits(S.FAILED, OrderError(code=REFUSED, reason=explain(answer.message), upstream=answer.message,
-                                              step=self.step, retryable=False, at=protocol.now()))
+            return ForAPerson(S.FAILED, OrderError(code=REFUSED, reason=explain(answer.message),
+                                                   upstream=answer.message, step=self.step, retryable=False,
+                                                   at=protocol.now()))
         if answer.status == 2:
             reason = (f"Facto creó un borrador de la {kind} ({external}) pero no lo envió al SII. No se volverá a "
                       "emitir: resuelve el problema que indica Facto, envía el borrador desde el portal de Facto y "
                       "marca el pedido como resuelto (resolve-order --folio N).")
-            return Waits(S.NEEDS_MANUAL, OrderError(code=DRAFT, reason=reason, upstream=answer.message,
-                                                    step=self.step, at=protocol.now()), sets={"draft": made})
+            return ForAPerson(S.NEEDS_MANUAL, OrderError(code=DRAFT, reason=reason, upstream=answer.message,
+                                                         step=self.step, at=protocol.now()), sets={"draft": made})
         made = made.model_copy(update={"files": files.keep(ctx.shop_id, record.order_id, made)})
         return self._done(record, made)
 
@@ -183,20 +184,20 @@ class FactoEmission(ExactlyOnceStep):
         followups.follow_up(ctx, settled)
         return Result("created", f"{document.kind} N° {document.number} (Facto)", settled)
 
-    def diagnose(self, exc: UpstreamError, record: OrderRecord) -> tuple[Outcome, OrderError]:
+    def diagnose(self, exc: UpstreamError, record: OrderRecord) -> tuple[Verdict, OrderError]:
         now = protocol.now()
         if isinstance(exc, FactoError) and exc.status_code in (401, 403):
-            return Outcome.FAILED, OrderError(
+            return Verdict.FAILED, OrderError(
                 code="facto_credentials", reason="Facto rechazó el usuario o la clave de la API. Vuelve a conectar "
                 "la tienda con los datos de Facto » Administración » Servicios API y reintenta.",
                 upstream=exc.upstream_reason, status_code=exc.status_code, step=self.step, at=now)
         if isinstance(exc, FactoError) and exc.sent is False:
-            return Outcome.RETRY, OrderError(code="unavailable", reason="Facto no estaba disponible (la solicitud no "
+            return Verdict.RETRY, OrderError(code="unavailable", reason="Facto no estaba disponible (la solicitud no "
                                              "llegó); se reintentará automáticamente.", upstream=exc.upstream_reason,
                                              status_code=exc.status_code, retryable=True, step=self.step, at=now)
         intent = record.intent or {}
         external = str(intent.get("document", {}).get("encabezado", {}).get("identificador_externo_doc", ""))
-        return Outcome.NEEDS_MANUAL, self._unknown(str(intent.get("kind") or "documento"), external,
+        return Verdict.NEEDS_MANUAL, self._unknown(str(intent.get("kind") or "documento"), external,
                                                    exc.upstream_reason, exc.status_code)
 
     def _unknown(self, kind: str, external: str, what: str, status: int | None = None) -> OrderError:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.clients import bsale_documents
+from bridge.models.order_record import OrderRecord, OrderState, Step, StockMove
 from bridge.orders import followups, protocol
-from bridge.orders.protocol import Done, ExactlyOnceStep, Result, Waits, to_int
-from bridge.orders.record import OrderRecord, OrderState, Step, StockMove
+from bridge.orders.protocol import Done, ExactlyOnceStep, ForAPerson, Result, to_int
 from bridge.shops.context import ShopContext
 from bridge.store import held
 
@@ -36,7 +36,7 @@ class Reception(ExactlyOnceStep):
     step = Step.RESTOCK
     in_flight = S.RESTOCKING
 
-    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | Waits:
+    def perform(self, ctx: ShopContext, record: OrderRecord, *, look_first: bool) -> Done | ForAPerson:
         body: dict[str, Any] = (record.intent or {})["body"]
         reference = str(body["documentNumber"])
         earlier = [r for r in bsale_documents.receptions_numbered(ctx.bsale, reference)

@@ -1,4 +1,7 @@
-"""The HTTP face of the acknowledging functions: one resolver factory, domain errors mapped to codes once."""
+"""Inbound HTTP for the acknowledging functions: one resolver factory, domain errors mapped to codes once.
+
+(Outbound calls to Bsale, Jumpseller and Facto are bridge/clients/http.py.)
+"""
 
 from __future__ import annotations
 

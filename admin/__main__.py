@@ -1,5 +1,5 @@
 import sys
 
-from bridge.cli import main
+from admin import main
 
 sys.exit(main())

@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_SALES_ID = 255
 LEASE_SECONDS = 120  # > the worker's 60 s timeout: a claim this old belongs to an attempt that is gone
 
 
@@ -80,7 +81,9 @@ class OrderError(_Model):
     at: int = 0
 
 
-class DocumentLine(_Model):
+class IssuedLine(_Model):
+    """A line of a document Bsale made, as it answered (documents.amounts.DocumentLine is a line we compute)."""
+
     id: int  # Bsale documentDetailId, what a return references
     quantity: float
     variant_id: int | None = None
@@ -97,7 +100,7 @@ class IssuedDocument(_Model):
     sales_id: str | None = None
     total: float | None = None
     replayed: bool = False  # Bsale answered 200: the document already existed (salesId)
-    lines: list[DocumentLine] | None = None  # None: not read yet
+    lines: list[IssuedLine] | None = None  # None: not read yet
     client: dict[str, Any] | None = None  # the client node it was issued to (a return must repeat it)
     credited_by: int | None = None  # id of the credit note that voids it
     provider: str = "bsale"  # bsale | facto (Facto documents: id = folio)
@@ -147,11 +150,17 @@ class OrderRecord(_Model):
     @property
     def sales_id(self) -> str:
         """Bsale's idempotency key for this order's sale document of this generation."""
-        from bridge.documents.builder import sales_id
-
         base = sales_id(self.shop_id, self.order_id)
         return base if self.generation == 1 else f"{base}-{self.generation}"
 
     @property
     def problem(self) -> OrderError | None:
         return self.error or self.last_error
+
+
+def sales_id(store_code: str, order_id: int) -> str:
+    """Bsale's idempotency key for an order: the same order always gets the same one (bsale.md §10.1)."""
+    value = f"js-{store_code}-{order_id}"
+    if len(value) > MAX_SALES_ID:
+        raise ValueError(f"salesId longer than {MAX_SALES_ID} characters")
+    return value
