@@ -26,7 +26,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         record = SQSRecord(raw)
         logger.set_correlation_id(record.message_id)
         message = WorkMessage.model_validate_json(record.body)
-        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
+        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count),
+                               queue="bsale"):
             return box.run(message, lambda: handle_catalog_event(message).action)
 
     return by_shop(event, "bsale", record_handler)

@@ -25,7 +25,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         record = SQSRecord(raw)
         logger.set_correlation_id(record.message_id)
         message = WorkMessage.model_validate_json(record.body)
-        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
+        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count),
+                               queue="order"):
             # The message id lets the same message, coming back after a crash, resume the step it had claimed.
             return box.run(message, lambda: handle_jumpseller(message, attempt=f"sqs-{record.message_id}"))
 

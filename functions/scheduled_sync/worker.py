@@ -23,7 +23,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         message = WorkMessage.model_validate_json(record.body)
         remaining = context.get_remaining_time_in_millis()
         # The slice stops on its own budget well before; no call may outlive the invocation whatever it does.
-        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)), \
+        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count),
+                               queue="sync"), \
                 calls_end_by(time.monotonic() + remaining / 1000 - CALLS_MARGIN_SECONDS):
             return handle_sync_message(message, remaining).action
 

@@ -159,6 +159,9 @@ def test_the_dead_letter_registry_is_the_templates() -> None:
         assert ENVIRONMENT.get(queue.source_env) == {"Ref": queue.source_resource}, queue
         assert queue.env not in ENVIRONMENT, "the functions never need a dead-letter queue's URL"
     assert len({q.name for q in REGISTRY}) == len(REGISTRY)
+    # the worker marks a message dead-lettered at its last attempt: it must know where SQS stops
+    assert {q.source_resource: q.max_receives for q in REGISTRY} == {
+        name: p["RedrivePolicy"]["maxReceiveCount"] for name, p in queues.items() if "RedrivePolicy" in p}
 
 
 def test_the_operator_environment_output_names_every_queue_the_cli_reads() -> None:
