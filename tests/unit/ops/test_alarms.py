@@ -32,6 +32,7 @@ COUNTED_NOT_ALARMED = {
     "RejectedPayloadTooLarge": "oversized bodies are refused before anything is read; noise, not a fault of ours",
     "RejectedBadConfiguration": "raised by connect-shop (an operator command that prints it), never by a webhook",
     "RejectedDeadLetters": "raised by the dlq operator commands only, never by a webhook",
+    "RejectedBadCursor": "raised by the status operator command (a --cursor it did not print), never by a webhook",
     "RejectedOrderBusy": "raised in the order worker (SQS tries the event again), never by a webhook",
     "VariantsGoneFromBsale": "a notification outlived its variant (deleted in Bsale): the shop's own catalog "
                             "change, not a fault; the link goes with its reason, which the shop's status shows",
