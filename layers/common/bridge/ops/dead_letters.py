@@ -62,7 +62,7 @@ class DeadLetterQueue:
 
 
 REGISTRY: tuple[DeadLetterQueue, ...] = (
-    DeadLetterQueue("bsale", "BsaleDeadLetterQueue", "BSALE_DLQ_URL", "BsaleQueue", "BSALE_QUEUE_URL", 5),
+    DeadLetterQueue("bsale", "CatalogDeadLetterQueue", "CATALOG_DLQ_URL", "CatalogQueue", "CATALOG_QUEUE_URL", 5),
     DeadLetterQueue("order", "OrderDeadLetterQueue", "ORDER_DLQ_URL", "OrderQueue", "ORDER_QUEUE_URL", 6),
     DeadLetterQueue("sync", "SyncDeadLetterQueue", "SYNC_DLQ_URL", "SyncQueue", "SYNC_QUEUE_URL", 5),
 )
