@@ -46,6 +46,8 @@ def status(
             if as_json:
                 shown += [h.model_dump() for h in page.shops]
                 continue
+            if not page.shops:  # DynamoDB may end a query exactly at the last shop: the next page is empty
+                continue
             grid = table("shop", "health", "linked", "not linked", "last Bsale notification", "needs a person")
             for h in page.shops:
                 row(grid, h.shop_id, health(h.healthy), h.linked, sum(h.not_linked.values()),
