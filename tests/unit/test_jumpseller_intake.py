@@ -24,7 +24,7 @@ looked_up: list[str] = []  # store codes the table was asked about
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, queue.WorkMessage]]]:
     monkeypatch.setenv("ORDER_QUEUE_URL", "https://sqs/orders")
-    monkeypatch.setenv("BSALE_QUEUE_URL", "https://sqs/catalog")
+    monkeypatch.setenv("CATALOG_QUEUE_URL", "https://sqs/catalog")
     settings.cache_clear()
     looked_up.clear()
     stores = {"demo-store": object(), "no-token": object()}
