@@ -558,6 +558,30 @@ def test_a_fresh_read_that_loses_its_claim_looks_again_a_bounded_number_of_times
     assert w.shown("POL-S") == 9
 
 
+def test_each_repair_spends_one_of_the_budget_until_it_gives_up(
+    world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Newer reads that keep winning (every claim lost): the repairs nest, each with one fewer left, and end in an
+    # error SQS retries later. A budget that did not shrink would recurse until the interpreter gave up.
+    w = world()
+    link = w.link("POL-S")
+    product = w.ctx.jumpseller.product(link.js_product_id)
+    observed = next(item for item in catalog.js_items(product) if item.target == link.target)
+    monkeypatch.setattr(links, "claim", lambda *args, **kwargs: None)
+    budgets: list[int] = []
+    real_resync = push.resync
+
+    def counting(ctx: Any, variant_id: str, *, repairs: int = push.REPAIRS) -> Any:
+        budgets.append(repairs)
+        return real_resync(ctx, variant_id, repairs=repairs)
+
+    monkeypatch.setattr(push, "resync", counting)
+    with pytest.raises(RuntimeError, match="POL-S: newer reads kept overlapping"):
+        push.sync(w.ctx, link, stock=push.Truth(4, push.version()), observed=observed, fresh=True, repairs=3)
+    assert budgets == [2, 1, 0]
+    assert w.puts() == 0
+
+
 def test_a_product_gone_from_jumpseller_is_unlinked_when_read_again(world: Callable[..., World]) -> None:
     w = world()
     link = w.link("TAZA-1")
@@ -566,6 +590,18 @@ def test_a_product_gone_from_jumpseller_is_unlinked_when_read_again(world: Calla
         "unlinked", "TAZA-1: gone from Jumpseller: unlinked")
     assert links.get(w.shop_id, link.variant_id) is None
     assert [r["reason"] for r in links.unlinked_reasons(w.shop_id)] == [push.MISSING]
+
+
+def test_a_variant_gone_from_a_product_that_stays_is_unlinked_when_read_again(world: Callable[..., World]) -> None:
+    w = world()
+    link = w.link("POL-S")
+    assert link.js_variant_id is not None  # a variant of a product with others (POL-M stays)
+    product = w.store.product(link.js_product_id)
+    product.variants = [v for v in product.variants if v.id != link.js_variant_id]
+    assert stock.resync_variant(w.ctx, link.variant_id) == stock.Outcome(
+        "unlinked", "POL-S: gone from Jumpseller: unlinked")
+    assert links.get(w.shop_id, link.variant_id) is None
+    assert w.puts() == 0
 
 
 def test_presale_makes_a_variant_bsale_sells_without_stock_unlimited_in_jumpseller(
