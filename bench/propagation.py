@@ -17,9 +17,11 @@ BENCH_PROPAGATION_SPACING_MS (200).
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -103,6 +105,65 @@ def _add_skus(shop: Any, bsale: Any, stack: Any, count: int) -> list[str]:
     return skus
 
 
+def _bsale_windows(shop_id: str, start: float, end: float) -> dict[str, Any]:
+    """How the burst used the shop's shared Bsale quota: the calls taken in each one-second window it spanned
+    (the table's own counters, bridge/store/rate.py), to tell the quota's pace from the pipeline's."""
+    from bridge import aws
+    from bridge.settings import settings
+    from bridge.shops.context import QUOTAS
+
+    first, last = int(start), int(end)
+    answer = aws.client("dynamodb").query(
+        TableName=settings().table_name, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+        ExpressionAttributeValues={":pk": {"S": f"SHOP#{shop_id}"}, ":a": {"S": f"RATE#bsale1#{first}"},
+                                   ":b": {"S": f"RATE#bsale1#{last}"}})
+    used = {int(i["sk"]["S"].rsplit("#", 1)[1]): int(i["calls"]["N"]) for i in answer["Items"]}
+    per_window = [used.get(w, 0) for w in range(first, last + 1)]
+    cap = QUOTAS[("bsale", False)][0].cap
+    return {"windows": len(per_window), "cap_per_window": cap, "calls": sum(per_window),
+            "full_windows": sum(1 for n in per_window if n >= cap), "empty_windows": per_window.count(0),
+            "mean_calls_per_window": round(sum(per_window) / max(1, len(per_window)), 2)}
+
+
+class _AwsCalls:
+    """AWS calls the product makes (every thread but the bench's own, whose drain and floor calls are not the
+    path's), by operation: what the path spends beyond the floor."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _AwsCalls:
+        from botocore.client import BaseClient
+
+        self._original = original = BaseClient._make_api_call
+        main, counts, lock = threading.main_thread(), self.counts, self._lock
+
+        def counted(client: Any, operation: str, params: Any) -> Any:
+            if threading.current_thread() is not main:
+                with lock:
+                    counts[operation] += 1
+            return original(client, operation, params)
+
+        BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        from botocore.client import BaseClient
+
+        BaseClient._make_api_call = self._original  # type: ignore[method-assign]
+
+    def per_change(self, changes: int) -> dict[str, float]:
+        return {op: round(n / changes, 2) for op, n in sorted(self.counts.items())}
+
+
+def _holder(store: Any, sku: str) -> Any:
+    found = store.find_sku(sku)
+    assert found is not None, sku
+    product, variant = found
+    return variant or product
+
+
 def run() -> dict[str, Any]:
     from devstack.demo import connect_demo_shop
     from sandboxes.bsale import BsaleSandbox
@@ -122,10 +183,17 @@ def run() -> dict[str, Any]:
             for _ in range(20):  # warm up imports, connections, caches
                 floor()
 
+            # What Jumpseller shows, read off the sandbox's own objects (written in place): a lookup by SKU scans
+            # every product under the sandbox's lock, which would slow the requests being measured.
+            holders = {sku: _holder(shop.store, sku) for sku in skus}
+
+            def shows(sku: str) -> int:
+                return int(holders[sku].stock)
+
             def change(sku: str, quantity: int) -> float:
                 t = time.perf_counter()
                 shop.bsale.set_stock(variants[sku], shop.office_id, quantity)
-                while shop.jumpseller_stock(sku) != quantity:
+                while shows(sku) != quantity:
                     if time.perf_counter() - t > 60:
                         raise RuntimeError(f"{sku} never showed {quantity}")
                     time.sleep(0.002)
@@ -140,18 +208,20 @@ def run() -> dict[str, Any]:
 
             steady, floors = [], []
             b0, j0 = answered(bsale, shop.bsale.token), answered(jumpseller, shop.store.login)
-            for i in range(changes):
-                tick = time.perf_counter()
-                steady.append(change(skus[i % len(skus)], 100 + i % 200))
-                stack.drain(10)  # the message is deleted and the invocation over before the floor sample
-                floors.append(floor())
-                time.sleep(max(0.0, spacing - (time.perf_counter() - tick)))
+            aws_calls = _AwsCalls()
+            with aws_calls:
+                for i in range(changes):
+                    tick = time.perf_counter()
+                    steady.append(change(skus[i % len(skus)], 100 + i % 200))
+                    stack.drain(10)  # the message is deleted and the invocation over before the floor sample
+                    floors.append(floor())
+                    time.sleep(max(0.0, spacing - (time.perf_counter() - tick)))
             b1, j1 = answered(bsale, shop.bsale.token), answered(jumpseller, shop.store.login)
             refused_steady = {"bsale": bsale.count(status=429), "jumpseller": jumpseller.count(status=429)}
 
             # Burst: every change at once, round robin over the SKUs; each SKU's last value is what must land.
             final: dict[str, int] = {}
-            t0 = time.perf_counter()
+            t0, epoch0 = time.perf_counter(), time.time()
             for i in range(burst):
                 sku = skus[i % len(skus)]
                 final[sku] = 300 + i
@@ -162,9 +232,10 @@ def run() -> dict[str, Any]:
                 if time.perf_counter() - t0 > 600:
                     raise RuntimeError(f"burst never landed: {len(landed)}/{len(final)} SKUs")
                 for sku, quantity in final.items():
-                    if sku not in landed and shop.jumpseller_stock(sku) == quantity:
+                    if sku not in landed and shows(sku) == quantity:
                         landed[sku] = time.perf_counter() - t0
                 time.sleep(0.005)
+            windows = _bsale_windows(shop.code, epoch0, epoch0 + max(landed.values()))
             stack.drain(60)
             b2, j2 = answered(bsale, shop.bsale.token), answered(jumpseller, shop.store.login)
             refused_burst = {"bsale": bsale.count(status=429) - refused_steady["bsale"],
@@ -194,7 +265,9 @@ def run() -> dict[str, Any]:
             "p99_over_floor_p99": round(steady_p99 / floor_p99, 2),
             "p99_over_floor_p50": round(steady_p99 / floor_p50, 2),
             "goal_p99_le_2x_floor_p99": steady_p99 <= 2 * floor_p99,
-            "calls_per_change": {"bsale": round((b1 - b0) / changes, 3), "jumpseller": round((j1 - j0) / changes, 3)},
+            "calls_per_change": {"bsale": round((b1 - b0) / changes, 3), "jumpseller": round((j1 - j0) / changes, 3),
+                                 "aws_by_the_product": aws_calls.per_change(changes),
+                                 "aws_in_the_floor": 3},
             "rate_limited_429_answers": refused_steady,
         },
         "burst": {
@@ -205,6 +278,9 @@ def run() -> dict[str, Any]:
             "bound_ms": round(bound_s * 1000, 1), "bound": "max(imposed) + floor p50",
             "last_over_bound": round(last_s / bound_s, 2), "goal_met": last_s <= bound_s,
             "calls": {"bsale": b2 - b1, "jumpseller": j2 - j1}, "rate_limited_429_answers": refused_burst,
+            "shop_bsale_quota_windows": windows,
+            "bound_at_the_bridge_quota_ms": round((burst * BSALE_CALLS_PER_CHANGE / windows["cap_per_window"]
+                                                   + floor_p50 / 1000) * 1000, 1),
         },
         "load_avg_end": [round(x, 2) for x in os.getloadavg()],
     }
