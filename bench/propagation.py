@@ -136,7 +136,7 @@ class _AwsCalls:
     def __enter__(self) -> _AwsCalls:
         from botocore.client import BaseClient
 
-        self._original = original = BaseClient._make_api_call
+        self._original = original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, untyped
         main, counts, lock = threading.main_thread(), self.counts, self._lock
 
         def counted(client: Any, operation: str, params: Any) -> Any:
@@ -145,13 +145,13 @@ class _AwsCalls:
                     counts[operation] += 1
             return original(client, operation, params)
 
-        BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        setattr(BaseClient, "_make_api_call", counted)  # noqa: B010
         return self
 
     def __exit__(self, *_: Any) -> None:
         from botocore.client import BaseClient
 
-        BaseClient._make_api_call = self._original  # type: ignore[method-assign]
+        setattr(BaseClient, "_make_api_call", self._original)  # noqa: B010
 
     def per_change(self, changes: int) -> dict[str, float]:
         return {op: round(n / changes, 2) for op, n in sorted(self.counts.items())}
