@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-from bench.notifications import _stack, pct, summary
+from bench.notifications import _bare_aws_calls, _stack, pct, summary
 
 BSALE_CALLS_PER_CHANGE = 1  # the stock read; a notification cannot be acted on without it
 JUMPSELLER_CALLS_PER_CHANGE = 1  # the stock write
@@ -41,7 +41,6 @@ def _floor_calls(bsale: Any, jumpseller: Any) -> Any:
     from bridge.clients.bsale import BsaleClient
     from bridge.clients.jumpseller import JumpsellerClient
     from bridge.models.jumpseller import Target
-    from bridge.settings import settings
     from bridge.shops.connect import ConnectRequest, connect
 
     account = bsale.demo_account(token="floor-bsale-token", cpn_id=1999, name="floor SpA")
@@ -57,24 +56,14 @@ def _floor_calls(bsale: Any, jumpseller: Any) -> Any:
     product, _ = store.find_sku("TAZA-1")
     bsale_client = BsaleClient(account.token, base_url=bsale.url, credential_url=bsale.url)
     js_client = JumpsellerClient(store.login, store.auth_token, base_url=f"{jumpseller.url}/v1")
-    dynamodb, sqs = aws.client("dynamodb"), aws.client("sqs")
-    table = settings().table_name
+    sqs = aws.client("sqs")
     queue = sqs.create_queue(QueueName="bench-propagation-floor", Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
-    key = {"pk": {"S": "SHOP#floor-store"}, "sk": {"S": "SHOP"}}
-    item = dynamodb.get_item(TableName=table, Key=key)["Item"]
+    acknowledge = _bare_aws_calls("floor-store", queue)  # the acknowledgement's UpdateItem + SendMessage
     counter = iter(range(10**9))
 
     def calls() -> float:
         t = time.perf_counter()
-        dynamodb.update_item(
-            TableName=table, Key=key,
-            UpdateExpression="SET last_notification_at = :now REMOVE stale_since",
-            ConditionExpression="notify_hash = :h AND cpn_id = :c",
-            ExpressionAttributeValues={":now": {"N": str(int(time.time()))}, ":h": item["notify_hash"],
-                                       ":c": item["cpn_id"]},
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-        sqs.send_message(QueueUrl=queue, MessageBody='{"kind": "bench"}')
+        acknowledge()
         sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=0)
         bsale_client.available_stock(variant, str(office.id))
         js_client.set_stock(Target(product.id), next(counter) % 1000, name=product.name, price=product.price)
