@@ -3,14 +3,16 @@
 ``python -m devstack`` starts everything; tests and benchmarks use :class:`LocalStack`.
 """
 
-from devstack.functions import FunctionTimeout, Invocation, LambdaContext, LocalFunction
+from devstack.functions import FunctionTimeout, Invocation, InvocationError, LocalFunction
+from devstack.moto_server import AwsCall
 from devstack.runner import LocalStack
 from devstack.template import Resolver, Template, TemplateError
 
 __all__ = [
+    "AwsCall",
     "FunctionTimeout",
     "Invocation",
-    "LambdaContext",
+    "InvocationError",
     "LocalFunction",
     "LocalStack",
     "Resolver",

@@ -1,147 +1,55 @@
-"""Loading a SAM function's handler from its folder and invoking it the way Lambda would.
+"""A SAM function run the way Lambda runs it: a pool of execution environments, one child process each.
 
-All functions share one Python process. To keep them apart:
-- each handler module is loaded from its file under a unique module name, with its folder first on ``sys.path``
-  during the import; modules imported from the function's own folder (``app.py``'s helpers) are then taken out of
-  ``sys.modules``, so another folder's ``helpers.py`` is not confused with this one. Layer modules are shared.
-- every function's environment is in ``os.environ``; where functions disagree on a variable (and for Lambda's own
-  per-function variables such as ``AWS_LAMBDA_FUNCTION_NAME``), a per-thread overlay gives each function its own
-  value during its import and during each invocation, without serialising invocations.
+An *execution environment* (:class:`ExecutionEnvironment`) is a process of its own (``devstack/runtime.py``) with
+the function's whole environment, its folder and layers on ``sys.path``; it imports the handler once (the cold
+start) and then serves one invocation at a time. So each function has its own modules, globals, ``os.environ``,
+loggers and Powertools state, exactly as on Lambda, and nothing the handler does reaches another function.
+
+A function keeps a small pool of them (:class:`LocalFunction`), started lazily on first use and reused while warm;
+it never has more than its concurrency allows, and waits for a free one beyond that. An invocation that outlives
+the function's Timeout kills its environment (the next one starts fresh), as Lambda does. Changing a function's
+environment (:meth:`LocalFunction.update_environment`) retires the environments started with the old values.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import contextvars
-import importlib.util
-import itertools
+import json
 import logging
 import os
+import queue
+import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
 from devstack.template import ACCOUNT_ID, REGION
 
 log = logging.getLogger("devstack")
 
-# ---------------------------------------------------------------------------------------------------------------
-# Per-thread environment overlay
-# ---------------------------------------------------------------------------------------------------------------
-
-_overlay: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("devstack_env", default=None)
-
-
-class OverlayEnviron(os._Environ):  # type: ignore[type-arg]
-    """``os.environ`` whose reads see the current invocation's function-specific values first.
-
-    Writes go to the real environment as usual. Threads started by a handler see the process-wide values.
-    """
-
-    def __init__(self, base: Any) -> None:
-        super().__init__(base._data, base.encodekey, base.decodekey, base.encodevalue, base.decodevalue)
-        self.base = base
-
-    def __getitem__(self, key: str) -> str:
-        overlay = _overlay.get()
-        if overlay is not None and key in overlay:
-            return overlay[key]
-        return super().__getitem__(key)  # type: ignore[no-any-return]
-
-    def __iter__(self) -> Iterator[str]:
-        overlay = _overlay.get()
-        yield from super().__iter__()
-        if overlay:
-            base = self.base._data
-            yield from (key for key in overlay if self.encodekey(key) not in base)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __contains__(self, key: object) -> bool:
-        overlay = _overlay.get()
-        return (overlay is not None and key in overlay) or super().__contains__(key)
-
-    def copy(self) -> dict[str, str]:
-        return dict(self)
+RUNTIME = Path(__file__).with_name("runtime.py")
+INIT_TIMEOUT_S = 10.0  # Lambda's limit on a cold start (stretched by timeout_scale, and at least 30 s here)
+# What a function's process inherits from the host besides its own variables: enough to run Python, plus the
+# Powertools and devstack knobs a developer sets in their shell (log level, metrics off, a preload module).
+PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+PASSTHROUGH_PREFIXES = ("POWERTOOLS_", "DEVSTACK_")
 
 
-_environ_lock = threading.Lock()
-_environ_users = 0
+def host_environment() -> dict[str, str]:
+    """The part of this process's environment every function's process inherits."""
+    return {k: v for k, v in os.environ.items() if k in PASSTHROUGH or k.startswith(PASSTHROUGH_PREFIXES)}
 
 
-def install_overlay() -> None:
-    """Replace ``os.environ`` by an :class:`OverlayEnviron` (reference counted; see :func:`uninstall_overlay`)."""
-    global _environ_users
-    with _environ_lock:
-        if _environ_users == 0 and not isinstance(os.environ, OverlayEnviron):
-            os.environ = OverlayEnviron(os.environ)  # noqa: B003 - same data, new reads
-        _environ_users += 1
-
-
-def uninstall_overlay() -> None:
-    global _environ_users
-    with _environ_lock:
-        _environ_users = max(0, _environ_users - 1)
-        if _environ_users == 0 and isinstance(os.environ, OverlayEnviron):
-            os.environ = os.environ.base  # noqa: B003
-
-
-@contextlib.contextmanager
-def env_overlay(values: Mapping[str, str]) -> Iterator[None]:
-    token = _overlay.set(values)
-    try:
-        yield
-    finally:
-        _overlay.reset(token)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Lambda context
-# ---------------------------------------------------------------------------------------------------------------
-
-
-class LambdaContext:
-    """What the Python Lambda runtime passes as ``context``."""
-
-    def __init__(self, function_name: str, memory_mb: int, timeout_s: float, region: str = REGION) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
-        self.memory_limit_in_mb = memory_mb
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}"
-        self.identity = None
-        self.client_context = None
-        self.tenant_id = None
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-    def __repr__(self) -> str:
-        return f"LambdaContext({self.function_name}, request {self.aws_request_id})"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Functions
-# ---------------------------------------------------------------------------------------------------------------
-
-_import_lock = threading.RLock()
-_instances = itertools.count(1)  # keeps module names unique when several stacks load the same template
-
-
-def _installed(path: Path) -> bool:
-    """Whether ``path`` belongs to an installed distribution (never dropped from ``sys.modules``)."""
-    return "site-packages" in path.parts or "dist-packages" in path.parts or path.is_relative_to(sys.prefix)
+def access_key(logical_id: str) -> str:
+    """The AWS access key a function's process signs with: its own, as each Lambda function has its role's, so
+    moto's side of the stack can tell whose call it is (see ``LocalStack.aws_calls``)."""
+    return f"DEVSTACK{logical_id}"
 
 
 TIMEOUT_SCALE_VARIABLE = "DEVSTACK_TIMEOUT_SCALE"
@@ -178,6 +86,7 @@ class Invocation:
     failed: list[str] = field(default_factory=list)  # SQS message ids left for a retry
     error: str | None = None
     request_id: str = ""
+    init_duration: float = 0.0  # seconds of cold start (a new execution environment) before the handler ran
 
 
 @dataclass
@@ -189,8 +98,135 @@ class EventSource:
     properties: dict[str, Any]
 
 
+
+
+class InvocationError(Exception):
+    """The handler raised (or its environment failed): the remote error's type, message and traceback."""
+
+    def __init__(self, error_type: str, message: str, trace: str = "") -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+        self.traceback = trace
+
+
+def context_fields(function_name: str, memory_mb: int, budget_s: float, region: str = REGION) -> dict[str, Any]:
+    """What the runtime builds the handler's ``context`` from (see ``runtime.LambdaContext``)."""
+    return {
+        "function_name": function_name,
+        "invoked_function_arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}",
+        "memory_limit_in_mb": memory_mb,
+        "aws_request_id": str(uuid.uuid4()),
+        "log_group_name": f"/aws/lambda/{function_name}",
+        "log_stream_name": time.strftime("%Y/%m/%d") + f"/[$LATEST]{uuid.uuid4().hex}",
+        "remaining_ms": int(budget_s * 1000),
+    }
+
+
+class ExecutionEnvironment:
+    """One child process running one function's handler; one invocation at a time."""
+
+    def __init__(self, function: LocalFunction, generation: int) -> None:
+        self.function = function
+        self.generation = generation
+        self.id = uuid.uuid4().hex[:8]
+        self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._ended: dict[str, threading.Event] = {}
+        self.process: subprocess.Popen[bytes] | None = None
+        self._requests: IO[str] | None = None
+        self.killed = False
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None and not self.killed
+
+    def start(self, environment: dict[str, str], init_timeout: float) -> None:
+        """Start the process and wait for its cold start: raises :class:`InvocationError` if the import fails."""
+        to_child, requests_w = os.pipe()
+        replies_r, from_child = os.pipe()
+        env = {**environment, "DEVSTACK_RUNTIME_FDS": f"{to_child},{from_child}"}
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our own runtime, with this interpreter
+                [sys.executable, str(RUNTIME)], env=env, cwd=str(self.function.code_dir), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(to_child, from_child),
+            )  # fmt: skip
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+        self._requests = os.fdopen(requests_w, "w")
+        name = f"devstack-env-{self.function.logical_id}-{self.id}"
+        assert self.process.stdout is not None and self.process.stderr is not None
+        for target, args in ((self._read_replies, (os.fdopen(replies_r, "r"),)),
+                             (self._read_logs, (self.process.stdout, "stdout")),
+                             (self._read_logs, (self.process.stderr, "stderr"))):  # fmt: skip
+            threading.Thread(target=target, args=args, name=name, daemon=True).start()
+        try:
+            ready = self._replies.get(timeout=init_timeout)
+        except queue.Empty:
+            self.kill()
+            message = f"{self.function.logical_id}: the cold start took over {init_timeout:.0f} s"
+            raise FunctionTimeout(message) from None
+        if ready is None or not ready.get("ready"):
+            self.kill()
+            error = (ready or {}).get("error") or {"type": "Runtime.ExitError", "message": "the runtime exited"}
+            raise InvocationError(error["type"], error["message"], error.get("traceback", ""))
+
+    def _read_replies(self, stream: IO[str]) -> None:
+        with stream:
+            for line in stream:
+                self._replies.put(json.loads(line))
+        self._replies.put(None)  # the process is gone
+
+    def _read_logs(self, stream: IO[bytes], name: str) -> None:
+        with stream:
+            for raw in stream:
+                line = raw.decode("utf-8", "replace")
+                if line.startswith("START RequestId: "):
+                    continue
+                if line.startswith("END RequestId: "):
+                    event = self._ended.get(line.split()[2])
+                    if event is not None:
+                        event.set()
+                    continue
+                self.function.log_line(name, line)
+
+    def invoke(self, event: Any, context: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        """Send one invocation; its reply (``{"result": ...}`` or ``{"error": {...}}``) once its logs are in."""
+        assert self._requests is not None
+        request_id = context["aws_request_id"]
+        ended = self._ended[request_id] = threading.Event()
+        try:
+            self._requests.write(json.dumps({"event": event, "context": context}) + "\n")
+            self._requests.flush()
+        except (BrokenPipeError, OSError, TypeError, ValueError) as exc:
+            self.kill()
+            raise InvocationError("Runtime.ExitError", f"could not send the invocation: {exc}") from None
+        try:
+            reply = self._replies.get(timeout=timeout)
+        except queue.Empty:
+            self.kill()  # as Lambda does: the environment goes, the next invocation gets a fresh one
+            raise FunctionTimeout(self.function.timeout_message(timeout or 0.0)) from None
+        finally:
+            self._ended.pop(request_id, None)
+        if reply is None:
+            code = self.process.wait() if self.process else None
+            self.killed = True
+            raise InvocationError("Runtime.ExitError", f"the process exited (status {code}) during the invocation")
+        ended.wait(5)  # the END line follows the flushed logs
+        return reply
+
+    def kill(self) -> None:
+        self.killed = True
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self._requests is not None:
+            with contextlib.suppress(OSError):
+                self._requests.close()
+
+
 class LocalFunction:
-    """An ``AWS::Serverless::Function`` that runs in this process."""
+    """An ``AWS::Serverless::Function``: its configuration and a pool of execution environments."""
 
     def __init__(
         self,
@@ -206,6 +242,7 @@ class LocalFunction:
         region: str = REGION,
         enforce_timeout: bool = True,
         timeout_scale: float = 1.0,
+        max_environments: int = 4,
     ) -> None:
         self.logical_id = logical_id
         self.name = name
@@ -221,6 +258,7 @@ class LocalFunction:
         self.events = events
         self.region = region
         self.enforce_timeout = enforce_timeout
+        self.max_environments = max_environments
         self.runtime_environment: dict[str, str] = {
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
@@ -230,16 +268,27 @@ class LocalFunction:
             "AWS_REGION": region,
             "_HANDLER": handler,
             "LAMBDA_TASK_ROOT": str(code_dir),
+            "DEVSTACK_LAYERS": os.pathsep.join(str(d) for d in layer_dirs),
+            "PYTHONUNBUFFERED": "1",  # log lines as they are written
+            "PYTHONDONTWRITEBYTECODE": "1",
         }
-        self.overlay: dict[str, str] = {}  # set by the runner: runtime variables + this function's conflicting ones
-        self.instance = next(_instances)
+        self.stack_environment: dict[str, str] = {}  # set by the stack: the host's part, AWS endpoint, credentials
+        self.overrides: dict[str, str | None] = {}  # update_environment(): None removes a variable
+        self.generation = 0  # bumped by update_environment(): older environments are retired
         self.import_error: str | None = None
-        self.layer_modules: set[str] = set()  # modules this function's import loaded from its layers
-        self.module: ModuleType | None = None
-        self._callable: Callable[[Any, Any], Any] | None = None
-        self._load_lock = threading.Lock()
+        self.logs: collections.deque[tuple[str, str]] = collections.deque(maxlen=20_000)  # (stream, line)
+        self.log_listeners: list[Callable[[LocalFunction, str, str], None]] = []
+        self.forward_logs = True  # echo the function's stdout/stderr on this process's
         self.on_invoke: Callable[[LocalFunction, bool], None] | None = None  # in-flight accounting (runner)
         self.on_record: Callable[[Invocation], None] | None = None
+        self.cold_starts = 0
+        self._idle: list[ExecutionEnvironment] = []
+        self._all: set[ExecutionEnvironment] = set()
+        self._starting = 0
+        self._pool = threading.Condition()
+        self._stopped = False
+        if not self.module_file.is_file():
+            self.import_error = f"handler module {self.module_file} does not exist"
 
     @property
     def budget(self) -> float:
@@ -256,76 +305,144 @@ class LocalFunction:
             raise ValueError(f"{self.logical_id}: Handler {self.handler!r} is not 'module.function'")
         return self.code_dir.joinpath(*module_path.replace("/", ".").split(".")).with_suffix(".py")
 
-    @property
-    def module_name(self) -> str:
-        stem = self.handler.rpartition(".")[0].replace("/", "_").replace(".", "_")
-        return f"_devstack_fn{self.instance}_{self.logical_id}_{stem}"
+    def timeout_message(self, budget: float) -> str:
+        scaled = ""
+        if self.timeout_scale != 1:
+            scaled = f" (Timeout {self.timeout:g} s x timeout_scale {self.timeout_scale:g})"
+        return (f"{self.logical_id}: Task timed out after {budget:.2f} seconds{scaled}; "
+                "its execution environment was stopped, as on AWS")  # fmt: skip
 
-    def load(self) -> Callable[[Any, Any], Any]:
-        """Import the handler module (once) and return the handler callable."""
-        if self._callable is not None:
-            return self._callable
-        with self._load_lock:
-            if self._callable is None:
-                self._callable = self._import()
-        return self._callable
+    # -- environment ---------------------------------------------------------------------------------------------
 
-    def _import(self) -> Callable[[Any, Any], Any]:
-        path = self.module_file
-        if not path.is_file():
-            raise FileNotFoundError(f"{self.logical_id}: handler module {path} does not exist")
-        func_name = self.handler.rpartition(".")[2]
-        code_dir = str(self.code_dir)
-        with _import_lock, env_overlay(self.overlay):
-            for layer in reversed(self.layer_dirs):
-                if str(layer) not in sys.path:
-                    sys.path.insert(0, str(layer))
-            before = set(sys.modules)
-            sys.path.insert(0, code_dir)
+    def effective_environment(self) -> dict[str, str]:
+        """What ``os.environ`` is in this function's processes."""
+        env = {**self.stack_environment, **self.environment, **self.runtime_environment}
+        for key, value in self.overrides.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    def update_environment(self, values: Mapping[str, str | None]) -> bool:
+        """Change variables like Lambda's UpdateFunctionConfiguration: environments started from now on see the
+        new values, running ones finish their invocation and are retired. ``None`` removes a variable (back to
+        the template's value when it has one: ``None`` over a template variable removes it). Returns whether
+        anything changed (an unchanged configuration keeps its warm environments)."""
+        before = self.effective_environment()
+        self.overrides.update(values)
+        if self.effective_environment() == before:
+            return False
+        with self._pool:
+            self.generation += 1
+            retired, self._idle = self._idle, []
+        for env in retired:
+            self._discard(env)
+        return True
+
+    def reset_environment(self, keys: Mapping[str, Any] | list[str]) -> bool:
+        """Forget overrides of ``keys`` (back to the template's values)."""
+        before = self.effective_environment()
+        for key in keys:
+            self.overrides.pop(key, None)
+        if self.effective_environment() == before:
+            return False
+        with self._pool:
+            self.generation += 1
+            retired, self._idle = self._idle, []
+        for env in retired:
+            self._discard(env)
+        return True
+
+    # -- logs ----------------------------------------------------------------------------------------------------
+
+    def log_line(self, stream: str, line: str) -> None:
+        self.logs.append((stream, line))
+        for listener in list(self.log_listeners):
             try:
-                spec = importlib.util.spec_from_file_location(self.module_name, path)
-                if spec is None or spec.loader is None:
-                    raise ImportError(f"cannot load {path}")
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[self.module_name] = module
-                try:
-                    spec.loader.exec_module(module)
-                except BaseException:
-                    sys.modules.pop(self.module_name, None)
-                    raise
-            finally:
-                with contextlib.suppress(ValueError):
-                    sys.path.remove(code_dir)
-                self._forget_own_modules(before)
-        self.module = module
-        handler = getattr(module, func_name, None)
-        if not callable(handler):
-            raise AttributeError(f"{self.logical_id}: {path} has no callable {func_name!r}")
-        return handler  # type: ignore[no-any-return]
+                listener(self, stream, line)
+            except Exception:
+                log.exception("log listener failed")
+        if self.forward_logs:
+            target = sys.stdout if stream == "stdout" else sys.stderr
+            try:
+                target.write(line)
+                target.flush()
+            except (ValueError, OSError):  # a closed capture (pytest between tests)
+                pass
 
-    def _forget_own_modules(self, before: set[str]) -> None:
-        """Drop modules that came from this function's folder, so other folders get their own same-named ones.
+    # -- pool ----------------------------------------------------------------------------------------------------
 
-        Modules from layers stay (functions share them), but are remembered so the runner can forget them on
-        stop and a later stack in the same process starts from fresh module state (fresh cached clients).
-        """
-        root = self.code_dir.resolve()
-        layers = [d.resolve() for d in self.layer_dirs]
-        for name in set(sys.modules) - before:
-            if name == self.module_name:
-                continue
-            file = getattr(sys.modules.get(name), "__file__", None)
-            if not file:
-                continue
-            path = Path(file).resolve()
-            if any(path.is_relative_to(layer) for layer in layers):
-                self.layer_modules.add(name)
-            elif path.is_relative_to(root) and not _installed(path):
-                del sys.modules[name]
+    @property
+    def environments(self) -> int:
+        """Execution environments alive (idle or busy)."""
+        with self._pool:
+            return len(self._all)
 
-    def invoke(self, event: Any, context: LambdaContext | None = None) -> Any:
-        """Call the handler with ``event`` like Lambda would and return its result (its exception propagates)."""
-        record, result, error = self.run(event, kind="direct", context=context)
+    def _acquire(self) -> tuple[ExecutionEnvironment, float]:
+        """A warm environment, or a new one (cold start); ``(environment, seconds spent starting it)``."""
+        with self._pool:
+            while True:
+                if self._stopped:
+                    raise RuntimeError(f"{self.logical_id}: the stack is stopped")
+                if self._idle:
+                    return self._idle.pop(), 0.0
+                if len(self._all) + self._starting < self.max_environments:
+                    self._starting += 1
+                    generation = self.generation
+                    break
+                self._pool.wait()
+        env = ExecutionEnvironment(self, generation)
+        started = time.perf_counter()
+        try:
+            env.start(self.effective_environment(), max(30.0, INIT_TIMEOUT_S * self.timeout_scale))
+        except BaseException as exc:
+            if isinstance(exc, InvocationError):
+                self.import_error = str(exc)
+            with self._pool:
+                self._starting -= 1
+                self._pool.notify()
+            raise
+        with self._pool:
+            self._starting -= 1
+            self._all.add(env)
+            self.cold_starts += 1
+        self.import_error = None
+        return env, time.perf_counter() - started
+
+    def _release(self, env: ExecutionEnvironment) -> None:
+        with self._pool:
+            if env.alive and env.generation == self.generation and not self._stopped:
+                self._idle.append(env)
+                self._pool.notify()
+                return
+        self._discard(env)
+
+    def _discard(self, env: ExecutionEnvironment) -> None:
+        env.kill()
+        with self._pool:
+            self._all.discard(env)
+            self._pool.notify()
+
+    def stop(self) -> None:
+        """Kill every environment (running invocations fail)."""
+        with self._pool:
+            self._stopped = True
+            everything, self._idle = list(self._all), []
+            self._pool.notify_all()
+        for env in everything:
+            self._discard(env)
+
+    def restart(self) -> None:
+        """Allow new environments again after :meth:`stop`."""
+        with self._pool:
+            self._stopped = False
+
+    # -- invoking ------------------------------------------------------------------------------------------------
+
+    def invoke(self, event: Any) -> Any:
+        """Call the handler with ``event`` like Lambda's Invoke: its result, or :class:`InvocationError`."""
+        record, result, error = self.run(event, kind="direct")
         record.detail = "ok" if error is None else record.error or "failed"
         if self.on_record:
             self.on_record(record)
@@ -333,44 +450,35 @@ class LocalFunction:
             raise error
         return result
 
-    def run(
-        self, event: Any, kind: str = "direct", context: LambdaContext | None = None
-    ) -> tuple[Invocation, Any, BaseException | None]:
+    def run(self, event: Any, kind: str = "direct") -> tuple[Invocation, Any, BaseException | None]:
         """Invoke without raising: ``(record, result, exception)``. The caller fills ``record.detail``."""
-        ctx = context or LambdaContext(self.name, self.memory_mb, self.budget, self.region)
+        context = context_fields(self.name, self.memory_mb, self.budget, self.region)
         record = Invocation(
             function=self.logical_id, kind=kind, started=time.time(), duration=0.0, ok=False,
-            request_id=ctx.aws_request_id,
+            request_id=context["aws_request_id"],
         )  # fmt: skip
         if self.on_invoke:
             self.on_invoke(self, True)
         started = time.perf_counter()
+        env: ExecutionEnvironment | None = None
         try:
-            handler = self.load()
-            started = time.perf_counter()  # an import is a cold start, not part of the handler's duration
-            with env_overlay(self.overlay):
-                result = handler(event, ctx)
+            env, record.init_duration = self._acquire()
+            started = time.perf_counter()  # a cold start is not part of the handler's duration
+            context["remaining_ms"] = int(self.budget * 1000)
+            reply = env.invoke(event, context, self.budget if self.enforce_timeout else None)
             record.duration = time.perf_counter() - started
-            if self.enforce_timeout and record.duration > self.budget:
-                scaled = (
-                    f" (Timeout {self.timeout:g} s x timeout_scale {self.timeout_scale:g})"
-                    if self.timeout_scale != 1.0
-                    else ""
-                )
-                raise FunctionTimeout(
-                    f"{self.logical_id}: Task timed out after {self.budget:.2f} seconds{scaled} "
-                    f"(it ran {record.duration:.2f} s; on AWS this invocation fails)"
-                )
+            if "error" in reply:
+                error = reply["error"]
+                raise InvocationError(error["type"], error["message"], error.get("traceback", ""))
             record.ok = True
-            return record, result, None
-        except (Exception, SystemExit) as exc:
+            return record, reply.get("result"), None
+        except Exception as exc:
             record.duration = record.duration or time.perf_counter() - started
-            record.error = f"{type(exc).__name__}: {exc}"
-            if isinstance(exc, FunctionTimeout):
-                log.error("%s", exc)
-            else:
-                log.error("%s raised:\n%s", self.logical_id, traceback.format_exc().rstrip())
+            record.error = str(exc) if isinstance(exc, InvocationError) else f"{type(exc).__name__}: {exc}"
+            log.error("%s: %s", self.logical_id, record.error)  # the traceback is in the function's log
             return record, None, exc
         finally:
+            if env is not None:
+                self._release(env)
             if self.on_invoke:
                 self.on_invoke(self, False)

@@ -23,11 +23,6 @@ log = logging.getLogger("devstack")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 INTEGRATION_TIMEOUT_S = 29.0  # API Gateway's default integration timeout
 _PARAM = re.compile(r"^\{([^}+]+)(\+?)\}$")
-# On Lambda each invocation has a process of its own. Here every function shares one, and Powertools' REST
-# resolver keeps the event being handled on a class attribute (BaseRouter.current_event) that all resolvers of a
-# process share: two requests handled at once read each other's body and headers (the panel once read a webhook's
-# JSON as its form and refused it). So the API's invocations take turns; queue workers still run side by side.
-_resolver_turn = threading.Lock()
 
 
 @dataclass
@@ -210,8 +205,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             stage=route.stage,
         )
         self._request_id = event["requestContext"]["requestId"]
-        with _resolver_turn:
-            record, result, error = route.function.run(event, kind="api")
+        record, result, error = route.function.run(event, kind="api")
         error_body = json.dumps({"message": "Internal server error"}).encode()
         reply: tuple[int, bytes, list[tuple[str, str]]] = (502, error_body, [])
         # API Gateway's own limit stretches with the function's (timeout_scale): a slow machine is slow for both.

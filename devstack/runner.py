@@ -1,4 +1,5 @@
-"""``LocalStack``: the whole SAM template running in this process against moto in server mode."""
+"""``LocalStack``: the whole SAM template on this machine: moto in server mode, each function in processes of its
+own (see ``functions``), API Gateway, SQS pollers and schedules as threads of this process."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,15 +18,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from devstack.functions import (
-    EventSource,
-    Invocation,
-    LocalFunction,
-    install_overlay,
-    uninstall_overlay,
-)
+from devstack.functions import EventSource, Invocation, LocalFunction, access_key, host_environment
 from devstack.functions import timeout_scale as resolve_timeout_scale
 from devstack.gateway import Gateway, Route
+from devstack.moto_server import AwsCall, MotoServer
 from devstack.pollers import SqsPoller, SqsSource
 from devstack.resources import CreatedResources, QueueInfo, ResourceCreator, TableInfo
 from devstack.schedules import Schedule, ScheduleTimer
@@ -49,6 +45,7 @@ DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 # Where `python -m devstack` leaves the client environment (see LocalStack.write_client_environment).
 CLIENT_ENV_FILE = REPO_ROOT / ".devstack" / "env.json"
 DEFAULT_SQS_CONCURRENCY = 2
+DEFAULT_API_CONCURRENCY = 4  # execution environments an API function may have at once (more requests wait)
 
 
 _atomic_lock = threading.RLock()
@@ -108,6 +105,8 @@ class LocalStack:
         pollers: bool = True,
         api: bool = True,
         reset_moto: bool | None = None,
+        api_concurrency: int = DEFAULT_API_CONCURRENCY,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         """
         :param template: path to the SAM template (default: ``template.yaml`` at the repo root) or a Template.
@@ -129,6 +128,9 @@ class LocalStack:
         :param reset_moto: wipe moto's state before creating the resources. moto keeps its state per *process*
             (every moto server and ``mock_aws`` in this process share it), so by default a stack that starts its
             own server resets it and starts empty; with ``moto_endpoint`` the default is to keep what is there.
+        :param api_concurrency: execution environments each API function may run at once (requests beyond wait).
+        :param environment: variables every function's processes get on top of the template's (e.g. a
+            ``DEVSTACK_PRELOAD`` module); see also :meth:`update_environment`.
         """
         if isinstance(template, Template):
             self.template = template
@@ -150,6 +152,8 @@ class LocalStack:
         self.serve_api = api
         self.reset_moto = reset_moto if reset_moto is not None else moto_endpoint is None
         self.region = REGION
+        self.api_concurrency = api_concurrency
+        self.extra_environment = dict(environment or {})
 
         self.resolver = Resolver(self.template, self.parameters, stack_name=stack_name)
         self.resources = CreatedResources()
@@ -161,7 +165,7 @@ class LocalStack:
         self.listeners: list[Callable[[Invocation], None]] = []  # called after every invocation
         self.env_conflicts: dict[str, dict[str, str]] = {}  # variable -> {function: value}
 
-        self._moto_server: Any = None
+        self._moto_server: MotoServer | None = None
         self._endpoint: str | None = None
         self._gateway: Gateway | None = None
         self._pollers: list[SqsPoller] = []
@@ -171,7 +175,6 @@ class LocalStack:
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
         self._saved_env: dict[str, str | None] = {}
-        self._overlay_installed = False
         self._clients: dict[str, Any] = {}
         self._session: boto3.session.Session | None = None
         self.started = False
@@ -192,20 +195,16 @@ class LocalStack:
         self.started = True
         self._stop.clear()
         try:
+            host = host_environment()  # before the stack's own variables land in os.environ
             self._start_moto()
             self._set_aws_environment()
             if self.reset_moto:
                 self._reset_moto()
             self.resources = ResourceCreator(self.template, self.resolver, self._boto_clients()).create_all()
             self._build_functions()
-            self._install_function_environment()
-            for function in self.functions.values():
-                try:
-                    function.load()
-                except Exception as exc:  # on AWS this is Runtime.ImportModuleError at the first invocation
-                    function.import_error = f"{type(exc).__name__}: {exc}"
-                    log.exception("%s: its handler cannot be imported", function.logical_id)
+            self._install_function_environment(host)
             self._build_event_sources()
+            self._size_pools()
             if self.serve_api:
                 self._gateway = Gateway(self.routes, host=self.api_host, port=self.api_port, record=self._record)
                 self._gateway.start()
@@ -235,6 +234,8 @@ class LocalStack:
         if not self.started:
             return
         self._stop.set()
+        for function in self.functions.values():
+            function.stop()  # running invocations fail; pollers and the gateway then wind down
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
@@ -254,15 +255,6 @@ class LocalStack:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
-        if self._overlay_installed:
-            uninstall_overlay()
-            self._overlay_installed = False
-        # Layer modules hold state made for this stack (boto3 clients bound to this moto endpoint, settings):
-        # forget the ones this stack imported, so a later stack in the same process starts fresh.
-        for function in self.functions.values():
-            for name in function.layer_modules:
-                sys.modules.pop(name, None)
-            sys.modules.pop(function.module_name, None)
         self._clients.clear()
         self.started = False
 
@@ -272,14 +264,11 @@ class LocalStack:
         if self._given_endpoint:
             self._endpoint = self._given_endpoint.rstrip("/")
             return
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
         atomic_dynamodb_writes()
-        self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-        self._moto_server.start()
-        host, port = self._moto_server.get_host_and_port()
-        self._endpoint = f"http://{host}:{port}"
+        keys = {access_key(res.logical_id): res.logical_id for res in self.template.of_type(FUNCTION_TYPE)}
+        self._moto_server = MotoServer(keys.get, port=self.moto_port)
+        self._endpoint = self._moto_server.start()
 
     def _reset_moto(self) -> None:
         import urllib.request
@@ -413,29 +402,33 @@ class LocalStack:
         function.on_record = self._record
         return function
 
-    def _install_function_environment(self) -> None:
-        """Put the union of the functions' variables in ``os.environ``; conflicting ones go to per-function overlays."""
+    def _install_function_environment(self, host: dict[str, str]) -> None:
+        """Give each function its processes' environment, and this process (a client of the stack: tests, tools)
+        the union of the functions' variables, so code run here finds the table, the queues..."""
+        stack_env = {
+            **host,
+            **{k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "ALLOW_LOCAL_API_URLS",
+                                          "AWS_SAM_LOCAL") if k in os.environ},
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            **self.extra_environment,
+        }  # fmt: skip
         values: dict[str, dict[str, str]] = {}
         for function in self.functions.values():
+            function.stack_environment = {**stack_env, "AWS_ACCESS_KEY_ID": access_key(function.logical_id)}
             for key, value in function.environment.items():
                 values.setdefault(key, {})[function.logical_id] = value
         self.env_conflicts = {k: v for k, v in values.items() if len(set(v.values())) > 1}
         for key, by_function in values.items():
             self._set_env(key, next(iter(by_function.values())))
-        for key, by_function in self.env_conflicts.items():
-            log.warning(
-                "functions set %s differently (%s): each sees its own value while it imports and runs; "
-                "outside an invocation (and in threads a handler starts) it is %r",
-                key, ", ".join(f"{f}={v!r}" for f, v in by_function.items()), next(iter(by_function.values())),
-            )  # fmt: skip
+
+    def _size_pools(self) -> None:
+        """At most as many environments per function as its event sources can keep busy at once, plus one for
+        direct invocations and schedules."""
         for function in self.functions.values():
-            function.overlay = {
-                **function.runtime_environment,
-                **{k: v for k, v in function.environment.items() if k in self.env_conflicts},
-            }
-        if self.functions and not self._overlay_installed:
-            install_overlay()
-            self._overlay_installed = True
+            sqs = sum(s.maximum_concurrency for s in self.sqs_sources if s.function is function and s.enabled)
+            api = self.api_concurrency if any(r.function is function for r in self.routes) else 0
+            function.max_environments = sqs + api + 1
 
     # -- event sources -------------------------------------------------------------------------------------------
 
@@ -580,6 +573,26 @@ class LocalStack:
             raise RuntimeError("the stack is not started")
         return self._endpoint
 
+    @contextlib.contextmanager
+    def aws_calls(self) -> Iterator[list[AwsCall]]:
+        """Every AWS call moto answers while inside, as it arrives; ``AwsCall.function`` says whose it is (a
+        function's logical id; ``None`` for this process's own clients)."""
+        if self._moto_server is None:
+            raise RuntimeError("AWS calls are recorded only by a stack that runs its own moto")
+        with self._moto_server.recorder.listening() as calls:
+            yield calls
+
+    def update_environment(self, values: Mapping[str, str | None], functions: Iterable[str] | None = None) -> None:
+        """Change functions' variables (all functions by default), as Lambda's UpdateFunctionConfiguration: new
+        execution environments get the new values; warm ones are retired. ``None`` removes a variable."""
+        for logical_id in functions if functions is not None else list(self.functions):
+            self.function(logical_id).update_environment(values)
+
+    def reset_environment(self, keys: Iterable[str], functions: Iterable[str] | None = None) -> None:
+        """Undo :meth:`update_environment` for ``keys``: the template's values again."""
+        for logical_id in functions if functions is not None else list(self.functions):
+            self.function(logical_id).reset_environment(list(keys))
+
     def function(self, logical_id: str) -> LocalFunction:
         try:
             return self.functions[logical_id]
@@ -718,3 +731,4 @@ def format_invocation(inv: Invocation) -> str:
     if inv.error:
         line += f"  [{inv.error}]"
     return line
+
