@@ -1,31 +1,27 @@
-"""Loading handlers, the Lambda context, per-function environment, schedules fired on demand."""
+"""Loading handlers, the Lambda context, the environment, schedules fired on demand."""
 
 from __future__ import annotations
 
+import json
 import os
-import sys
-from typing import Any
 
 import pytest
+import requests
 
-from devstack import LocalStack
+from devstack import InvocationError, LocalStack
+
+from .logs import logged
 
 
 def test_same_module_name_in_different_folders_loads_independently(stack: LocalStack) -> None:
-    webhook, worker = stack.function("WebhookFunction"), stack.function("WorkerFunction")
-    assert webhook.module is not None and worker.module is not None
-    assert webhook.module is not worker.module
-    assert webhook.module.WHO == "webhook" and worker.module.WHO == "worker"
-    # sibling modules with the same name (helpers.py) stay apart too
-    assert webhook.module.helpers.WHO == "webhook-helpers"
-    assert worker.module.HELPERS == "worker-helpers"
-    # two functions sharing a folder get their own module instances, as in separate Lambda sandboxes
-    echo = stack.function("EchoFunction")
-    assert echo.module is not None and echo.module is not webhook.module
-    assert echo.module.__file__ == webhook.module.__file__
-    # the shared layer module is one module for everyone
-    assert sys.modules["shared_lib"] is webhook.module.shared_lib
-    assert webhook.module.shared_lib.IMPORTED_WITH_TABLE == "devstack-Table"
+    echo = stack.function("EchoFunction").invoke({"queryStringParameters": None})
+    assert json.loads(echo["body"])["who"] == "webhook" and json.loads(echo["body"])["helpers"] == "webhook-helpers"
+    # the worker's folder has its own app.py and helpers.py: its process imports those, not the webhook's
+    worker = stack.function("WorkerFunction").invoke({"whoami": True})
+    assert worker["who"] == "worker" and worker["helpers"] == "worker-helpers"
+    # the layer is on every function's path
+    webhook = requests.post(f"{stack.api_url}/hooks/t", data="x", timeout=30).json()
+    assert webhook["greeting"] == "hello webhook"
 
 
 def test_intrinsics_resolved_into_environment(stack: LocalStack) -> None:
@@ -74,19 +70,20 @@ def test_direct_invoke_and_context(stack: LocalStack) -> None:
     result = stack.function("ScheduledFunction").invoke({"source": "test"})
     assert result["source"] == "test"
     assert stack.invocations[-1].kind == "direct" and stack.invocations[-1].ok
-    with pytest.raises(RuntimeError, match="crash"):
+    with pytest.raises(InvocationError, match="RuntimeError: crash requested") as raised:
         stack.function("WorkerFunction").invoke({"Records": [{"body": "crash", "messageId": "1"}]})
+    assert raised.value.error_type == "RuntimeError" and "raise RuntimeError" in raised.value.traceback
     assert stack.invocations[-1].ok is False
+    assert stack.invocations[-1].error == "RuntimeError: crash requested"
     with pytest.raises(KeyError, match="no function"):
         stack.function("Nope")
 
 
 def test_schedule_fires_on_demand(stack: LocalStack) -> None:
-    fired: list[Any] = stack.function("ScheduledFunction").module.FIRED  # type: ignore[union-attr]
-    before = len(fired)
+    before = len(logged(stack, "ScheduledFunction", "fired"))
     result = stack.fire_schedule("ScheduledFunction")
     assert result["source"] == "aws.events"
-    event = fired[before]
+    event = logged(stack, "ScheduledFunction", "fired")[before]
     assert event["detail-type"] == "Scheduled Event"
     assert event["source"] == "aws.events"
     assert event["account"] == "123456789012" and event["region"] == "us-east-1"
@@ -94,30 +91,30 @@ def test_schedule_fires_on_demand(stack: LocalStack) -> None:
     assert event["resources"] == ["arn:aws:events:us-east-1:123456789012:rule/devstack-ScheduledFunctionEvery5"]
     assert event["time"].endswith("Z")
     stack.fire_schedule("ScheduledFunction", event_name="Nightly")
-    assert fired[-1] == {"job": "nightly"}  # the event's Input
+    assert logged(stack, "ScheduledFunction", "fired")[-1] == {"job": "nightly"}  # the event's Input
     assert [s.expression for s in stack.schedules] == ["rate(5 minutes)", "cron(0 3 * * ? *)"]
     assert stack.invocations[-1].kind == "schedule"
     with pytest.raises(KeyError):
         stack.fire_schedule("WorkerFunction")
 
 
-def test_per_function_environment_overlay(stack: LocalStack) -> None:
+def test_this_process_gets_the_stacks_client_environment(stack: LocalStack) -> None:
     assert "POWERTOOLS_SERVICE_NAME" in stack.env_conflicts
-    worker = stack.function("WorkerFunction")
-    assert worker.module is not None and worker.module.SERVICE_AT_IMPORT == "worker"
-    assert stack.function("EchoFunction").overlay["POWERTOOLS_SERVICE_NAME"] == "fixture"
-    assert stack.function("EchoFunction").overlay["AWS_LAMBDA_FUNCTION_NAME"] == "devstack-EchoFunction"
     assert os.environ["AWS_ENDPOINT_URL"] == stack.moto_endpoint
+    assert os.environ["TABLE_NAME"] == "devstack-Table"
     assert os.getenv("AWS_SAM_LOCAL") == "true"
 
 
 def test_the_lambda_context_counts_down_the_functions_timeout_as_time_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers decide what to start from get_remaining_time_in_millis: locally it must run out as on AWS."""
-    from devstack import functions
+    from devstack import runtime
+    from devstack.functions import context_fields
 
     now = [1000.0]
-    monkeypatch.setattr(functions.time, "monotonic", lambda: now[0])
-    context = functions.LambdaContext("fn", 256, timeout_s=30)
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: now[0])
+    context = runtime.LambdaContext(context_fields("fn", 256, budget_s=30))
+    assert context.function_name == "fn" and context.memory_limit_in_mb == 256
+    assert context.invoked_function_arn == "arn:aws:lambda:us-east-1:123456789012:function:fn"
     assert context.get_remaining_time_in_millis() == 30_000
     now[0] += 12.5
     assert context.get_remaining_time_in_millis() == 17_500

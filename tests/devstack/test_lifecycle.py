@@ -33,13 +33,16 @@ def test_stop_restores_environment_and_threads() -> None:
         assert os.environ["AWS_ENDPOINT_URL"] == stack.moto_endpoint
         assert os.environ["TABLE_NAME"] == "devstack-Table"
         assert _devstack_threads()
-        module_name = stack.function("WorkerFunction").module_name
-        assert module_name in sys.modules
+        pid = int(requests.get(f"{stack.api_url}/slow?pid=1", timeout=30).text)
+        assert stack.function("SlowFunction").environments == 1
     assert dict(os.environ) == before_env
     assert type(os.environ).__name__ == "_Environ"
     assert _devstack_threads() == []
-    assert module_name not in sys.modules
-    assert "shared_lib" not in sys.modules and "shared_lib" not in before_modules
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the functions' processes are gone
+    fixtures = str(BASIC_TEMPLATE.parent)
+    came = [m for m in set(sys.modules) - before_modules if fixtures in str(getattr(sys.modules[m], "__file__", ""))]
+    assert came == [] and "shared_lib" not in sys.modules  # no function code ever ran in this process
     stack.stop()  # idempotent
 
 

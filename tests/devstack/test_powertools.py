@@ -14,6 +14,8 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventMo
 from devstack import LocalStack
 from devstack.events import api_gateway_event, scheduled_event, sqs_event
 
+from .logs import logged
+
 
 def test_events_validate_against_powertools_models() -> None:
     api = api_gateway_event(
@@ -64,7 +66,6 @@ def test_powertools_batch_processor_partial_failures(stack: LocalStack) -> None:
             {"Id": "2", "MessageBody": json.dumps({"id": bad, "fail": True})},
         ],
     )
-    handled: list[str] = stack.function("PowertoolsWorkerFunction").module.HANDLED  # type: ignore[union-attr]
     # PtQueue has no DLQ: the failing message keeps coming back (retry compression is 0 s), the good one never
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -72,14 +73,16 @@ def test_powertools_batch_processor_partial_failures(stack: LocalStack) -> None:
         if len(runs) >= 2:
             break
         time.sleep(0.05)
+    handled = [line.get("handled") for line in logged(stack, "PowertoolsWorkerFunction")]
     assert handled.count(good) == 1
     assert len(runs) >= 2 and all(r.ok is False and r.failed for r in runs)
     stack.client("sqs").purge_queue(QueueUrl=stack.queue_url("PtQueue"))
 
 
 def test_concurrent_requests_each_see_their_own_event(stack: LocalStack) -> None:
-    # Powertools keeps the current event on a class attribute (BaseRouter.current_event): in one process, a
-    # request arriving while another is handled replaced it, and the panel read a webhook's body as its form.
+    # Powertools keeps the current event on a class attribute (BaseRouter.current_event), and the logger's keys on
+    # the logger: in one process, a request arriving while another was handled replaced them (the panel once read a
+    # webhook's body as its form). Each environment handles one request at a time, as on Lambda.
     import threading
 
     answers: dict[str, Any] = {}
@@ -97,3 +100,10 @@ def test_concurrent_requests_each_see_their_own_event(stack: LocalStack) -> None
     thread.join(30)
     slow_answer = answers["slow"]
     assert slow_answer["order_id"] == "slow" and "mine" in slow_answer["raw"], slow_answer
+    # every log line of a request carries that request's own keys, not those of a request handled meanwhile
+    lines = [line for line in logged(stack, "PowertoolsApiFunction") if line.get("message") in ("order", "order done")]
+    by_request: dict[str, set[str]] = {}
+    for line in lines:
+        by_request.setdefault(line["function_request_id"], set()).add(line["order"])
+    assert len(by_request) >= 4 and all(len(orders) == 1 for orders in by_request.values()), by_request
+    assert any(orders == {"slow"} for orders in by_request.values())

@@ -9,15 +9,19 @@ from typing import Any
 
 from devstack import LocalStack
 
+from .logs import logged
 
-def _worker(stack: LocalStack) -> Any:
-    module = stack.function("WorkerFunction").module
-    assert module is not None
-    return module
+
+def _events(stack: LocalStack) -> list[dict[str, Any]]:
+    return logged(stack, "WorkerFunction", "event")  # type: ignore[no-any-return]
+
+
+def _processed(stack: LocalStack) -> list[str]:
+    return logged(stack, "WorkerFunction", "processed")  # type: ignore[no-any-return]
 
 
 def _records_for(stack: LocalStack, body: str) -> list[dict[str, Any]]:
-    return [r for e in _worker(stack).EVENTS for r in e["Records"] if r["body"] == body]
+    return [r for e in _events(stack) for r in e["Records"] if r["body"] == body]
 
 
 def _dlq_bodies(stack: LocalStack, logical_id: str) -> list[str]:
@@ -53,7 +57,7 @@ def test_sqs_event_shape(stack: LocalStack) -> None:
         "stringValue": "s1", "stringListValues": [], "binaryListValues": [], "dataType": "String",
     }  # fmt: skip
     assert base64.b64decode(record["messageAttributes"]["blob"]["binaryValue"]) == b"\x01\x02"
-    assert body in _worker(stack).PROCESSED
+    assert body in _processed(stack)
 
 
 def test_partial_batch_failure_deletes_only_successes(stack: LocalStack) -> None:
@@ -65,7 +69,7 @@ def test_partial_batch_failure_deletes_only_successes(stack: LocalStack) -> None
         Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)],
     )
     assert stack.drain(timeout=60)
-    processed = _worker(stack).PROCESSED
+    processed = _processed(stack)
     assert processed.count(f"ok-{tag}-1") == 1 and processed.count(f"ok-{tag}-2") == 1  # never re-run
     # the failing message was retried (receive count grows) and then dead-lettered after maxReceiveCount=2
     counts = [r["attributes"]["ApproximateReceiveCount"] for r in _records_for(stack, f"fail-{tag}")]
@@ -91,7 +95,7 @@ def test_fifo_queue_without_partial_failures(stack: LocalStack) -> None:
     for i in range(3):
         sqs.send_message(QueueUrl=stack.queue_url("OrderQueue"), MessageBody=f"order-{tag}-{i}", MessageGroupId="g1")
     assert stack.drain(timeout=60)
-    records = [r for e in _worker(stack).EVENTS for r in e["Records"] if r["body"].startswith(f"order-{tag}")]
+    records = [r for e in _events(stack) for r in e["Records"] if r["body"].startswith(f"order-{tag}")]
     assert [r["body"] for r in records] == [f"order-{tag}-{i}" for i in range(3)]
     assert records[0]["attributes"]["MessageGroupId"] == "g1"
     assert "MessageDeduplicationId" in records[0]["attributes"]
@@ -118,6 +122,6 @@ def test_http_to_queue_to_worker_and_drain(stack: LocalStack) -> None:
         assert response.status_code == 202
     assert stack.drain(timeout=60)
     assert stack.in_flight == 0
-    assert sorted(b for b in _worker(stack).PROCESSED if b.startswith(f"e2e-{tag}")) == sorted(
+    assert sorted(b for b in _processed(stack) if b.startswith(f"e2e-{tag}")) == sorted(
         f"e2e-{tag}-{i}" for i in range(12)
     )

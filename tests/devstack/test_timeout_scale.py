@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,25 +23,36 @@ def handler(event, context):
 """
 
 
-def sleeper(tmp_path: Path, timeout: float, scale: float) -> LocalFunction:
+@pytest.fixture
+def sleeper(tmp_path: Path) -> Iterator[Callable[[float, float], LocalFunction]]:
     (tmp_path / "app.py").write_text(HANDLER)
-    return LocalFunction(logical_id="Sleeper", name="devstack-Sleeper", handler="app.handler", code_dir=tmp_path,
-                         layer_dirs=[], timeout=timeout, memory_mb=128, environment={}, events=[],
-                         timeout_scale=scale)  # fmt: skip
+    made: list[LocalFunction] = []
+
+    def make(timeout: float, scale: float) -> LocalFunction:
+        made.append(LocalFunction(logical_id="Sleeper", name="devstack-Sleeper", handler="app.handler",
+                                  code_dir=tmp_path, layer_dirs=[], timeout=timeout, memory_mb=128, environment={},
+                                  events=[], timeout_scale=scale))  # fmt: skip
+        return made[-1]
+
+    yield make
+    for function in made:
+        function.stop()
 
 
-def test_the_scale_stretches_the_enforced_timeout_and_the_remaining_time(tmp_path: Path) -> None:
+def test_the_scale_stretches_the_enforced_timeout_and_the_remaining_time(
+    sleeper: Callable[[float, float], LocalFunction],
+) -> None:
     # 1.5 s is over a 1 s Timeout, and well inside 5 x 1 s even on a busy machine
-    result = sleeper(tmp_path, timeout=1, scale=5).invoke({"sleep": 1.5})
+    result = sleeper(1, 5).invoke({"sleep": 1.5})
     assert 1000 < result["at_start"] <= 5000  # the context counts down from the stretched budget...
     assert result["at_end"] <= result["at_start"] - 1500  # ...on the wall clock
     with pytest.raises(FunctionTimeout, match="timeout_scale 5"):
-        sleeper(tmp_path, timeout=0.2, scale=5).invoke({"sleep": 1.2})  # over 5 x 0.2 s: still enforced
+        sleeper(0.2, 5).invoke({"sleep": 1.2})  # over 5 x 0.2 s: still enforced
 
 
-def test_without_a_scale_the_timeout_is_the_templates(tmp_path: Path) -> None:
+def test_without_a_scale_the_timeout_is_the_templates(sleeper: Callable[[float, float], LocalFunction]) -> None:
     with pytest.raises(FunctionTimeout):
-        sleeper(tmp_path, timeout=1, scale=1).invoke({"sleep": 1.5})
+        sleeper(1, 1).invoke({"sleep": 1.5})
 
 
 def test_the_scale_comes_from_the_stack_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
