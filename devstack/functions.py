@@ -333,11 +333,7 @@ class LocalFunction:
         self.overrides.update(values)
         if self.effective_environment() == before:
             return False
-        with self._pool:
-            self.generation += 1
-            retired, self._idle = self._idle, []
-        for env in retired:
-            self._discard(env)
+        self.retire()
         return True
 
     def reset_environment(self, keys: Mapping[str, Any] | list[str]) -> bool:
@@ -347,12 +343,17 @@ class LocalFunction:
             self.overrides.pop(key, None)
         if self.effective_environment() == before:
             return False
+        self.retire()
+        return True
+
+    def retire(self) -> None:
+        """Retire every environment (idle ones now, busy ones when their invocation ends): the next invocation is
+        a cold start. Lambda does this on any configuration change."""
         with self._pool:
             self.generation += 1
             retired, self._idle = self._idle, []
         for env in retired:
             self._discard(env)
-        return True
 
     # -- logs ----------------------------------------------------------------------------------------------------
 

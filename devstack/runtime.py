@@ -8,8 +8,9 @@ Lambda where the runtime's bootstrap is not the function's code. The parent give
   ``_HANDLER`` and ``LAMBDA_TASK_ROOT`` say what to import, ``DEVSTACK_LAYERS`` (os.pathsep) where layers are;
 - ``DEVSTACK_RUNTIME_FDS="<requests>,<replies>"``: two pipes, one JSON document per line, like Lambda's Runtime
   API (next invocation / response / error). The function's stdout and stderr are its logs.
-- ``DEVSTACK_PRELOAD`` (optional): a module imported before the handler, the way ``AWS_LAMBDA_EXEC_WRAPPER`` or an
-  extension wraps a runtime (tests use it to inject faults; nothing in the product knows about it).
+- ``DEVSTACK_PRELOAD`` (optional): a Python file (or an importable module) run before the handler is imported, the
+  way ``AWS_LAMBDA_EXEC_WRAPPER`` or an extension wraps a runtime (the e2e tests use it to inject faults; nothing in
+  the product knows about it).
 
 Each invocation is framed in the logs by ``START RequestId: ...`` and ``END RequestId: ...`` lines, as in
 CloudWatch; the parent reads up to ``END`` before it hands the result back, so the logs of an invocation are all
@@ -19,7 +20,9 @@ there when its caller continues.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
+import logging
 import os
 import sys
 import time
@@ -55,10 +58,26 @@ def _error(exc: BaseException, kind: str | None = None) -> dict[str, Any]:
             "traceback": "".join(traceback.format_exception(exc)).rstrip()}  # fmt: skip
 
 
+def _root_logging() -> None:
+    """What Lambda's Python runtime does before the import: a root handler writing to the log (stdout), at
+    ``AWS_LAMBDA_LOG_LEVEL`` when set (the function's log level control)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(name)s\t%(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    if level:
+        root.setLevel(level.upper())
+
+
 def _load() -> Any:
     module_path, _, name = os.environ["_HANDLER"].rpartition(".")
     preload = os.environ.get("DEVSTACK_PRELOAD")
-    if preload:
+    if preload and preload.endswith(".py"):
+        spec = importlib.util.spec_from_file_location("devstack_preload", preload)
+        assert spec is not None and spec.loader is not None, preload
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    elif preload:
         importlib.import_module(preload)
     module = importlib.import_module(module_path.replace("/", "."))
     handler = getattr(module, name, None)
@@ -80,6 +99,7 @@ def main() -> None:
         replies.write(json.dumps(message) + "\n")
         replies.flush()
 
+    _root_logging()
     try:
         handler = _load()
     except BaseException as exc:  # Lambda reports Runtime.ImportModuleError (or the handler's init error)

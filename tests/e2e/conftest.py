@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from devstack import LocalStack
 from devstack.demo import DemoShop, connect_demo_shop
 from sandboxes.bsale import BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox
+from tests.e2e import faults
 
 _shop_numbers = itertools.count(1)
 TIMEOUT_SCALE = 3.0  # see `stack`
@@ -53,12 +56,20 @@ class SettlingStack(LocalStack):
 
 
 @pytest.fixture(scope="session")
-def stack(sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Iterator[LocalStack]:
+def stack_faults(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where tests arm the faults the functions' processes apply (tests/e2e/preload.py)."""
+    return tmp_path_factory.mktemp("faults")
+
+
+@pytest.fixture(scope="session")
+def stack(sandboxes: tuple[BsaleSandbox, JumpsellerSandbox], stack_faults: Path) -> Iterator[LocalStack]:
     # Failed messages come back after 1 s instead of the queue's 180 s, so retries and dead-lettering
     # happen within a test. Each function gets TIMEOUT_SCALE times its Timeout (enforced and as remaining time):
     # a shared 2-core box running the sandboxes, moto and every function is slower than Lambda, and beside
     # another CPU-heavy process a 5 s webhook ran 14 s. Everything else is as the template declares.
-    settling = SettlingStack(retry_visibility_seconds=1, schedules=False, timeout_scale=TIMEOUT_SCALE)
+    # Each function's process runs tests/e2e/preload.py first: short client back-offs, crashes the tests arm.
+    settling = SettlingStack(retry_visibility_seconds=1, schedules=False, timeout_scale=TIMEOUT_SCALE,
+                             environment=faults.environment(stack_faults))
     settling.sandboxes = sandboxes
     with settling as running:
         aws.reset()
@@ -68,8 +79,53 @@ def stack(sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Iterator[LocalSt
 
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The clients' in-invocation back-off is seconds long on AWS; shorten it so tests stay fast.
-    monkeypatch.setattr(ApiSession, "max_backoff", 0.05)
+    # The clients' in-invocation back-off is seconds long on AWS; shorten it so tests stay fast: here, for the
+    # product code a test runs itself (the functions' processes get it from preload.py).
+    monkeypatch.setattr(ApiSession, "max_backoff", float(faults.MAX_BACKOFF))
+
+
+@pytest.fixture
+def function_env(stack: LocalStack) -> Iterator[Callable[..., None]]:
+    """``function_env({NAME: value or None}, functions=None)``: change variables of the stack's functions (all, or
+    those named), as Lambda's UpdateFunctionConfiguration does (their next environments start with them), and of
+    this process alike (the product code a test runs itself); both are restored after the test."""
+    saved: dict[str, str | None] = {}
+    changed: list[tuple[list[str], list[str] | None]] = []
+
+    def change(values: dict[str, str | None], functions: list[str] | None = None) -> None:
+        for key, value in values.items():
+            saved.setdefault(key, os.environ.get(key))
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        stack.update_environment(values, functions)
+        changed.append((list(values), functions))
+        settings.cache_clear()
+
+    yield change
+    for keys, functions in changed:
+        stack.reset_environment(keys, functions)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    settings.cache_clear()
+
+
+@pytest.fixture
+def crash_at(stack_faults: Path) -> Iterator[Callable[[str], faults.Crash]]:
+    """``crash_at(step)``: the next function process that reaches that order step dies there, once."""
+    armed: list[faults.Crash] = []
+
+    def arm(step: str) -> faults.Crash:
+        armed.append(faults.Crash(stack_faults, step))
+        return armed[-1]
+
+    yield arm
+    for crash in armed:
+        crash.disarm()
 
 
 @pytest.fixture
@@ -98,8 +154,8 @@ def new_shop(
                                  options=options)
 
     yield connect
-    for faults in (bsale.faults, jumpseller.faults):
-        faults.clear()
+    for sandbox_faults in (bsale.faults, jumpseller.faults):
+        sandbox_faults.clear()
     bsale.notifications_enabled = True
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets as random_secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -44,10 +44,14 @@ def panel_app(
 ) -> Iterator[PanelApp]:
     from bridge.shops import app as app_config
 
-    for key, value in {"JUMPSELLER_ACCOUNTS_URL": jumpseller.url, "JUMPSELLER_API_URL": f"{jumpseller.url}/v1",
-                       "BSALE_API_URL": bsale.url, "BSALE_CREDENTIAL_URL": bsale.url}.items():
+    urls = {"JUMPSELLER_ACCOUNTS_URL": jumpseller.url, "JUMPSELLER_API_URL": f"{jumpseller.url}/v1",
+            "BSALE_API_URL": bsale.url, "BSALE_CREDENTIAL_URL": bsale.url}
+    for key, value in urls.items():
         monkeypatch.setenv(key, value)
     settings.cache_clear()
+    # The functions too, for the rest of the session: the sandboxes are the session's, so after the first test
+    # this changes nothing and the warm environments stay (a change would retire them: cold starts).
+    stack.update_environment(urls)
     # One app registration and one session key per stack, as in a deployment. A new key per test made the warm
     # panel functions (which cache the credentials for minutes) refuse the next test's sessions and forms.
     registered = _registrations.get(stack.api_url)
@@ -62,15 +66,11 @@ def panel_app(
 
 
 @pytest.fixture
-def facto_panel(panel_app: PanelApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[FactoSandbox]:
+def facto_panel(panel_app: PanelApp, function_env: Callable[..., None]) -> Iterator[FactoSandbox]:
     """The Facto sandbox, as the Facto endpoint of the shops the panel connects."""
-    from bridge.settings import settings
-
     with FactoSandbox() as sandbox:
-        monkeypatch.setenv("FACTO_URL", f"{sandbox.url}/documento.php")
-        settings.cache_clear()
+        function_env({"FACTO_URL": f"{sandbox.url}/documento.php"})
         yield sandbox
-    settings.cache_clear()
 
 
 _numbers = iter(range(1, 10_000))

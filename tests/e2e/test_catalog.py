@@ -7,7 +7,6 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from bridge.settings import settings
 from bridge.store import jobs, links
 from bridge.sync.jobs import request
 from devstack import LocalStack
@@ -216,19 +215,14 @@ def test_reconcile_fixes_drift_no_webhook_reported_and_writes_nothing_else(
 
 
 def test_reconcile_resumes_across_slices(
-    shop: DemoShop, stack: LocalStack, bsale: BsaleSandbox, monkeypatch: pytest.MonkeyPatch
+    shop: DemoShop, stack: LocalStack, bsale: BsaleSandbox, function_env: Callable[..., None]
 ) -> None:
     run_job(stack, shop, "manual", mode="link")
     bsale.notifications_enabled = False
     shop.bsale.set_stock(shop.variant_id("POL-S"), shop.office_id, 2)
     # Each slice may only do about one page before handing over
-    monkeypatch.setenv("SYNC_BUDGET_SECONDS", "0")
-    settings.cache_clear()
-    try:
-        result = run_job(stack, shop, "reconcile")
-    finally:
-        monkeypatch.delenv("SYNC_BUDGET_SECONDS")
-        settings.cache_clear()
+    function_env({"SYNC_BUDGET_SECONDS": "0"}, ["SyncWorkerFunction"])
+    result = run_job(stack, shop, "reconcile")
     record = jobs.get(shop.code, "reconcile") or {}
     assert int(record.get("slices", 0)) >= 3
     assert shop.jumpseller_stock("POL-S") == 2 and result["fixed"] >= 1

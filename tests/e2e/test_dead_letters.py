@@ -291,18 +291,16 @@ def test_a_queue_that_is_not_configured_is_refused_by_name(admin: Admin) -> None
 
 # ------------------------------------------------------------------------------------------- bounded deferrals
 
+WORKERS = ["BsaleWorkerFunction", "JumpsellerOrderWorkerFunction", "SyncWorkerFunction"]
+
 @pytest.fixture
-def deferral_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
-    """DEFERRAL_LIMITS for the workers of the running stack (they read settings from this process)."""
-    from bridge.settings import settings
+def deferral_limits(function_env: Callable[..., None]) -> Callable[[str], None]:
+    """DEFERRAL_LIMITS for the workers of the running stack (as a configuration change: new environments)."""
 
     def set_limits(value: str) -> None:
-        monkeypatch.setenv("DEFERRAL_LIMITS", value)
-        settings.cache_clear()
+        function_env({"DEFERRAL_LIMITS": value}, WORKERS)
 
-    yield set_limits
-    monkeypatch.delenv("DEFERRAL_LIMITS", raising=False)
-    settings.cache_clear()
+    return set_limits
 
 
 def test_a_jumpseller_answering_429_for_good_ends_in_the_dead_letters_with_its_reason(

@@ -16,15 +16,26 @@ import pytest
 from bridge import secrets
 from bridge.models.order_record import OrderState
 from bridge.observability import QUIET_LIBRARIES, logger
+from devstack import LocalFunction, LocalStack
 from tests.e2e.test_orders import FACTURA, FACTURA_BILLING, OrderShop, order_shop  # noqa: F401 - the fixture
 
 EMAIL = "compras.ferreteria@example.cl"
 
 
 @pytest.fixture
-def everything_at_debug() -> Iterator[tuple[io.StringIO, io.StringIO]]:
-    """The root logger and the bridge's Logger at DEBUG, as a Lambda with LOG_LEVEL DEBUG runs; what each writes."""
+def everything_at_debug(stack: LocalStack, function_env: Callable[..., None]
+                        ) -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    """The root logger and the bridge's Logger at DEBUG, as a Lambda with LOG_LEVEL DEBUG runs; what each writes:
+    in the functions' processes (their log level controls, their whole stdout and stderr) and in this one."""
     plain, structured = io.StringIO(), io.StringIO()
+    function_env({"POWERTOOLS_LOG_LEVEL": "DEBUG", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"})  # new environments, cold caches
+
+    def functions_log(function: LocalFunction, stream: str, line: str) -> None:
+        (structured if line.startswith("{") else plain).write(line)
+
+    functions = list(stack.functions.values())
+    for function in functions:
+        function.log_listeners.append(functions_log)
     root_handler = logging.StreamHandler(plain)
     root_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))  # tracebacks too
     ours = logging.getLogger(logger.name)
@@ -40,6 +51,8 @@ def everything_at_debug() -> Iterator[tuple[io.StringIO, io.StringIO]]:
     try:
         yield plain, structured
     finally:
+        for function in functions:
+            function.log_listeners.remove(functions_log)
         root.removeHandler(root_handler)
         ours.removeHandler(ours_handler)
         root.setLevel(saved[0])
@@ -63,7 +76,7 @@ def test_no_secret_or_personal_data_in_any_log_line_at_debug(
     shop.settled(order_id, OrderState.CREATED)
 
     text = plain.getvalue() + structured.getvalue()
-    assert "\nDEBUG " in plain.getvalue() and logger.isEnabledFor(logging.DEBUG), "not listening at DEBUG"
+    assert "[DEBUG]\t" in plain.getvalue() and '"level":"DEBUG"' in structured.getvalue(), "not listening at DEBUG"
     assert f'"subject":"stock {variant}"' in text and f'"order":{order_id}' in text, "the work was not logged"
     for name in QUIET_LIBRARIES:  # their DEBUG dumps bodies; whatever they still say is scrubbed
         assert logging.getLogger(name).getEffectiveLevel() >= logging.INFO

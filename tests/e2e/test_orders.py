@@ -30,6 +30,7 @@ from devstack.demo import DemoShop, connect_demo_shop
 from sandboxes.bsale import BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox, sign
 from tests.e2e.conftest import eventually
+from tests.e2e.faults import Crash
 
 S = OrderState
 _numbers = itertools.count(1)
@@ -304,18 +305,11 @@ def test_ten_concurrent_duplicate_order_paid_deliveries_make_one_document(
 
 
 def test_a_crash_after_bsale_made_the_document_makes_no_second_one(
-    order_shop: Callable[..., OrderShop], monkeypatch: pytest.MonkeyPatch
+    order_shop: Callable[..., OrderShop], crash_at: Callable[[str], Crash]
 ) -> None:
     shop = order_shop()
     order_id = shop.order([("POL-M", 1)])
-    crashed: list[str] = []
-
-    def die_once(step: str) -> None:
-        if step == "document_posted" and not crashed:
-            crashed.append(step)
-            raise RuntimeError("worker died after Bsale answered, before the record was saved")
-
-    monkeypatch.setattr(protocol, "checkpoint", die_once)
+    crashed = crash_at("document_posted")  # the worker dies after Bsale answered, before the record was saved
     shop.pay(order_id)
     record = shop.settled(order_id, S.CREATED)
     assert crashed

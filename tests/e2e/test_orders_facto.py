@@ -29,6 +29,7 @@ from sandboxes.bsale import BsaleSandbox
 from sandboxes.facto import Emitted, FactoSandbox
 from sandboxes.jumpseller import JumpsellerSandbox, sign
 from tests.e2e.conftest import eventually
+from tests.e2e.faults import Crash
 
 S = OrderState
 _numbers = itertools.count(1)
@@ -249,19 +250,10 @@ def test_status_2_is_a_draft_never_emitted_again(facto_shop: Callable[..., Shop]
 
 
 def test_a_worker_killed_right_after_facto_answered_never_emits_again(
-        facto_shop: Callable[..., Shop], monkeypatch: pytest.MonkeyPatch) -> None:
-    from bridge.orders import protocol
-
+        facto_shop: Callable[..., Shop], crash_at: Callable[[str], Crash]) -> None:
     shop = facto_shop()
     order_id = shop.order([("POL-S", 1)])
-    crashed: list[str] = []
-
-    def die_once(step: str) -> None:
-        if step == "facto_emitted" and not crashed:
-            crashed.append(step)
-            raise RuntimeError("worker died after Facto answered, before the record was saved")
-
-    monkeypatch.setattr(protocol, "checkpoint", die_once)
+    crashed = crash_at("facto_emitted")  # the worker dies after Facto answered, before the record was saved
     shop.shop.store.pay_order(order_id)
     record = shop.settled(order_id, S.NEEDS_MANUAL, timeout=40)  # SQS brings the message back: it stops there
     assert crashed and record.error is not None and record.error.code == "facto_unknown"

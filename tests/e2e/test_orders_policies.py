@@ -48,10 +48,7 @@ def invoke(stack: LocalStack, shop: OrderShop, event: str, body: dict[str, Any])
     # pass: a worker that finds the quota spent defers the event (tested elsewhere), and this test is about IAM.
     assert stack.drain(60)
     time.sleep(1.1)
-    from bridge import secrets
-
-    secrets.parameters.clear_caches()  # force a real SSM read inside the function
-    with recorded_calls() as calls:
+    with recorded_calls(stack, FUNCTION) as calls:  # a cold start: a real SSM read inside the function
         result = stack.function(FUNCTION).invoke({"Records": [record]})
     assert result == {"batchItemFailures": []}, result
     return actions(calls)
@@ -59,15 +56,12 @@ def invoke(stack: LocalStack, shop: OrderShop, event: str, body: dict[str, Any])
 
 def test_the_order_worker_is_allowed_every_call_it_makes(order_shop: Callable[..., OrderShop],
                                                           stack: LocalStack) -> None:
-    from bridge import secrets
-
     shop = order_shop()
     order_id = shop.order([("POL-S", 1)])  # order_pending_payment already went through the stack
     assert held.held_by_sku(shop.code) == {"POL-S": 1}
     pending = shop.body(order_id)
     paid = {"order": {**pending["order"], "status_enum": "paid", "status": "Paid"}}
     canceled = {"order": {**pending["order"], "status_enum": "canceled", "status": "Canceled"}}
-    secrets.parameters.clear_caches()  # force a real SSM read inside the function
     made: list[tuple[str, str]] = []
     for event, body in (("order_pending_payment", pending), ("order_paid", paid), ("order_canceled", canceled)):
         made += invoke(stack, shop, event, body)

@@ -9,28 +9,16 @@ import pytest
 
 from admin import main as admin
 from bridge.models.order_record import OrderState
-from bridge.orders import protocol
 from bridge.store import held
 from tests.e2e import test_orders
 from tests.e2e.conftest import eventually
+from tests.e2e.faults import Crash
 from tests.e2e.test_orders import OrderShop
 
 # The order fixtures live with the document tests.
 order_shop = test_orders.order_shop
 
 S = OrderState
-
-
-def die_once(monkeypatch: pytest.MonkeyPatch, step: str) -> list[str]:
-    crashed: list[str] = []
-
-    def checkpoint(at: str) -> None:
-        if at == step and not crashed:
-            crashed.append(at)
-            raise RuntimeError(f"worker died right after {at}")
-
-    monkeypatch.setattr(protocol, "checkpoint", checkpoint)
-    return crashed
 
 
 # ------------------------------------------------------------------------------------------------ held stock (F6)
@@ -101,12 +89,12 @@ def test_events_out_of_order_change_nothing_beyond_the_first_correct_effect(
 
 
 def test_documents_off_a_paid_order_is_one_stock_consumption_even_across_a_crash(
-    order_shop: Callable[..., OrderShop], monkeypatch: pytest.MonkeyPatch
+    order_shop: Callable[..., OrderShop], crash_at: Callable[[str], Crash]
 ) -> None:
     shop = order_shop(documents=False)
     order_id = shop.order([("POL-S", 2), ("TAZA-1", 1)])
     before = (shop.stock("POL-S"), shop.stock("TAZA-1"))
-    crashed = die_once(monkeypatch, "consumption_posted")
+    crashed = crash_at("consumption_posted")
     shop.pay(order_id)
     record = shop.settled(order_id, S.CONSUMED)
     assert crashed  # the first attempt died after Bsale made the consumption
@@ -122,7 +110,7 @@ def test_documents_off_a_paid_order_is_one_stock_consumption_even_across_a_crash
 
 
 def test_canceled_after_its_document_gets_one_credit_note_for_all_lines(
-    order_shop: Callable[..., OrderShop], monkeypatch: pytest.MonkeyPatch
+    order_shop: Callable[..., OrderShop], crash_at: Callable[[str], Crash]
 ) -> None:
     shop = order_shop()
     order_id = shop.order([("POL-S", 2), ("TAZA-1", 1)], shipping=2990)
@@ -130,7 +118,7 @@ def test_canceled_after_its_document_gets_one_credit_note_for_all_lines(
     shop.settled(order_id, S.CREATED)
     before = shop.stock("POL-S")
     [sale] = shop.documents(order_id)
-    crashed = die_once(monkeypatch, "return_posted")
+    crashed = crash_at("return_posted")
     shop.store.cancel_order(order_id)
     # Jumpseller (or a retry) repeats the cancellation meanwhile, concurrently
     threads = [threading.Thread(target=shop.deliver, args=("order_canceled", order_id)) for _ in range(3)]
@@ -153,14 +141,14 @@ def test_canceled_after_its_document_gets_one_credit_note_for_all_lines(
 
 
 def test_canceled_after_a_consumption_gets_its_stock_back_once(
-    order_shop: Callable[..., OrderShop], monkeypatch: pytest.MonkeyPatch
+    order_shop: Callable[..., OrderShop], crash_at: Callable[[str], Crash]
 ) -> None:
     shop = order_shop(documents=False)
     order_id = shop.order([("TAZA-1", 3)])
     shop.pay(order_id)
     shop.settled(order_id, S.CONSUMED)
     before = shop.stock("TAZA-1")
-    crashed = die_once(monkeypatch, "reception_posted")
+    crashed = crash_at("reception_posted")
     shop.store.cancel_order(order_id)
     shop.settled(order_id, S.RESTOCKED)
     assert crashed

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import botocore.client
 import pytest
 import requests
 
@@ -21,22 +19,17 @@ REGION, ACCOUNT = "us-east-1", "123456789012"
 
 
 @contextmanager
-def recorded_calls() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
-    """Every botocore call made on this thread: (service, operation, params)."""
-    calls: list[tuple[str, str, dict[str, Any]]] = []
-    me = threading.get_ident()
-    original = botocore.client.BaseClient._make_api_call
+def recorded_calls(stack: LocalStack, function: str) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+    """Every AWS call ``function``'s processes made meanwhile: (service, operation, params). moto tells whose a
+    call is by the access key it is signed with (each function has its own, as each has its role on AWS).
 
-    def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        if threading.get_ident() == me:
-            calls.append((client.meta.service_model.endpoint_prefix, operation, params))
-        return original(client, operation, params)
-
-    botocore.client.BaseClient._make_api_call = recording  # type: ignore[method-assign]
-    try:
-        yield calls
-    finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+    The function's warm environments are retired first, so its caches (secrets, clients) start empty and every
+    call it would make on a cold start is made here too."""
+    stack.function(function).retire()
+    mine: list[tuple[str, str, dict[str, Any]]] = []
+    with stack.aws_calls() as calls:
+        yield mine
+    mine.extend((c.service, c.operation, c.params) for c in calls if c.function == function)
 
 
 def resource_arn(service: str, params: dict[str, Any]) -> str:
@@ -77,21 +70,18 @@ def api_event(path: str, body: str, headers: dict[str, str] | None = None) -> di
 
 
 def test_each_function_touches_only_what_its_policy_allows(shop: DemoShop, stack: LocalStack) -> None:
-    from bridge import secrets
-
-    secrets.parameters.clear_caches()  # force a real SSM read inside the functions
     variant = shop.variant_id("POL-S")
     body = {"cpnId": shop.bsale.cpn_id, "resource": "/v2/stocks.json", "resourceId": str(variant), "topic": "stock",
             "action": "put", "officeId": str(shop.office_id), "send": 1}
     path = "/bsale/notifications/" + shop.notification_url.rsplit("/", 1)[1]
-    with recorded_calls() as calls:
+    with recorded_calls(stack, "BsaleWebhookFunction") as calls:
         answer = stack.function("BsaleWebhookFunction").invoke(api_event(path, json.dumps(body)))
     assert answer["statusCode"] == 200
     assert_covered(stack, "BsaleWebhookFunction", calls)
 
     message = {"kind": "bsale.notification", "shop_id": shop.code, "payload": body, "subject": "stock"}
     record = json.loads((ROOT / "events/bsale_worker_batch.json").read_text())["Records"][0]
-    with recorded_calls() as calls:
+    with recorded_calls(stack, "BsaleWorkerFunction") as calls:
         result = stack.function("BsaleWorkerFunction").invoke({"Records": [{**record, "body": json.dumps(message)}]})
     assert result == {"batchItemFailures": []}
     assert_covered(stack, "BsaleWorkerFunction", calls)
@@ -101,21 +91,20 @@ def test_each_function_touches_only_what_its_policy_allows(shop: DemoShop, stack
 
     headers = {"Jumpseller-Event": "order_paid", "Jumpseller-Store-Code": shop.code,
                "Jumpseller-Hmac-Sha256": sign(shop.store.hooks_token, order)}
-    secrets.parameters.clear_caches()
     event = {**api_event("/jumpseller/webhooks/x", order.decode(), headers), "path": "/jumpseller/webhooks",
              "resource": "/jumpseller/webhooks", "pathParameters": None}
-    with recorded_calls() as calls:
+    with recorded_calls(stack, "JumpsellerOrderFunction") as calls:
         answer = stack.function("JumpsellerOrderFunction").invoke(event)
     assert answer["statusCode"] == 200, answer
     assert_covered(stack, "JumpsellerOrderFunction", calls)
 
     message = {"kind": "jumpseller.webhook", "shop_id": shop.code, "payload": {"event": "order_paid", "body": {}},
                "subject": "order 1"}
-    with recorded_calls() as calls:
+    with recorded_calls(stack, "JumpsellerOrderWorkerFunction") as calls:
         stack.function("JumpsellerOrderWorkerFunction").invoke({"Records": [{**record, "body": json.dumps(message)}]})
     assert_covered(stack, "JumpsellerOrderWorkerFunction", calls)
 
-    with recorded_calls() as calls:
+    with recorded_calls(stack, "ScheduledSyncFunction") as calls:
         stack.fire_schedule("ScheduledSyncFunction")
     assert_covered(stack, "ScheduledSyncFunction", calls)
 

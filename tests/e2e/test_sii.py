@@ -15,7 +15,7 @@ from bridge.models.order_record import OrderState
 from bridge.observability import metrics
 from bridge.store import jobs
 from bridge.sync.jobs import SII_WATCH
-from devstack import LocalStack
+from devstack import LocalFunction, LocalStack
 from tests.e2e import test_orders
 from tests.e2e.conftest import eventually
 from tests.e2e.test_orders import OrderShop
@@ -28,8 +28,10 @@ order_shop = test_orders.order_shop
 
 
 @pytest.fixture
-def emitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, float]]]:
-    """The metrics the stack's functions emit (they run in this process), as (name, value)."""
+def emitted(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, float]]]:
+    """The metrics emitted meanwhile, as (name, value): by the stack's functions, read from the EMF lines their
+    Powertools Metrics print (what CloudWatch would read from their logs), and by the product code this process
+    runs itself (the CLI)."""
     seen: list[tuple[str, float]] = []
     original = metrics.add_metric
 
@@ -37,8 +39,33 @@ def emitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, float]]
         seen.append((str(kwargs.get("name", args[0] if args else "")), float(kwargs.get("value", 0))))
         return original(*args, **kwargs)
 
+    def emf(function: LocalFunction, stream: str, line: str) -> None:
+        seen.extend(emf_metrics(line))
+
     monkeypatch.setattr(metrics, "add_metric", recording)
+    functions = list(stack.functions.values())
+    for function in functions:
+        function.log_listeners.append(emf)
     yield seen
+    for function in functions:
+        function.log_listeners.remove(emf)
+
+
+def emf_metrics(line: str) -> list[tuple[str, float]]:
+    """(name, value) of each metric of an Embedded Metric Format log line; none for any other line."""
+    if '"_aws"' not in line:
+        return []
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return []
+    found: list[tuple[str, float]] = []
+    for directive in document.get("_aws", {}).get("CloudWatchMetrics", []):
+        for metric in directive.get("Metrics", []):
+            values = document.get(metric["Name"], [])
+            for value in values if isinstance(values, list) else [values]:
+                found.append((metric["Name"], float(value)))
+    return found
 
 
 def tick(shop: OrderShop) -> dict[str, Any]:

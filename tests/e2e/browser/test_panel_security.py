@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -13,7 +13,6 @@ import pytest
 
 from bridge.models.order_record import OrderState
 from bridge.panel import session
-from bridge.settings import settings
 from bridge.shops import app as app_config
 from bridge.shops import signing
 from bridge.store import jobs
@@ -153,11 +152,10 @@ def test_a_cross_site_post_is_refused(browser: Any, panel_app: PanelApp, other_s
 
 
 def test_the_panel_works_inside_another_sites_iframe(
-    browser: Any, panel_app: PanelApp, other_site: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+    browser: Any, panel_app: PanelApp, other_site: dict[str, bytes], function_env: Callable[..., None]
 ) -> None:
     """As in the Jumpseller admin: sign-in, session cookie and a form post, all inside the iframe."""
-    monkeypatch.setenv("PANEL_FRAME_ANCESTORS", site_url(other_site, ""))
-    settings.cache_clear()
+    function_env({"PANEL_FRAME_ANCESTORS": site_url(other_site, "")}, ["PanelFunction"])
     a = connected_shop(panel_app)
     other_site["/admin"] = (f'<h1>Admin</h1><iframe title="App" src="{panel_app.url}" width="1000" height="900">'
                             "</iframe>").encode()
