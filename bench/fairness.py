@@ -99,8 +99,8 @@ def wait_landed(changes: list[Change], timeout: float) -> None:
 def run(changes: int = 30) -> dict[str, Any]:
     from bridge import aws
     from bridge.settings import settings
+    from demo import connect_demo_shop
     from devstack import LocalStack
-    from devstack.demo import connect_demo_shop
     from sandboxes.bsale import BsaleSandbox
     from sandboxes.jumpseller import JumpsellerSandbox
 

@@ -40,7 +40,7 @@ def _stack(**kwargs: Any) -> Any:
 
 
 def ack_latency(n: int) -> dict[str, Any]:
-    from devstack.demo import connect_demo_shop
+    from demo import connect_demo_shop
     from sandboxes.bsale import BsaleSandbox
     from sandboxes.jumpseller import JumpsellerSandbox
 
@@ -97,7 +97,7 @@ def _bare_aws_calls(shop_code: str, queue: str | None = None) -> Any:
 
 
 def end_to_end(changes: int) -> dict[str, Any]:
-    from devstack.demo import connect_demo_shop
+    from demo import connect_demo_shop
     from sandboxes.bsale import BsaleSandbox
     from sandboxes.jumpseller import JumpsellerSandbox
 

@@ -21,7 +21,6 @@ import collections
 import json
 import os
 import sys
-import threading
 import time
 from typing import Any
 
@@ -114,36 +113,12 @@ def _bsale_windows(shop_id: str, start: float, end: float) -> dict[str, Any]:
             "mean_calls_per_window": round(sum(per_window) / max(1, len(per_window)), 2)}
 
 
-class _AwsCalls:
-    """AWS calls the product makes (every thread but the bench's own, whose drain and floor calls are not the
-    path's), by operation: what the path spends beyond the floor."""
-
-    def __init__(self) -> None:
-        self.counts: collections.Counter[str] = collections.Counter()
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> _AwsCalls:
-        from botocore.client import BaseClient
-
-        self._original = original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, untyped
-        main, counts, lock = threading.main_thread(), self.counts, self._lock
-
-        def counted(client: Any, operation: str, params: Any) -> Any:
-            if threading.current_thread() is not main:
-                with lock:
-                    counts[operation] += 1
-            return original(client, operation, params)
-
-        setattr(BaseClient, "_make_api_call", counted)  # noqa: B010
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        from botocore.client import BaseClient
-
-        setattr(BaseClient, "_make_api_call", self._original)  # noqa: B010
-
-    def per_change(self, changes: int) -> dict[str, float]:
-        return {op: round(n / changes, 2) for op, n in sorted(self.counts.items())}
+def per_change(calls: list[Any], changes: int) -> dict[str, float]:
+    """AWS calls the product made (its functions, and Lambda's SQS event sources feeding them; not the bench's own
+    drain and floor calls), by operation, per change: what the path spends beyond the floor. moto tells whose each
+    call is (``LocalStack.aws_calls``)."""
+    counts = collections.Counter(c.operation for c in calls if c.function is not None)
+    return {op: round(n / changes, 2) for op, n in sorted(counts.items())}
 
 
 def _holder(store: Any, sku: str) -> Any:
@@ -154,7 +129,7 @@ def _holder(store: Any, sku: str) -> Any:
 
 
 def run() -> dict[str, Any]:
-    from devstack.demo import connect_demo_shop
+    from demo import connect_demo_shop
     from sandboxes.bsale import BsaleSandbox
     from sandboxes.jumpseller import JumpsellerSandbox
 
@@ -197,8 +172,7 @@ def run() -> dict[str, Any]:
 
             steady, floors = [], []
             b0, j0 = answered(bsale, shop.bsale.token), answered(jumpseller, shop.store.login)
-            aws_calls = _AwsCalls()
-            with aws_calls:
+            with stack.aws_calls() as aws_calls:
                 for i in range(changes):
                     tick = time.perf_counter()
                     steady.append(change(skus[i % len(skus)], 100 + i % 200))
@@ -255,7 +229,7 @@ def run() -> dict[str, Any]:
             "p99_over_floor_p50": round(steady_p99 / floor_p50, 2),
             "goal_p99_le_2x_floor_p99": steady_p99 <= 2 * floor_p99,
             "calls_per_change": {"bsale": round((b1 - b0) / changes, 3), "jumpseller": round((j1 - j0) / changes, 3),
-                                 "aws_by_the_product": aws_calls.per_change(changes),
+                                 "aws_by_the_product": per_change(aws_calls, changes),
                                  "aws_in_the_floor": 3},
             "rate_limited_429_answers": refused_steady,
         },

@@ -1,8 +1,8 @@
-"""``python -m devstack``: run the whole template locally until Ctrl-C, with the demo shop (see demo.py)."""
+"""``python -m devstack``: run a SAM template locally until Ctrl-C (the project's demo on top: ``python -m demo``)."""
 
 import sys
 
-from devstack import demo
+from devstack import cli
 
 if __name__ == "__main__":
-    sys.exit(demo.main())
+    sys.exit(cli.main())

@@ -49,7 +49,7 @@ def host_environment() -> dict[str, str]:
 def access_key(logical_id: str) -> str:
     """The AWS access key a function's process signs with: its own, as each Lambda function has its role's, so
     moto's side of the stack can tell whose call it is (see ``LocalStack.aws_calls``)."""
-    return f"DEVSTACK{logical_id}"
+    return "DEVSTACK" + "".join(c for c in logical_id if c.isalnum())
 
 
 TIMEOUT_SCALE_VARIABLE = "DEVSTACK_TIMEOUT_SCALE"

@@ -45,6 +45,8 @@ DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 # Where `python -m devstack` leaves the client environment (see LocalStack.write_client_environment).
 CLIENT_ENV_FILE = REPO_ROOT / ".devstack" / "env.json"
 DEFAULT_SQS_CONCURRENCY = 2
+# Who signs the SQS event sources' receives and deletes (Lambda's own service on AWS), as AwsCall.function.
+SQS_POLLER = "devstack:sqs-poller"
 DEFAULT_API_CONCURRENCY = 4  # execution environments an API function may have at once (more requests wait)
 
 
@@ -175,7 +177,7 @@ class LocalStack:
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
         self._saved_env: dict[str, str | None] = {}
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str | None], Any] = {}
         self._session: boto3.session.Session | None = None
         self.started = False
 
@@ -213,7 +215,7 @@ class LocalStack:
                     if not source.enabled:
                         continue
                     poller = SqsPoller(
-                        source, self.client("sqs"), self._stop, self._record,
+                        source, self.client("sqs", signer=SQS_POLLER), self._stop, self._record,
                         retry_visibility_seconds=self.retry_visibility_seconds, region=self.region,
                     )  # fmt: skip
                     poller.start()
@@ -267,6 +269,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
         atomic_dynamodb_writes()
         keys = {access_key(res.logical_id): res.logical_id for res in self.template.of_type(FUNCTION_TYPE)}
+        keys[access_key(SQS_POLLER)] = SQS_POLLER
         self._moto_server = MotoServer(keys.get, port=self.moto_port)
         self._endpoint = self._moto_server.start()
 
@@ -307,18 +310,20 @@ class LocalStack:
     def _boto_clients(self) -> dict[str, Any]:
         return {name: self.client(name) for name in ("dynamodb", "sqs", "ssm", "secretsmanager", "s3")}
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` bound to this stack's moto server (shared, thread-safe)."""
-        if service not in self._clients:
+    def client(self, service: str, signer: str | None = None) -> Any:
+        """A boto3 client for ``service`` bound to this stack's moto server (shared, thread-safe). ``signer``: sign
+        as that function (its access key), so moto attributes the calls to it (see :meth:`aws_calls`)."""
+        key = (service, signer)
+        if key not in self._clients:
             if self._endpoint is None:
                 raise RuntimeError("the stack is not started")
             if self._session is None:
                 self._session = boto3.session.Session()
-            self._clients[service] = self._session.client(  # type: ignore[call-overload]
+            self._clients[key] = self._session.client(  # type: ignore[call-overload]
                 service,
                 endpoint_url=self._endpoint,
                 region_name=self.region,
-                aws_access_key_id="testing",
+                aws_access_key_id=access_key(signer) if signer else "testing",
                 aws_secret_access_key="testing",
                 config=Config(
                     max_pool_connections=64,
@@ -327,7 +332,7 @@ class LocalStack:
                     connect_timeout=5,
                 ),
             )
-        return self._clients[service]
+        return self._clients[key]
 
     # -- functions -----------------------------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ import pytest
 from bridge import aws
 from bridge.clients.http import ApiSession
 from bridge.settings import settings
+from demo import DemoShop, connect_demo_shop
 from devstack import LocalStack
-from devstack.demo import DemoShop, connect_demo_shop
 from sandboxes.bsale import BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox
 from tests.e2e import faults

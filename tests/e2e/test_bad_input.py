@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from bridge.store import shops
+from demo import DemoShop
 from devstack import LocalStack
-from devstack.demo import DemoShop
 from sandboxes.jumpseller import JumpsellerSandbox, sign
 from tests.conftest import official
 

@@ -9,8 +9,8 @@ import requests
 
 from bridge.store import jobs, links
 from bridge.sync.jobs import request
+from demo import DemoShop
 from devstack import LocalStack
-from devstack.demo import DemoShop
 from sandboxes.bsale import BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox
 from tests.e2e.conftest import eventually

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from devstack.demo import DemoShop
+from demo import DemoShop
 from sandboxes.jumpseller import JumpsellerSandbox
 from tests.e2e import test_orders
 from tests.e2e.conftest import eventually

@@ -21,8 +21,8 @@ from bridge import queue
 from bridge.errors import UpstreamError
 from bridge.ops import dead_letters as dl
 from bridge.queue import WorkMessage
+from demo import DemoShop, write_local_env
 from devstack import LocalStack
-from devstack.demo import DemoShop, write_local_env
 from sandboxes.jumpseller import JumpsellerSandbox
 from tests.e2e.conftest import eventually
 

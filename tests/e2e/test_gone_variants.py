@@ -6,8 +6,8 @@ from __future__ import annotations
 import requests
 
 from bridge.store import links
+from demo import DemoShop
 from devstack import LocalStack
-from devstack.demo import DemoShop
 from sandboxes.bsale import BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox
 from tests.e2e.conftest import eventually

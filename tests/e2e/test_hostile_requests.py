@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from bridge.observability import logger
 from bridge.store import shops
+from demo import DemoShop
 from devstack import LocalStack
-from devstack.demo import DemoShop
 from sandboxes.jumpseller import sign
 
 EXAMPLES = 2000

@@ -25,8 +25,8 @@ from bridge.orders import flow, protocol
 from bridge.queue import WorkMessage
 from bridge.store import held, links
 from bridge.store import orders as records
+from demo import DemoShop, connect_demo_shop
 from devstack import LocalStack
-from devstack.demo import DemoShop, connect_demo_shop
 from sandboxes.bsale import BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox, sign
 from tests.e2e.conftest import eventually

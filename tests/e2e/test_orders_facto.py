@@ -22,8 +22,8 @@ import requests
 from admin import main as admin
 from bridge.models.order_record import OrderRecord, OrderState
 from bridge.store import orders as records
+from demo import FactoShop, connect_facto_shop
 from devstack import LocalStack
-from devstack.demo import FactoShop, connect_facto_shop
 from sandboxes import FakeClock
 from sandboxes.bsale import BsaleSandbox
 from sandboxes.facto import Emitted, FactoSandbox
@@ -283,7 +283,7 @@ def test_golden_factura_through_the_stack(facto_shop: Callable[..., Shop]) -> No
 
 def test_dev_local_shows_a_facto_shop(stack: LocalStack, jumpseller: JumpsellerSandbox, facto: FactoSandbox,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    from devstack.demo import show_facto_shop
+    from demo import show_facto_shop
 
     show_facto_shop(stack, jumpseller, facto)
     shown = capsys.readouterr().out

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
+from demo import DemoShop
 from devstack import LocalStack
-from devstack.demo import DemoShop
 from tests.conftest import FIXTURES, ROOT
 
 REGION, ACCOUNT = "us-east-1", "123456789012"

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from bridge.ops import dead_letters as dl
 from bridge.ops.dead_letters import FAILURE_KIND
 from bridge.store import shops
+from demo import DemoShop
 from devstack import LocalStack
-from devstack.demo import DemoShop
 from devstack.functions import FunctionTimeout
 from sandboxes.bsale import BsaleSandbox
 from tests.e2e.conftest import eventually

@@ -12,8 +12,8 @@ import requests
 from bridge.ops.status import dead_letter_totals, shop_health
 from bridge.store import keys
 from bridge.store.table import client, name, serialize, value
+from demo import DemoShop
 from devstack import LocalStack
-from devstack.demo import DemoShop
 from sandboxes.jumpseller import JumpsellerSandbox
 from tests.e2e.conftest import eventually
 

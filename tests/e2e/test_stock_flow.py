@@ -8,8 +8,8 @@ import threading
 import requests
 
 from bridge.store import shops
+from demo import DemoShop
 from devstack import LocalStack
-from devstack.demo import DemoShop
 from sandboxes.bsale import BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox
 from tests.e2e.conftest import eventually

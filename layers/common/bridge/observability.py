@@ -71,7 +71,7 @@ if not getattr(logging.getLogRecordFactory(), "bridge_redacting", False):  # onc
 def work_keys(**keys: Any) -> Iterator[None]:
     """Put shop / order / SKU on every log line of one piece of work, and take them off after it.
 
-    Thread-local, so concurrent work in one process (the local stack) never mixes its keys.
+    Thread-local, so the shop lanes of one batch (bridge/batch.py), which run side by side, never mix their keys.
     """
     logger.thread_safe_append_keys(**keys)
     try:

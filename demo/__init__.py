@@ -241,7 +241,7 @@ def show_facto_shop(stack: Any, jumpseller: JumpsellerSandbox, facto: Any) -> No
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m devstack`: the local stack, plus (unless --no-demo) the sandboxes and the demo shop."""
+    """`python -m demo` (`./dev local`): the local stack, plus (unless --no-demo) the sandboxes and the demo shop."""
     from devstack import cli
 
     parser = cli.build_parser()
