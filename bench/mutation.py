@@ -72,7 +72,7 @@ def stage(workdir: Path) -> None:
 def configure(workdir: Path, modules: list[str], tests: list[str]) -> list[str]:
     present = [t for t in tests if (workdir / t).exists()]
     config = workdir / "pyproject.toml"
-    also_copy = ["layers", "sandboxes", "devstack", "functions", "events", "checkout", "bench", "template.yaml"]
+    also_copy = ["layers", "sandboxes", "devstack", "demo", "functions", "events", "checkout", "bench", "template.yaml"]
     config.write_text(config.read_text() + "\n[tool.mutmut]\n" + "\n".join([
         'source_paths = ["bridge"]',
         f"only_mutate = {json.dumps([f'bridge/{m}' for m in modules])}",

@@ -137,7 +137,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_header("x-amzn-RequestId", getattr(self, "_request_id", "") or "local")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (or the stack is stopping)
+                self.close_connection = True
 
     def _json(self, status: int, message: str) -> None:
         self._send(status, json.dumps({"message": message}).encode())

@@ -46,7 +46,10 @@ def emitted(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list
     functions = list(stack.functions.values())
     for function in functions:
         function.log_listeners.append(emf)
+    # The tests' processes turn EMF off (tests/conftest.py): on for the functions' next environments
+    stack.update_environment({"POWERTOOLS_METRICS_DISABLED": "false"})
     yield seen
+    stack.reset_environment(["POWERTOOLS_METRICS_DISABLED"])
     for function in functions:
         function.log_listeners.remove(emf)
 
