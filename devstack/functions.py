@@ -202,18 +202,19 @@ class ExecutionEnvironment:
             self.kill()
             raise InvocationError("Runtime.ExitError", f"could not send the invocation: {exc}") from None
         try:
-            reply = self._replies.get(timeout=timeout)
-        except queue.Empty:
-            self.kill()  # as Lambda does: the environment goes, the next invocation gets a fresh one
-            raise FunctionTimeout(self.function.timeout_message(timeout or 0.0)) from None
+            try:
+                reply = self._replies.get(timeout=timeout)
+            except queue.Empty:
+                self.kill()  # as Lambda does: the environment goes, the next invocation gets a fresh one
+                raise FunctionTimeout(self.function.timeout_message(timeout or 0.0)) from None
+            if reply is None:
+                code = self.process.wait() if self.process else None
+                self.killed = True
+                raise InvocationError("Runtime.ExitError", f"the process exited (status {code}) during the invocation")
+            ended.wait(5)  # the END line comes after the invocation's flushed logs, and before its reply
+            return reply
         finally:
             self._ended.pop(request_id, None)
-        if reply is None:
-            code = self.process.wait() if self.process else None
-            self.killed = True
-            raise InvocationError("Runtime.ExitError", f"the process exited (status {code}) during the invocation")
-        ended.wait(5)  # the END line follows the flushed logs
-        return reply
 
     def kill(self) -> None:
         self.killed = True
