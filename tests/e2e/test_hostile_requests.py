@@ -197,9 +197,17 @@ def _object_with_id(raw: bytes) -> bool:
 # -- what is observed -----------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def all_logs() -> Iterator[io.StringIO]:
-    """Every line any logger writes during the test: the bridge's own Logger, the local stack, libraries."""
+def all_logs(stack: LocalStack) -> Iterator[io.StringIO]:
+    """Every line any logger writes during the test: the bridge's own Logger, the local stack, libraries; in this
+    process and in every function's (their whole stdout and stderr, tracebacks included)."""
     stream = io.StringIO()
+
+    def functions_log(function: object, stream_name: str, line: str) -> None:
+        stream.write(line)
+
+    functions = list(stack.functions.values())
+    for function in functions:
+        function.log_listeners.append(functions_log)
     handler = logging.StreamHandler(stream)
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))  # + any traceback, as text
@@ -209,6 +217,8 @@ def all_logs() -> Iterator[io.StringIO]:
     try:
         yield stream
     finally:
+        for function in functions:
+            function.log_listeners.remove(functions_log)
         for target in targets:
             target.removeHandler(handler)
 
@@ -251,7 +261,8 @@ def _assert_no_trace(stack: LocalStack, since: int, before: Counter[str], logs: 
     text = logs.getvalue()
     assert "request rejected" in text, "the capture saw nothing: it would not see a traceback either"
     assert "Traceback" not in text
-    assert not [line for line in text.splitlines() if line.startswith(("ERROR ", "CRITICAL "))]
+    assert not [line for line in text.splitlines() if line.startswith(("ERROR ", "CRITICAL ", "[ERROR]", "[CRITICAL]"))
+                or '"level":"ERROR"' in line or '"level":"CRITICAL"' in line]
 
 
 # About a minute per route on an idle 2-core box; a box shared with other heavy runs needs more than the default.

@@ -314,9 +314,10 @@ def test_a_crash_after_bsale_made_the_document_makes_no_second_one(
     record = shop.settled(order_id, S.CREATED)
     assert crashed
     assert len(shop.documents(order_id)) == 1
-    assert [r.status for r in shop.bsale_posts("/v1/documents.json")] == [201, 200]  # replayed by salesId
+    # replayed by salesId (a 429 of the sandbox's rate limit made nothing, and the client retried it)
+    assert [r.status for r in shop.bsale_posts("/v1/documents.json") if r.status != 429] == [201, 200]
     assert record.document is not None and record.document.replayed
-    bodies = [r.body for r in shop.bsale_posts("/v1/documents.json")]
+    bodies = [r.body for r in shop.bsale_posts("/v1/documents.json") if r.status != 429]
     assert bodies[0] == bodies[1]
 
 

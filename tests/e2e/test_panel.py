@@ -13,6 +13,7 @@ from bridge.shops import app as app_config
 from bridge.shops import signing
 from bridge.store import jobs, shops
 from bridge.store import orders as records
+from devstack import LocalStack
 from sandboxes.facto import FactoSandbox
 from tests.conftest import ROOT
 from tests.e2e.panel_support import (
@@ -180,12 +181,11 @@ def test_the_panel_touches_only_what_its_policy_allows(two_shops: tuple[PanelSho
     _, b, order_b = two_shops
     stack = b.panel.stack
     function = stack.function("PanelFunction")
-    secrets.parameters.clear_caches()  # force real SSM reads inside the function
     b.account.set_stock(b.variant_id("POL-M"), b.office_id, 10)
     token = csrf(b.page("/estado").text)
     creds = secrets.get(b.code, fresh=True)
     secrets.put(b.code, creds.model_copy(update={"jumpseller_token_expires_at": int(time.time()) + 60}))  # refresh
-    with recorded_calls() as calls:
+    with recorded_calls(stack, "PanelFunction") as calls:  # a cold start: real SSM reads inside the function
         for method, path, body in (("GET", "/estado", ""), ("GET", "/acciones", ""),
                                    ("POST", "/acciones/reconciliar", urlencode({"csrf": token})),
                                    ("POST", f"/pedidos/{order_b}/reintentar", urlencode({"csrf": token})),
@@ -217,7 +217,7 @@ def test_unlinked_skus_are_searchable_and_paginated(panel_app: PanelApp) -> None
     assert "no existe en Jumpseller" in found.text
 
 
-def test_an_unconfigured_app_answers_a_clear_page(stack: object) -> None:
+def test_an_unconfigured_app_answers_a_clear_page(stack: LocalStack) -> None:
     import requests
 
     from bridge import aws
@@ -229,6 +229,7 @@ def test_an_unconfigured_app_answers_a_clear_page(stack: object) -> None:
     except ssm.exceptions.ParameterNotFound:
         saved = None
     app_config.parameters.clear_caches()
+    stack.function("PanelFunction").retire()  # new environments: nothing cached from before the deletion
     try:
         page = requests.get(f"{stack.api_url}/panel/instalar", allow_redirects=False, timeout=20)  # type: ignore[attr-defined]
         assert page.status_code == 503 and "todavía no está configurada" in page.text
@@ -236,6 +237,7 @@ def test_an_unconfigured_app_answers_a_clear_page(stack: object) -> None:
         if saved is not None:  # the app registered for the other panel tests stays, as in a deployment
             ssm.put_parameter(Name=app_config.path(), Value=saved, Type="SecureString", Overwrite=True)
             app_config.parameters.clear_caches()
+        stack.function("PanelFunction").retire()
 
 
 # ------------------------------------------------------------------------------------------------ Facto (F15)
