@@ -45,15 +45,13 @@ from bridge.orders.protocol import Done, ExactlyOnceStep, ForAPerson, Result
 from bridge.orders.steps import bsale_document, consumption, reception
 from bridge.orders.steps.bsale_return import CREDIT_NOTE as CREDIT_NOTE_KIND
 from bridge.orders.steps.bsale_return import MOTIVES
+from bridge.orders.steps.facto_marks import DRAFT, PROVIDER, UNKNOWN
 from bridge.shops.context import ShopContext
 from bridge.store import held
 from bridge.store import orders as records
 
 S = OrderState
-PROVIDER = "facto"
 KINDS = {39: DocumentKind.BOLETA.value, 33: DocumentKind.FACTURA.value, CREDIT_NOTE: CREDIT_NOTE_KIND}
-UNKNOWN = "facto_unknown"
-DRAFT = "facto_draft"
 REFUSED = "facto_refused"
 # Facto's status-1 words → what the shop owner does (its words are kept verbatim beside this).
 EXPLANATIONS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -230,7 +228,3 @@ def after_credit(ctx: ShopContext, settled: OrderRecord, attempt: str) -> Result
 
 EMISSION = FactoEmission(Step.DOCUMENT, S.CREATING, S.CREATED)
 CREDITING = FactoEmission(Step.CREDIT, S.CREDITING, S.CREDITED)
-
-
-def is_facto(record: OrderRecord) -> bool:
-    return (record.intent or {}).get("provider") == PROVIDER
