@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pytest
 
@@ -22,6 +23,24 @@ from sandboxes.bsale import BsaleAccount, BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox, JumpsellerStore
 
 _numbers = itertools.count(1)
+
+
+@dataclass
+class SandboxShop:
+    """One shop: its Bsale account and Jumpseller store in the sandboxes, and the bridge's context for it."""
+
+    bsale: BsaleSandbox
+    js: JumpsellerSandbox
+    account: BsaleAccount
+    store: JumpsellerStore
+    ctx: ShopContext
+
+    @property
+    def shop_id(self) -> str:
+        return self.ctx.shop_id
+
+
+World = TypeVar("World", bound=SandboxShop)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +56,8 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ApiSession, "max_backoff", 0.01)
 
 
-def new_shop(bsale: BsaleSandbox, js: JumpsellerSandbox, name: str, cpn_base: int,
-             **options: Any) -> tuple[BsaleAccount, JumpsellerStore, ShopContext]:
+def new_shop(world: type[World], bsale: BsaleSandbox, js: JumpsellerSandbox, name: str, cpn_base: int,
+             **options: Any) -> World:
     """A new Bsale demo account and Jumpseller demo store (`<name>-<n>`), and the shop connecting them: its
     virtual office, first price list and document types, and clients without pacing."""
     n = next(_numbers)
@@ -51,4 +70,4 @@ def new_shop(bsale: BsaleSandbox, js: JumpsellerSandbox, name: str, cpn_base: in
                 bsale_credential_url=bsale.url, jumpseller_api_url=f"{js.url}/v1", options=ShopOptions(**options))
     ctx = ShopContext(shop=shop, bsale=BsaleClient(account.token, bsale.url, bsale.url),
                       jumpseller=JumpsellerClient(store.login, store.auth_token, f"{js.url}/v1"))
-    return account, store, ctx
+    return world(bsale, js, account, store, ctx)

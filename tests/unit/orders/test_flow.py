@@ -8,7 +8,6 @@ redelivery would carry). tests/e2e/test_orders*.py drive the same rules through 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,31 +16,19 @@ from bridge.errors import UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder
 from bridge.models.order_record import OrderRecord, OrderState, Step
 from bridge.orders import flow, protocol
-from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store import orders as records
 from bridge.store.links import Link
-from sandboxes.bsale import BsaleAccount, BsaleSandbox
-from sandboxes.jumpseller import JumpsellerSandbox, JumpsellerStore
-from tests.unit.sandbox_shop import new_shop, quick, sandboxes  # noqa: F401  (fixtures)
+from sandboxes.bsale import BsaleSandbox
+from sandboxes.jumpseller import JumpsellerSandbox
+from tests.unit.sandbox_shop import SandboxShop, new_shop, quick, sandboxes  # noqa: F401  (fixtures)
 
 S = OrderState
 VALID_RUT = "77.879.240-0"
 FACTURA = {"Tipo de Documento": "factura", "Razón Social": "Ferretería Los Andes SpA", "Giro": "Ferretería"}
 
 
-@dataclass
-class World:
-    bsale: BsaleSandbox
-    js: JumpsellerSandbox
-    account: BsaleAccount
-    store: JumpsellerStore
-    ctx: ShopContext
-
-    @property
-    def shop_id(self) -> str:
-        return self.ctx.shop_id
-
+class World(SandboxShop):
     def link(self, *skus: str) -> None:
         for sku in skus:
             variant = self.account.variant_by_code(sku)
@@ -114,10 +101,9 @@ def world(table: str, sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Iter
     bsale, js = sandboxes
 
     def make(**options: Any) -> World:
-        account, store, ctx = new_shop(bsale, js, "unit", 9000, **options)
-        store.add_product("Notebook", sku="NB-1", stock=2, price=499990, notify=False)
-        store.add_product("Gorro", sku="GORRO-1", stock=4, price=7990, notify=False)
-        w = World(bsale, js, account, store, ctx)
+        w = new_shop(World, bsale, js, "unit", 9000, **options)
+        w.store.add_product("Notebook", sku="NB-1", stock=2, price=499990, notify=False)
+        w.store.add_product("Gorro", sku="GORRO-1", stock=4, price=7990, notify=False)
         w.link("POL-S", "POL-M", "TAZA-1")
         return w
 

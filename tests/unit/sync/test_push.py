@@ -8,34 +8,22 @@ Jumpseller write (the window between its claim and its record), or by taking an 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from bridge.clients.http import RateLimited
 from bridge.models.bsale import BsaleNotification
-from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store.links import Link
 from bridge.sync import catalog, linking, manual, price, push, reconcile, stock
-from sandboxes.bsale import BsaleAccount, BsaleSandbox
-from sandboxes.jumpseller import JumpsellerSandbox, JumpsellerStore
+from sandboxes.bsale import BsaleSandbox
+from sandboxes.jumpseller import JumpsellerSandbox
 from tests.unit.orders.conftest import table  # noqa: F401  (fixture)
-from tests.unit.sandbox_shop import new_shop, quick, sandboxes  # noqa: F401  (fixtures)
+from tests.unit.sandbox_shop import SandboxShop, new_shop, quick, sandboxes  # noqa: F401  (fixtures)
 
 
-@dataclass
-class World:
-    js: JumpsellerSandbox
-    account: BsaleAccount
-    store: JumpsellerStore
-    ctx: ShopContext
-
-    @property
-    def shop_id(self) -> str:
-        return self.ctx.shop_id
-
+class World(SandboxShop):
     def variant(self, sku: str) -> str:
         found = self.account.variant_by_code(sku)
         assert found is not None, sku
@@ -98,8 +86,7 @@ def world(table: str, sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Call
     bsale, js = sandboxes
 
     def make(**options: Any) -> World:
-        account, store, ctx = new_shop(bsale, js, "push", 7000, **options)
-        return World(js, account, store, ctx)
+        return new_shop(World, bsale, js, "push", 7000, **options)
 
     return make
 

@@ -47,7 +47,6 @@ from bridge.orders.steps.bsale_return import CREDIT_NOTE as CREDIT_NOTE_KIND
 from bridge.orders.steps.bsale_return import MOTIVES
 from bridge.orders.steps.facto_marks import DRAFT, PROVIDER, UNKNOWN
 from bridge.shops.context import ShopContext
-from bridge.store import held
 from bridge.store import orders as records
 
 S = OrderState
@@ -221,9 +220,7 @@ def after_credit(ctx: ShopContext, settled: OrderRecord, attempt: str) -> Result
     if ctx.shop.bsale_account and move is not None and move.id is not None and settled.reception is None:
         followups.document_follow_ups(ctx, settled, note, voids=settled.document)
         return reception.restock(ctx, settled, attempt, from_states=[S.CREDITED])
-    held.release(ctx.shop_id, settled.order_id, "canceled", protocol.now())
-    followups.follow_up(ctx, settled)
-    return Result("credited", f"nota de crédito N° {note.number} (Facto)", settled)
+    return protocol.undone(ctx, settled, "credited", f"nota de crédito N° {note.number} (Facto)")
 
 
 EMISSION = FactoEmission(Step.DOCUMENT, S.CREATING, S.CREATED)
