@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -58,11 +58,7 @@ PANEL_JS = """
 """
 
 
-class _Page(Protocol):
-    """A panel page drawn for the session's shop, with a notice above it."""
-
-    def __call__(self, who: session.Session, *, notice: str = ..., kind: str = ...,
-                 status: int = ...) -> Response[str]: ...
+_Page = Callable[..., Response[str]]  # a page drawn for the session's shop: (who, *, notice, kind, status)
 
 
 class _Stop(Exception):
