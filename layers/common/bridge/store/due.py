@@ -14,6 +14,8 @@ acknowledgement keeps its one UpdateItem.
 
 Every write gives the item a fresh `token`; the tick moves or drops an item only if its token is the one it read,
 so a reset made meanwhile (settings saved during the tick) is never overwritten by a decision taken on older data.
+The index is eventually consistent: an item written a moment before a tick may be seen only by the next tick, and
+an outdated copy carries an outdated token, so nothing is moved or dropped on it.
 
 Deployments older than these items: `backfill_once` (run by the schedule at the start of every tick, a GetItem of
 the marker once done) writes every shop's three items at `now` and then the marker; interrupted, the next tick
