@@ -174,8 +174,11 @@ def test_a_tick_decided_on_old_settings_does_not_overwrite_a_newer_due_time(sync
 
 
 def test_reconciles_are_queued_once_per_period_and_a_tick_run_twice_queues_nothing_twice(
-        sync_queue: str) -> None:
+        sync_queue: str, monkeypatch: pytest.MonkeyPatch) -> None:
     t0 = int(time.time())
+    # The job records' clock stays at t0: on a busy machine the wall clock could pass a second mid-test and start
+    # the reconcile's period a second late (its due time t0 + 1 h + 1 s, so the tick at t0 + 1 h found nothing).
+    monkeypatch.setattr(jobs, "now", lambda: t0)
     connect("tienda-a", t0, reconcile_every_minutes=60)
     assert tick(t0)["reconciles"] == ["tienda-a"]
     assert tick(t0)["reconciles"] == []  # the same tick again
