@@ -116,7 +116,7 @@ def test_cli_missing_template() -> None:
 
 @pytest.mark.timeout(300)
 def test_cli_process_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    """The CLI as a program (``python -m devstack`` adds the demo on top of ``cli.main``)."""
+    """The CLI as a program (``python -m demo`` adds the sandboxes and the demo shop on top of ``cli.main``)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     entry = "import sys; from devstack import cli; sys.exit(cli.main())"
     proc = subprocess.Popen(
