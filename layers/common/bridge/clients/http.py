@@ -125,39 +125,62 @@ class RateLimited(Exception):
 
 @dataclass(frozen=True)
 class Quota:
-    """A shared per-shop quota: `cap` calls per `window` seconds (one of them per API window)."""
+    """A shared per-shop quota: at most `cap` calls in any rolling `window` seconds (one per API window)."""
 
     window: int
     cap: int
 
 
-# (shop, counter, window seconds, cap) -> 0, or the seconds until the counter's next window
-TakeQuota = Callable[[str, str, int, int], float]
+class QuotaGrant(Protocol):
+    @property
+    def units(self) -> int: ...  # calls granted (0: none, wait `wait` seconds)
+
+    @property
+    def until(self) -> float: ...  # epoch seconds by which the granted calls must have left
+
+    @property
+    def wait(self) -> float: ...
+
+
+# (shop, api, [(window seconds, cap)], units wanted, hold seconds) -> what was granted (bridge.store.rate.take)
+TakeQuota = Callable[[str, str, list[tuple[int, int]], int, float], QuotaGrant]
 
 
 class SharedPace:
     """The local pace plus the shop's quotas shared through the table, for every process of the deployment.
 
-    `max_wait` is how long a caller accepts to wait for a full window to pass: a webhook worker gives up
+    `max_wait` is how long a caller accepts to wait for the quota to free up: a webhook worker gives up
     quickly (its message goes back to the queue, delayed, and the worker serves other shops meanwhile);
     a bulk job waits. `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
+    `batch` > 1 (bulk work, which knows more calls follow) takes that many units in one write and spends them
+    within `hold` seconds; units still unspent then are let go (the quota counted them: never more than allowed).
     """
 
     def __init__(self, local: Pace, shop_id: str, api: str, quotas: list[Quota], max_wait: float,
-                 take: TakeQuota) -> None:
+                 take: TakeQuota, batch: int = 1, hold: float = 0.0) -> None:
         self.local, self.shop_id, self.api, self.quotas, self.max_wait = local, shop_id, api, quotas, max_wait
-        self.take = take
+        self.take, self.batch, self.hold = take, batch, hold
+        self._units, self._until = 0, 0.0  # granted, not yet spent
+        self._lock = threading.Lock()
 
     def wait(self) -> float:
         waited = self.local.wait(self.max_wait)
-        for quota in self.quotas:
-            while (delay := self.take(self.shop_id, f"{self.api}{quota.window}", quota.window, quota.cap)) > 0:
-                if waited + delay > self.max_wait:
-                    raise RateLimited(delay, f"the shop's {self.api} quota ({quota.cap} calls a {quota.window} s) "
-                                             "is spent")
-                time.sleep(delay)
-                waited += delay
-        return waited
+        with self._lock:
+            while True:
+                if self._units and time.time() <= self._until:
+                    self._units -= 1
+                    return waited
+                grant = self.take(self.shop_id, self.api, [(q.window, q.cap) for q in self.quotas], self.batch,
+                                  self.hold)
+                if grant.units:
+                    self._units, self._until = grant.units - 1, grant.until
+                    return waited
+                self._units = 0
+                if waited + grant.wait > self.max_wait:
+                    caps = ", ".join(f"{q.cap} calls in any {q.window} s" for q in self.quotas)
+                    raise RateLimited(grant.wait, f"the shop's {self.api} quota ({caps}) is spent")
+                time.sleep(grant.wait)
+                waited += grant.wait
 
 
 _paces: dict[tuple[str, str], Pace] = {}

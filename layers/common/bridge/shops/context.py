@@ -18,7 +18,8 @@ from bridge.settings import settings
 from bridge.shops.tokens import AppToken
 from bridge.store import rate, shops
 
-# Each shop's share of the published limits (Bsale 8/s; Jumpseller 20/s and 800/min), one step below them.
+# Each shop's share of the published limits (Bsale 8/s; Jumpseller 20/s and 800/min), one step below them, in
+# any rolling window (bridge.store.rate). Both shares draw on one log per shop and API, each up to its own cap.
 # Bulk jobs get less than webhooks, so a running reconcile always leaves room for the shop's live changes.
 QUOTAS = {
     ("bsale", False): [Quota(1, 7)],
@@ -30,6 +31,11 @@ QUOTAS = {
 # the next one, which may be another shop's. Sleeping would let one shop's burst occupy every worker.
 # Bulk jobs and operator commands have nothing better to do than wait their turn.
 WEBHOOK_MAX_WAIT = 0.0
+# Bulk work takes its quota units this many at a time (one table write for BULK_BATCH calls) and spends them
+# within BULK_HOLD seconds; a unit's call may leave any time in that interval, so the quota counts it the whole
+# interval plus its window: a longer hold costs the bulk share throughput, a shorter one wastes units.
+BULK_BATCH = 4
+BULK_HOLD = 0.5
 PATIENT_MAX_WAIT = 120.0
 # The catalog worker's calls (`impatient`): an answer slower than this counts as none, and is not waited for
 # twice (SQS retries the message later). One slow shop then costs a batch seconds, not the invocation (F16).
@@ -53,7 +59,8 @@ def _pace(shop: Shop, api: str, local: Pace, bulk: bool, webhook: bool) -> Waits
     if not settings().shared_rate_limits:
         return local
     max_wait = WEBHOOK_MAX_WAIT if webhook else PATIENT_MAX_WAIT
-    return SharedPace(local, shop.shop_id, api, QUOTAS[(api, bulk)], max_wait, rate.take)
+    return SharedPace(local, shop.shop_id, api, QUOTAS[(api, bulk)], max_wait, rate.take,
+                      batch=BULK_BATCH if bulk else 1, hold=BULK_HOLD if bulk else 0.0)
 
 
 def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: bool = False,

@@ -1,36 +1,169 @@
-"""Per-shop API quotas shared by every process, as fixed-window counters in the table.
+"""Per-shop API quotas shared by every process: a rolling-window log, one table item per shop and service.
 
-Each outbound call takes one unit of the current window with a conditional ADD; a full window means wait
-for the next. Windows expire by TTL. This is what keeps five webhook workers and a reconcile of the same shop
-under Bsale's 8 requests per second together; the in-process pace only smooths one process.
+The item holds the recent grants, each `(from, until, units)`: `units` calls that may leave between `from` and
+`until` (a single call: from == until). A grant counts against a `window`-second quota until
+`until + window + JITTER` has passed, so no rolling window of any length `window` ever holds more than the
+quota's cap, across every process (fixed windows let a burst across a window's edge send twice the cap).
+
+A take decides on the last state this process saw and writes the whole item on condition that its version is
+still that one; when another process wrote in between, the refused write returns the current item (no extra
+read) and the take decides again. Bulk work takes several units in one write (`units`), which it then spends
+within `hold` seconds: that is what amortises the quota's writes.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
 from bridge.store import keys
-from bridge.store.table import client, name, serialize, value
+from bridge.store.table import client, deserialize, name, serialize
+
+# The API counts arrivals, we count grants: the write's return, the request's departure and its journey all
+# come between. Each window is stretched by this much so that jitter cannot tip a full window over the limit.
+JITTER = 0.1
+# Grants older than the shortest window are merged into buckets this long (widened outwards, so still counted
+# at least as long): the log of an 800-a-minute quota stays a few dozen entries, one write unit or two.
+BUCKET = 1.0
+MAX_RACES = 20  # concurrent writers each win eventually; this only bounds a pathological loop
+
+Log = list[tuple[float, float, int]]  # (from, until, units), times in epoch seconds
 
 
-def take(shop_id: str, api: str, window_seconds: int, cap: int, now: float | None = None) -> float:
-    """Take one call from the current window; return 0, or the seconds until the next window when it is full."""
-    now = time.time() if now is None else now
-    window = math.floor(now / window_seconds)
-    try:
-        client().update_item(
-            TableName=name(),
-            Key=serialize(keys.rate_window(shop_id, api, window)),
-            UpdateExpression="ADD calls :one SET expires_at = if_not_exists(expires_at, :ttl)",
-            ConditionExpression="attribute_not_exists(calls) OR calls < :cap",
-            ExpressionAttributeValues={":one": value(1), ":cap": value(cap),
-                                       ":ttl": value(int(now) + window_seconds + 3600)},
-        )
-        return 0.0
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return (window + 1) * window_seconds - now
+@dataclass(frozen=True)
+class Grant:
+    """What a take gave: `units` calls to make by `until` (epoch seconds), or 0 units and `wait` seconds."""
+
+    units: int
+    until: float = 0.0
+    wait: float = 0.0
+
+
+@dataclass
+class _Seen:
+    version: int
+    log: Log
+
+
+_seen: dict[tuple[str, str], _Seen] = {}  # the last state of each item this process read or wrote
+_seen_lock = threading.Lock()
+writes = 0  # quota writes this process made (accepted or refused), for benchmarks and tests
+
+
+def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, hold: float = 0.0,
+         now: float | None = None) -> Grant:
+    """Take up to `units` calls of the shop's `api` under every `(window seconds, cap)` quota.
+
+    At least one unit is granted when any is free (a batch gets what fits); none means wait `Grant.wait` seconds.
+    """
+    global writes
+    key = (shop_id, api)
+    with _seen_lock:
+        seen = _seen.get(key)
+    for _ in range(MAX_RACES):
+        at = time.time() if now is None else now
+        log = _prune(seen.log if seen else [], at, quotas)
+        free = min(cap - _used(log, at, window) for window, cap in quotas)
+        if free <= 0:
+            return Grant(0, wait=max(_wait(log, at, window, cap) for window, cap in quotas))
+        granted = min(units, free)
+        until = at + hold if granted > 1 else at
+        log.append((at, until, granted))
+        version = (seen.version if seen else 0) + 1
+        writes += 1
+        try:
+            client().put_item(
+                TableName=name(),
+                Item=serialize({**keys.rate(shop_id, api), "version": version, "grants": _encode(log),
+                                "expires_at": int(at) + 3600}),
+                ConditionExpression="attribute_not_exists(version) OR version = :seen",
+                ExpressionAttributeValues={":seen": {"N": str(seen.version if seen else 0)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # Another process wrote first: decide again on what it wrote.
+            current = deserialize(dict(exc.response.get("Item") or {}))  # type: ignore[call-overload]
+            seen = _Seen(int(current.get("version", 0)), _decode(str(current.get("grants", ""))))
+            continue
+        seen = _Seen(version, log)
+        with _seen_lock:
+            _seen[key] = seen
+        return Grant(granted, until=until)
+    return Grant(0, wait=JITTER)
+
+
+def _counts_until(grant: tuple[float, float, int], window: int) -> float:
+    return grant[1] + window + JITTER
+
+
+def _used(log: Log, at: float, window: int) -> int:
+    return sum(g[2] for g in log if _counts_until(g, window) > at)
+
+
+def _wait(log: Log, at: float, window: int, cap: int) -> float:
+    """Seconds until the window's grants fall to cap - 1 (0 when they already have)."""
+    live = sorted((_counts_until(g, window), g[2]) for g in log if _counts_until(g, window) > at)
+    excess, wait = sum(units for _, units in live) - (cap - 1), 0.0
+    for ends, units in live:
+        if excess <= 0:
+            break
+        excess, wait = excess - units, ends - at
+    return max(0.0, wait)
+
+
+def _prune(log: Log, at: float, quotas: list[tuple[int, int]]) -> Log:
+    """Drop grants every window has let go of; merge those only the longer windows still see into buckets."""
+    longest = max(window for window, _ in quotas)
+    shortest = min(window for window, _ in quotas)
+    kept: Log = []
+    buckets: dict[int, list[float]] = {}
+    for grant in log:
+        if _counts_until(grant, longest) <= at:
+            continue
+        start, end = math.floor(grant[0] / BUCKET) * BUCKET, math.ceil(grant[1] / BUCKET) * BUCKET
+        if len(quotas) > 1 and end + shortest + JITTER <= at:
+            # Widened to whole buckets, so counted at least as long as its parts; and only once the widened
+            # bucket is out of the shortest window too, which would otherwise count it again.
+            bucket = buckets.setdefault(int(start / BUCKET), [start, end, 0])
+            bucket[1], bucket[2] = max(bucket[1], end), bucket[2] + grant[2]
+            continue
+        kept.append(grant)
+    merged: Log = [(b[0], b[1], int(b[2])) for b in buckets.values()]
+    return sorted(merged + kept)
+
+
+def _encode(log: Log) -> str:
+    """`from,until,units` in milliseconds, `from` relative to the first grant's: small items, few write units."""
+    if not log:
+        return ""
+    base = math.floor(log[0][0] * 1000)
+    parts = [str(base)]
+    for start, until, units in log:
+        # Rounded outwards: a grant is never counted for less time than it was given.
+        first = math.floor(start * 1000) - base
+        parts.append(f"{first},{math.ceil(until * 1000) - base - first},{units}")
+    return " ".join(parts)
+
+
+def _decode(text: str) -> Log:
+    if not text:
+        return []
+    base, *parts = text.split(" ")
+    log: Log = []
+    for part in parts:
+        first, length, units = (int(x) for x in part.split(","))
+        start = (int(base) + first) / 1000
+        log.append((start, start + length / 1000, units))
+    return log
+
+
+def forget() -> None:
+    """Drop what this process remembers of the items (tests: a fresh process)."""
+    with _seen_lock:
+        _seen.clear()

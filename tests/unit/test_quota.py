@@ -1,0 +1,136 @@
+"""The shared per-shop quota (bridge.store.rate): no rolling window ever holds more than its cap, across
+concurrent takers, and bulk work takes several units in one write."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bridge.clients.http import Pace, Quota, SharedPace
+from bridge.store import rate
+from bridge.store.table import client
+from tests.unit.orders.conftest import atomic_writes, table  # noqa: F401  (fixtures)
+
+Grants = list[tuple[float, float, int]]  # (from, until, units) as the takers recorded them
+
+
+class FakeClock:
+    """Shared by every thread; each reading moves it on, so the threads interleave at distinct times."""
+
+    def __init__(self, start: float = 1_000_000.0, step: float = 0.004) -> None:
+        self.now, self.step, self._lock = start, step, threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.now += self.step
+            return self.now
+
+
+@pytest.fixture
+def quota_table(table: str, atomic_writes: None) -> Iterator[str]:  # noqa: F811
+    rate.forget()
+    yield table
+    rate.forget()
+
+
+def hammer(clock: FakeClock, quotas: list[tuple[int, int]], until: float, threads: int = 2, units: int = 1,
+           hold: float = 0.0) -> Grants:
+    """`threads` takers taking as fast as they can; each decides on the state it last saw, so they race."""
+    grants: Grants = []
+    lock = threading.Lock()
+
+    def taker() -> None:
+        while (now := clock()) < until:
+            grant = rate.take("tienda", "bsale", quotas, units, hold, now=now)
+            if grant.units:
+                with lock:
+                    grants.append((now, grant.until, grant.units))
+            if len(grants) % 3 == 0:
+                rate.forget()  # now and then a take starts from no view at all, as a new Lambda's would
+
+    workers = [threading.Thread(target=taker) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return grants
+
+
+def busiest_window(grants: Grants, window: float) -> int:
+    """The most units whose calls may fall in one closed window of `window` seconds, wherever it lies."""
+    starts = [g[1] for g in grants] + [g[0] - window for g in grants]  # where the set of grants in it changes
+    return max(sum(units for first, last, units in grants if last >= s and first <= s + window) for s in starts)
+
+
+def test_no_rolling_second_holds_more_than_the_cap_across_two_threads(quota_table: str) -> None:
+    clock = FakeClock()
+    grants = hammer(clock, [(1, 7)], until=clock.now + 6)
+    assert busiest_window(grants, 1.0) <= 7
+    # ...and the quota is used, not merely refused: 7 a window, windows a little longer than a second
+    assert sum(g[2] for g in grants) >= 6 * 7 / (1 + rate.JITTER) - 7
+
+
+def test_a_fixed_window_would_have_let_twice_the_cap_through() -> None:
+    """The check above can fail: grants a fixed-window counter allows (7 at the end of one second, 7 at the
+    start of the next) are caught."""
+    grants = [(10.95 + i * 0.001, 10.95 + i * 0.001, 1) for i in range(7)]
+    grants += [(11.0 + i * 0.001, 11.0 + i * 0.001, 1) for i in range(7)]
+    assert busiest_window(grants, 1.0) == 14
+
+
+def test_a_batch_counts_as_its_units(quota_table: str) -> None:
+    first = rate.take("tienda", "bsale", [(1, 7)], units=4, hold=0.5, now=100.0)
+    second = rate.take("tienda", "bsale", [(1, 7)], units=4, hold=0.5, now=100.1)
+    third = rate.take("tienda", "bsale", [(1, 7)], units=1, now=100.2)
+    assert (first.units, second.units, third.units) == (4, 3, 0)
+    # The batch's calls may leave until 100.5: it counts until then plus the window (and the jitter allowance)
+    assert third.wait == pytest.approx(100.5 + 1 + rate.JITTER - 100.2)
+    assert rate.take("tienda", "bsale", [(1, 7)], now=100.5 + 1 + rate.JITTER + 0.001).units == 1
+
+
+def test_batches_from_two_threads_never_overfill_a_window(quota_table: str) -> None:
+    clock = FakeClock()
+    grants = hammer(clock, [(1, 5)], until=clock.now + 6, units=4, hold=0.3)
+    assert busiest_window(grants, 1.0) <= 5
+
+
+def test_bulk_work_writes_the_quota_at_most_once_every_four_calls(quota_table: str) -> None:
+    puts: list[dict[str, Any]] = []
+    client().meta.events.register("before-call.dynamodb.PutItem", lambda params, **_: puts.append(params))
+    client().meta.events.register("before-call.dynamodb.UpdateItem", lambda params, **_: puts.append(params))
+    pace = SharedPace(Pace(10_000), "tienda", "bsale", [Quota(1, 1_000)], max_wait=5, take=rate.take,
+                      batch=4, hold=5.0)
+    for _ in range(100):
+        pace.wait()
+    assert len(puts) <= 25
+    item = client().get_item(TableName=quota_table, Key={"pk": {"S": "SHOP#tienda"}, "sk": {"S": "RATE#bsale"}},
+                             ConsistentRead=True)["Item"]
+    assert sum(g[2] for g in rate._decode(item["grants"]["S"])) == 100  # every call counted, once
+
+
+def test_the_jumpseller_minute_holds_beside_the_second(quota_table: str) -> None:
+    clock = FakeClock(step=0.02)
+    quotas = [(1, 18), (60, 760)]
+    grants = hammer(clock, quotas, until=clock.now + 130)
+    assert busiest_window(grants, 1.0) <= 18
+    assert busiest_window(grants, 60.0) <= 760
+    # The minute, not the second, is what stopped them (18/s would be over 1,000 a minute)
+    assert busiest_window(grants, 60.0) >= 700
+    # Old grants are merged: the item stays small whatever the minute holds
+    item = client().get_item(TableName=quota_table, Key={"pk": {"S": "SHOP#tienda"}, "sk": {"S": "RATE#bsale"}},
+                             ConsistentRead=True)["Item"]
+    assert len(item["grants"]["S"]) < 1_200
+
+
+def test_a_caller_that_will_not_wait_is_told_how_long(quota_table: str) -> None:
+    from bridge.clients.http import RateLimited
+
+    pace = SharedPace(Pace(1_000), "tienda", "bsale", [Quota(1, 2)], max_wait=0, take=rate.take)
+    pace.wait()
+    pace.wait()
+    with pytest.raises(RateLimited) as caught:
+        pace.wait()
+    assert 0 < caught.value.seconds <= 1 + rate.JITTER
