@@ -84,11 +84,14 @@ def test_a_fixed_window_would_have_let_twice_the_cap_through() -> None:
 def test_a_batch_counts_as_its_units(quota_table: str) -> None:
     first = rate.take("tienda", "bsale", [(1, 7)], units=4, hold=0.5, now=100.0)
     second = rate.take("tienda", "bsale", [(1, 7)], units=4, hold=0.5, now=100.1)
-    third = rate.take("tienda", "bsale", [(1, 7)], units=1, now=100.2)
-    assert (first.units, second.units, third.units) == (4, 3, 0)
+    single = rate.take("tienda", "bsale", [(1, 7)], units=1, now=100.2)
+    fourth = rate.take("tienda", "bsale", [(1, 7)], units=1, now=100.3)
+    # The batch counts as 4 of 7: another batch of 4 does not fit (nor is it cut down to the 3 left); singles do
+    assert (first.units, second.units, single.units, fourth.units) == (4, 0, 1, 1)
     # The batch's calls may leave until 100.5: it counts until then plus the window (and the jitter allowance)
-    assert third.wait == pytest.approx(100.5 + 1 + rate.JITTER - 100.2)
-    assert rate.take("tienda", "bsale", [(1, 7)], now=100.5 + 1 + rate.JITTER + 0.001).units == 1
+    assert second.wait == pytest.approx(100.5 + 1 + rate.JITTER - 100.1)
+    assert rate.take("tienda", "bsale", [(1, 7)], units=4, hold=0.5, now=100.5 + 1 + rate.JITTER - 0.01).units == 0
+    assert rate.take("tienda", "bsale", [(1, 7)], units=4, hold=0.5, now=100.5 + 1 + rate.JITTER + 0.001).units == 4
 
 
 def test_batches_from_two_threads_never_overfill_a_window(quota_table: str) -> None:
@@ -99,13 +102,13 @@ def test_batches_from_two_threads_never_overfill_a_window(quota_table: str) -> N
 
 def test_bulk_work_writes_the_quota_at_most_once_every_four_calls(quota_table: str) -> None:
     puts: list[dict[str, Any]] = []
-    client().meta.events.register("before-call.dynamodb.PutItem", lambda params, **_: puts.append(params))
-    client().meta.events.register("before-call.dynamodb.UpdateItem", lambda params, **_: puts.append(params))
+    client().meta.events.register("before-parameter-build.dynamodb.PutItem", lambda params, **_: puts.append(params))
+    client().meta.events.register("before-parameter-build.dynamodb.UpdateItem", lambda params, **_: puts.append(params))
     pace = SharedPace(Pace(10_000), "tienda", "bsale", [Quota(1, 1_000)], max_wait=5, take=rate.take,
                       batch=4, hold=5.0)
     for _ in range(100):
         pace.wait()
-    assert len(puts) <= 25
+    assert len(puts) == 25  # one write for every 4 calls, none refused (one process)
     item = client().get_item(TableName=quota_table, Key={"pk": {"S": "SHOP#tienda"}, "sk": {"S": "RATE#bsale"}},
                              ConsistentRead=True)["Item"]
     assert sum(g[2] for g in rate._decode(item["grants"]["S"])) == 100  # every call counted, once

@@ -153,7 +153,9 @@ class SharedPace:
     quickly (its message goes back to the queue, delayed, and the worker serves other shops meanwhile);
     a bulk job waits. `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
     `batch` > 1 (bulk work, which knows more calls follow) takes that many units in one write and spends them
-    within `hold` seconds; units still unspent then are let go (the quota counted them: never more than allowed).
+    within a hold; units still unspent then are let go (the quota counted them: never more than allowed).
+    The quota counts a batch for its hold plus the window, so the hold is only as long as this caller has
+    been taking to make `batch` calls (at most `hold` seconds).
     """
 
     def __init__(self, local: Pace, shop_id: str, api: str, quotas: list[Quota], max_wait: float,
@@ -161,17 +163,29 @@ class SharedPace:
         self.local, self.shop_id, self.api, self.quotas, self.max_wait = local, shop_id, api, quotas, max_wait
         self.take, self.batch, self.hold = take, batch, hold
         self._units, self._until = 0, 0.0  # granted, not yet spent
+        self._gap, self._last = hold / max(1, batch), 0.0  # the usual time between two calls (moving average)
         self._lock = threading.Lock()
 
     def wait(self) -> float:
+        with self._lock:
+            if self._last:  # the caller's own time from one call's start to asking for the next
+                self._gap += (time.time() - self._last - self._gap) / 4
+        try:
+            return self._wait()
+        finally:
+            with self._lock:
+                self._last = time.time()
+
+    def _wait(self) -> float:
         waited = self.local.wait(self.max_wait)
         with self._lock:
             while True:
                 if self._units and time.time() <= self._until:
                     self._units -= 1
                     return waited
+                hold = min(self.hold, 1.5 * self._gap * (self.batch - 1) + 0.05) if self.batch > 1 else 0.0
                 grant = self.take(self.shop_id, self.api, [(q.window, q.cap) for q in self.quotas], self.batch,
-                                  self.hold)
+                                  hold)
                 if grant.units:
                     self._units, self._until = grant.units - 1, grant.until
                     return waited

@@ -8,7 +8,8 @@ quota's cap, across every process (fixed windows let a burst across a window's e
 A take decides on the last state this process saw and writes the whole item on condition that its version is
 still that one; when another process wrote in between, the refused write returns the current item (no extra
 read) and the take decides again. Bulk work takes several units in one write (`units`), which it then spends
-within `hold` seconds: that is what amortises the quota's writes.
+within `hold` seconds: that is what amortises the quota's writes. Refusals cost no write: they are decided on
+the state last seen, which can only hold fewer grants than the table (a stale "full" is still full).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
          now: float | None = None) -> Grant:
     """Take up to `units` calls of the shop's `api` under every `(window seconds, cap)` quota.
 
-    At least one unit is granted when any is free (a batch gets what fits); none means wait `Grant.wait` seconds.
+    All of them (at most the smallest cap) or none: then wait `Grant.wait` seconds for them to fit.
     """
     global writes
     key = (shop_id, api)
@@ -67,10 +68,10 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
     for _ in range(MAX_RACES):
         at = time.time() if now is None else now
         log = _prune(seen.log if seen else [], at, quotas)
-        free = min(cap - _used(log, at, window) for window, cap in quotas)
-        if free <= 0:
-            return Grant(0, wait=max(_wait(log, at, window, cap) for window, cap in quotas))
-        granted = min(units, free)
+        # A batch is all or nothing (a part would cost the same write for fewer calls); never more than a cap.
+        granted = max(1, min([units] + [cap for _, cap in quotas]))
+        if any(cap - _used(log, at, window) < granted for window, cap in quotas):
+            return Grant(0, wait=max(_wait(log, at, window, cap - granted + 1) for window, cap in quotas))
         until = at + hold if granted > 1 else at
         log.append((at, until, granted))
         version = (seen.version if seen else 0) + 1

@@ -1,0 +1,171 @@
+"""The shared per-shop quotas under a burst, against sandboxes that enforce rolling windows (Bsale 8/s;
+Jumpseller 20/s and 800/min).
+
+1,000 stock notifications spread over 10 shops arrive at once; 5 webhook workers (the Bsale queue's
+MaximumConcurrency), each its own process as far as pacing goes (its own local pace), serve them: one Bsale
+read and one Jumpseller write each, a spent quota hands the message back, delayed, as SQS would. Beside them
+2 bulk workers (the sync queue's MaximumConcurrency) run a reconcile-like series of reads on shops 0 and 1.
+Reported: the 429 answers the sandboxes gave, and the quota's DynamoDB writes per outbound call, webhook and bulk.
+Moto runs in process, each request under one lock (DynamoDB applies a conditional write atomically; moto does not).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from collections import deque
+from types import SimpleNamespace
+from typing import Any
+
+SHOPS = 10
+NOTIFICATIONS = 1_000
+WEBHOOK_WORKERS = 5
+BULK_WORKERS = 2
+BULK_CALLS = 120  # per bulk worker, on each API
+
+
+def _atomic_moto() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    for method in ("put_item", "update_item", "get_item"):
+        original = getattr(DynamoHandler, method)
+
+        @functools.wraps(original)
+        def locked(self: object, *args: object, __original: Any = original, **kwargs: object) -> object:
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoHandler, method, locked)
+
+
+def run() -> dict[str, Any]:
+    import boto3
+    from moto import mock_aws
+
+    from bridge import aws
+    from bridge.clients import bsale as bsale_api
+    from bridge.clients import jumpseller as jumpseller_api
+    from bridge.clients.bsale import BsaleClient
+    from bridge.clients.http import Pace, RateLimited
+    from bridge.clients.jumpseller import JumpsellerClient
+    from bridge.settings import settings
+    from bridge.shops import context
+    from sandboxes.bsale import BsaleSandbox
+    from sandboxes.jumpseller import JumpsellerSandbox
+
+    os.environ.update(TABLE_NAME="bench-quota", SHARED_RATE_LIMITS="true", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    settings.cache_clear()
+    aws.reset()
+    _atomic_moto()
+    role = threading.local()
+    writes = {"webhook": 0, "bulk": 0}
+    calls = {"webhook": 0, "bulk": 0}
+    count_lock = threading.Lock()
+
+    def count_write(params: dict[str, Any], **_: Any) -> None:
+        key = params.get("Key") or params.get("Item") or {}
+        if str(key.get("sk", {}).get("S", "")).startswith("RATE#"):
+            with count_lock:
+                writes[role.name] += 1
+
+    with mock_aws(), BsaleSandbox() as bsale, JumpsellerSandbox() as jumpseller:
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName="bench-quota", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
+        events = aws.client("dynamodb").meta.events
+        for op in ("PutItem", "UpdateItem"):
+            events.register(f"before-parameter-build.dynamodb.{op}", count_write)
+        shops = []
+        for n in range(SHOPS):
+            account = bsale.add_account(f"bench-quota-{n}", 9000 + n, f"Tienda {n} SpA")
+            store = jumpseller.add_store(f"shop-{n}")
+            shops.append((f"shop-{n}", account.token, store.login, store.auth_token))
+
+        def clients(n: int, *, bulk: bool) -> tuple[BsaleClient, JumpsellerClient]:
+            """One process's clients for shop n: its own local paces, the shop's shared quotas."""
+            shop_id, token, login, auth = shops[n]
+            shop = SimpleNamespace(shop_id=shop_id)
+            b_pace = context._pace(shop, "bsale", Pace(bsale_api.RATE_PER_SECOND), bulk, not bulk)
+            j_pace = context._pace(shop, "jumpseller", Pace(
+                jumpseller_api.RATE_PER_SECOND, jumpseller_api.RATE_PER_MINUTE), bulk, not bulk)
+            return (BsaleClient(token, bsale.url, bsale.url, pace=b_pace),  # type: ignore[arg-type]
+                    JumpsellerClient(login, auth, f"{jumpseller.url}/v1", pace=j_pace))  # type: ignore[arg-type]
+
+        queue: deque[tuple[float, int]] = deque((0.0, i % SHOPS) for i in range(NOTIFICATIONS))
+        queue_lock = threading.Lock()
+        done = [0]
+        deferred = [0]
+
+        def webhook_worker() -> None:
+            role.name = "webhook"
+            mine = {n: clients(n, bulk=False) for n in range(SHOPS)}  # this process's clients
+            while True:
+                with queue_lock:
+                    if not queue:
+                        return
+                    not_before, n = queue.popleft()
+                    if not_before > time.time():
+                        queue.append((not_before, n))
+                        item = None
+                    else:
+                        item = n
+                if item is None:
+                    time.sleep(0.005)
+                    continue
+                b, j = mine[item]
+                try:
+                    b.get_json("/v1/stocks.json", {"limit": 1})
+                    j.get_json("/products/count.json")
+                except RateLimited as exc:
+                    with queue_lock:  # handed back, visible again after the quota's wait (SQS: delay)
+                        queue.append((time.time() + exc.seconds, item))
+                        deferred[0] += 1
+                    continue
+                with queue_lock:
+                    done[0] += 1
+
+        def bulk_worker(n: int) -> None:
+            role.name = "bulk"
+            b, j = clients(n, bulk=True)
+            for _ in range(BULK_CALLS):
+                b.get_json("/v1/stocks.json", {"limit": 50})
+                j.get_json("/products.json", {"limit": 100})
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=webhook_worker) for _ in range(WEBHOOK_WORKERS)]
+        threads += [threading.Thread(target=bulk_worker, args=(n,)) for n in range(BULK_WORKERS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        calls["webhook"] = 2 * (done[0] + deferred[0])  # upper bound on calls of the webhook workers
+        outbound = len(bsale.requests) + len(jumpseller.requests)
+        bulk_requests = 2 * BULK_WORKERS * BULK_CALLS
+        result = {
+            "notifications": NOTIFICATIONS, "shops": SHOPS, "webhook_workers": WEBHOOK_WORKERS,
+            "bulk_workers": BULK_WORKERS, "bulk_calls": bulk_requests,
+            "handled": done[0], "handed_back": deferred[0], "elapsed_s": round(elapsed, 1),
+            "rate_limited_429_answers": {"bsale": bsale.count(status=429), "jumpseller": jumpseller.count(status=429)},
+            "outbound_requests": outbound,
+            "quota_writes": writes,
+            "quota_writes_per_call": {
+                "webhook": round(writes["webhook"] / max(1, outbound - bulk_requests), 3),
+                "bulk": round(writes["bulk"] / bulk_requests, 3),
+            },
+        }
+    return result
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    sys.path[:0] = [".", "layers/common"]
+    print(json.dumps(run(), indent=2))
