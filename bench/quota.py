@@ -3,7 +3,7 @@ Jumpseller 20/s and 800/min).
 
 1,000 stock notifications spread over 10 shops arrive at once; 5 webhook workers (the Bsale queue's
 MaximumConcurrency), each its own process as far as pacing goes (its own local pace), serve them: one Bsale
-read and one Jumpseller write each, a spent quota hands the message back, delayed, as SQS would. Beside them
+read and one Jumpseller read each; a spent quota hands the message back, delayed (bridge.queue.defer). Beside them
 2 bulk workers (the sync queue's MaximumConcurrency) run a reconcile-like series of reads on shops 0 and 1.
 Reported: the 429 answers the sandboxes gave, and the quota's DynamoDB writes per outbound call, webhook and bulk.
 Moto runs in process, each request under one lock (DynamoDB applies a conditional write atomically; moto does not).
@@ -12,6 +12,7 @@ Moto runs in process, each request under one lock (DynamoDB applies a conditiona
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 import time
@@ -63,14 +64,15 @@ def run() -> dict[str, Any]:
     _atomic_moto()
     role = threading.local()
     writes = {"webhook": 0, "bulk": 0}
+    reads = {"webhook": 0, "bulk": 0}
     calls = {"webhook": 0, "bulk": 0}
     count_lock = threading.Lock()
 
-    def count_write(params: dict[str, Any], **_: Any) -> None:
+    def count(params: dict[str, Any], event_name: str, **_: Any) -> None:
         key = params.get("Key") or params.get("Item") or {}
         if str(key.get("sk", {}).get("S", "")).startswith("RATE#"):
             with count_lock:
-                writes[role.name] += 1
+                (reads if event_name.endswith("GetItem") else writes)[role.name] += 1
 
     with mock_aws(), BsaleSandbox() as bsale, JumpsellerSandbox() as jumpseller:
         boto3.client("dynamodb", region_name="us-east-1").create_table(
@@ -79,8 +81,8 @@ def run() -> dict[str, Any]:
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         )
         events = aws.client("dynamodb").meta.events
-        for op in ("PutItem", "UpdateItem"):
-            events.register(f"before-parameter-build.dynamodb.{op}", count_write)
+        for op in ("PutItem", "UpdateItem", "GetItem"):
+            events.register(f"before-parameter-build.dynamodb.{op}", count)
         shops = []
         for n in range(SHOPS):
             account = bsale.add_account(f"bench-quota-{n}", 9000 + n, f"Tienda {n} SpA")
@@ -123,8 +125,8 @@ def run() -> dict[str, Any]:
                     b.get_json("/v1/stocks.json", {"limit": 1})
                     j.get_json("/products/count.json")
                 except RateLimited as exc:
-                    with queue_lock:  # handed back, visible again after the quota's wait (SQS: delay)
-                        queue.append((time.time() + exc.seconds, item))
+                    with queue_lock:  # handed back, visible again after the quota's wait (SQS: whole seconds)
+                        queue.append((time.time() + math.ceil(exc.seconds), item))
                         deferred[0] += 1
                     continue
                 with queue_lock:
@@ -155,6 +157,7 @@ def run() -> dict[str, Any]:
             "rate_limited_429_answers": {"bsale": bsale.count(status=429), "jumpseller": jumpseller.count(status=429)},
             "outbound_requests": outbound,
             "quota_writes": writes,
+            "quota_consistent_reads": reads,
             "quota_writes_per_call": {
                 "webhook": round(writes["webhook"] / max(1, outbound - bulk_requests), 3),
                 "bulk": round(writes["bulk"] / bulk_requests, 3),

@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -65,6 +66,10 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
     key = (shop_id, api)
     with _seen_lock:
         seen = _seen.get(key)
+    if units > 1:
+        # A batch comes seldom, so what this process saw is likely stale: a consistent read costs less than a
+        # refused write (and refusals count against the writes a batch is there to save).
+        seen = _read(shop_id, api)
     for _ in range(MAX_RACES):
         at = time.time() if now is None else now
         log = _prune(seen.log if seen else [], at, quotas)
@@ -89,14 +94,23 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             # Another process wrote first: decide again on what it wrote.
-            current = deserialize(dict(exc.response.get("Item") or {}))  # type: ignore[call-overload]
-            seen = _Seen(int(current.get("version", 0)), _decode(str(current.get("grants", ""))))
+            seen = _parse(dict(exc.response.get("Item") or {}))  # type: ignore[call-overload]
             continue
         seen = _Seen(version, log)
         with _seen_lock:
             _seen[key] = seen
         return Grant(granted, until=until)
     return Grant(0, wait=JITTER)
+
+
+def _read(shop_id: str, api: str) -> _Seen:
+    item = client().get_item(TableName=name(), Key=serialize(keys.rate(shop_id, api)), ConsistentRead=True)
+    return _parse(item.get("Item") or {})
+
+
+def _parse(item: dict[str, Any]) -> _Seen:
+    current = deserialize(item)
+    return _Seen(int(current.get("version", 0)), _decode(str(current.get("grants", ""))))
 
 
 def _counts_until(grant: tuple[float, float, int], window: int) -> float:
