@@ -155,7 +155,7 @@ class SharedPace:
     `batch` > 1 (bulk work, which knows more calls follow) takes that many units in one write and spends them
     within a hold; units still unspent then are let go (the quota counted them: never more than allowed).
     The quota counts a batch for its hold plus the window, so the hold is only as long as this caller has
-    been taking to make `batch` calls (at most `hold` seconds).
+    lately been taking to make `batch` calls (at most `hold` seconds).
     """
 
     def __init__(self, local: Pace, shop_id: str, api: str, quotas: list[Quota], max_wait: float,
@@ -163,13 +163,14 @@ class SharedPace:
         self.local, self.shop_id, self.api, self.quotas, self.max_wait = local, shop_id, api, quotas, max_wait
         self.take, self.batch, self.hold = take, batch, hold
         self._units, self._until = 0, 0.0  # granted, not yet spent
-        self._gap, self._last = hold / max(1, batch), 0.0  # the usual time between two calls (moving average)
+        self._gaps: deque[float] = deque(maxlen=8)  # the caller's last times between two calls
+        self._last = 0.0
         self._lock = threading.Lock()
 
     def wait(self) -> float:
         with self._lock:
             if self._last:  # the caller's own time from one call's start to asking for the next
-                self._gap += (time.time() - self._last - self._gap) / 4
+                self._gaps.append(time.time() - self._last)
         try:
             return self._wait()
         finally:
@@ -183,7 +184,9 @@ class SharedPace:
                 if self._units and time.time() <= self._until:
                     self._units -= 1
                     return waited
-                hold = min(self.hold, 1.5 * self._gap * (self.batch - 1) + 0.05) if self.batch > 1 else 0.0
+                # Long enough for the batch at the slowest recent gap (a unit let go unspent costs a write).
+                gap = max(self._gaps, default=self.hold)
+                hold = min(self.hold, 1.25 * gap * (self.batch - 1) + 0.05) if self.batch > 1 else 0.0
                 grant = self.take(self.shop_id, self.api, [(q.window, q.cap) for q in self.quotas], self.batch,
                                   hold)
                 if grant.units:
