@@ -160,7 +160,7 @@ def run() -> dict[str, Any]:
             "quota_consistent_reads": reads,
             "quota_writes_per_call": {
                 "webhook": round(writes["webhook"] / max(1, outbound - bulk_requests), 3),
-                "bulk": round(writes["bulk"] / bulk_requests, 3),
+                "bulk": round(writes["bulk"] / max(1, bulk_requests), 3),
             },
         }
     return result
