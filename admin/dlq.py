@@ -1,6 +1,6 @@
 """Dead-letter commands: dlq list | inspect | replay | purge | tasks | cancel.
 
-Queue URLs come from the environment: BSALE_DLQ_URL / BSALE_QUEUE_URL and the like (stack output
+Queue URLs come from the environment: CATALOG_DLQ_URL / CATALOG_QUEUE_URL and the like (stack output
 OperatorEnvironment), or from the running local stack with --local.
 """
 

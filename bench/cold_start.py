@@ -14,11 +14,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = {
-    "BsaleWebhookFunction": ("functions/bsale_webhook", "app"),
-    "BsaleWorkerFunction": ("functions/bsale_webhook", "worker"),
-    "JumpsellerOrderFunction": ("functions/jumpseller_order", "app"),
-    "JumpsellerOrderWorkerFunction": ("functions/jumpseller_order", "worker"),
-    "ScheduledSyncFunction": ("functions/scheduled_sync", "app"),
+    "BsaleWebhookFunction": ("functions/bsale_notifications", "app"),
+    "BsaleWorkerFunction": ("functions/catalog_worker", "app"),
+    "JumpsellerOrderFunction": ("functions/jumpseller_webhooks", "app"),
+    "JumpsellerOrderWorkerFunction": ("functions/order_worker", "app"),
+    "ScheduledSyncFunction": ("functions/schedule", "app"),
 }
 ENV = {"TABLE_NAME": "t", "POWERTOOLS_METRICS_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
        "PATH": "/usr/bin:/bin"}

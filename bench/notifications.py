@@ -77,7 +77,7 @@ def _bare_aws_calls(shop_code: str) -> Any:
     from bridge.settings import settings
 
     dynamodb, sqs = aws.client("dynamodb"), aws.client("sqs")
-    table, queue = settings().table_name, settings().bsale_queue_url
+    table, queue = settings().table_name, settings().catalog_queue_url
     key = {"pk": {"S": f"SHOP#{shop_code}"}, "sk": {"S": "SHOP"}}
     item = dynamodb.get_item(TableName=table, Key=key)["Item"]
 

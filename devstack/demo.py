@@ -132,7 +132,7 @@ def write_local_env(stack: Any, path: str = LOCAL_ENV_FILE) -> None:
 
     from bridge.ops.dead_letters import REGISTRY
 
-    names = {key: os.environ[key] for key in ("TABLE_NAME", "SECRETS_PREFIX", "BSALE_QUEUE_URL", "ORDER_QUEUE_URL")
+    names = {key: os.environ[key] for key in ("TABLE_NAME", "SECRETS_PREFIX", "CATALOG_QUEUE_URL", "ORDER_QUEUE_URL")
              if key in os.environ}
     # Each dead-letter queue and its source, for `./dev admin --local dlq ...` (the functions never need them).
     queues = {env: stack.queue_url(resource) for dlq in REGISTRY

@@ -31,7 +31,7 @@ BSALE = dl.REGISTRY[0]
 
 @pytest.fixture
 def route(stack: LocalStack) -> dl.Route:
-    return dl.Route(BSALE, stack.queue_url("BsaleDeadLetterQueue"), stack.queue_url("BsaleQueue"))
+    return dl.Route(BSALE, stack.queue_url("CatalogDeadLetterQueue"), stack.queue_url("CatalogQueue"))
 
 
 @pytest.fixture
@@ -258,7 +258,7 @@ def test_filters_select_the_right_messages_and_a_replay_moves_only_those(
 def test_purge_asks_first_and_a_filter_limits_it(stack: LocalStack, fresh_route: dl.Route, admin: Admin) -> None:
     keep = put(fresh_route, "shop-a", "bsale.notification", "stock 1")
     put(fresh_route, "shop-b", "bsale.notification", "stock 2")
-    queues = {"BSALE_DLQ_URL": fresh_route.url, "BSALE_QUEUE_URL": fresh_route.source_url}
+    queues = {"CATALOG_DLQ_URL": fresh_route.url, "CATALOG_QUEUE_URL": fresh_route.source_url}
 
     assert "purged 0" in admin("dlq", "purge", "bsale", "--shop", "shop-b", answer="n", env=queues)
     assert visible_and_held(stack, fresh_route.url) == (2, 0)

@@ -246,7 +246,7 @@ def _assert_no_trace(stack: LocalStack, since: int, before: Counter[str], logs: 
     after = _runs(stack)
     for worker in ("BsaleWorkerFunction", "JumpsellerOrderWorkerFunction", "SyncWorkerFunction"):
         assert after[worker] == before[worker], f"{worker} ran: something was enqueued"
-    assert all(stack.queue_depth(q) == 0 for q in ("BsaleQueue", "OrderQueue", "SyncQueue"))
+    assert all(stack.queue_depth(q) == 0 for q in ("CatalogQueue", "OrderQueue", "SyncQueue"))
     assert _api_failures(stack, since) == []
     text = logs.getvalue()
     assert "request rejected" in text, "the capture saw nothing: it would not see a traceback either"

@@ -69,7 +69,7 @@ def test_a_slow_shop_does_not_hold_up_another(
     assert shops.events(slow.code, FAILURE_KIND)  # A's failures were recorded, with why
     # When A's Bsale is back, A's changes land too: whatever was dead-lettered meanwhile is replayed
     bsale.faults.clear()
-    route = dl.Route(dl.REGISTRY[0], stack.queue_url("BsaleDeadLetterQueue"), stack.queue_url("BsaleQueue"))
+    route = dl.Route(dl.REGISTRY[0], stack.queue_url("CatalogDeadLetterQueue"), stack.queue_url("CatalogQueue"))
 
     def landed_once_replayed() -> bool:
         # Calls made before the fault was cleared may still fail and dead-letter a message: replay until done.

@@ -56,9 +56,10 @@ def job_status(shop: DemoShop, which: str) -> str | None:
 @pytest.fixture
 def dead_letter_env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
     """What an operator's shell has: the dead-letter queues' URLs (./dev local writes them for --local)."""
-    for dlq, source, env, source_env in (("BsaleDeadLetterQueue", "BsaleQueue", "BSALE_DLQ_URL", "BSALE_QUEUE_URL"),
-                                         ("OrderDeadLetterQueue", "OrderQueue", "ORDER_DLQ_URL", "ORDER_QUEUE_URL"),
-                                         ("SyncDeadLetterQueue", "SyncQueue", "SYNC_DLQ_URL", "SYNC_QUEUE_URL")):
+    for dlq, source, env, source_env in (
+            ("CatalogDeadLetterQueue", "CatalogQueue", "CATALOG_DLQ_URL", "CATALOG_QUEUE_URL"),
+            ("OrderDeadLetterQueue", "OrderQueue", "ORDER_DLQ_URL", "ORDER_QUEUE_URL"),
+            ("SyncDeadLetterQueue", "SyncQueue", "SYNC_DLQ_URL", "SYNC_QUEUE_URL")):
         monkeypatch.setenv(env, stack.queue_url(dlq))
         monkeypatch.setenv(source_env, stack.queue_url(source))
 

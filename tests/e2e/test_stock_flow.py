@@ -133,7 +133,7 @@ def test_a_message_that_keeps_failing_lands_in_the_dead_letter_queue(
 
     def dead_letters() -> list[dict]:
         sqs = stack.client("sqs")
-        got = sqs.receive_message(QueueUrl=stack.queue_url("BsaleDeadLetterQueue"), MaxNumberOfMessages=10,
+        got = sqs.receive_message(QueueUrl=stack.queue_url("CatalogDeadLetterQueue"), MaxNumberOfMessages=10,
                                   AttributeNames=["All"], VisibilityTimeout=0)
         return [m for m in got.get("Messages", []) if json.loads(m["Body"])["shop_id"] == shop.code]
 

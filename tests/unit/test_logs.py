@@ -94,7 +94,7 @@ def test_a_bsale_notification_with_personal_data_is_logged_without_it(
     lines: Captured, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the Bsale webhook with event logging on, and a body that carries an e-mail and RUTs
-    app = load_handler("bsale_webhook", monkeypatch)
+    app = load_handler("bsale_notifications", monkeypatch)
     body = json.dumps({"cpnId": 1, "note": f"cliente {EMAIL}, RUT {RUTS[0]} / {RUTS[1]} / {RUTS[2]}",
                        "access_token": BSALE_TOKEN}).encode()
     event = api_gateway_event(

@@ -12,7 +12,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     table_name: str = Field(alias="TABLE_NAME")
-    bsale_queue_url: str = Field(default="", alias="BSALE_QUEUE_URL")
+    catalog_queue_url: str = Field(default="", alias="CATALOG_QUEUE_URL")
     order_queue_url: str = Field(default="", alias="ORDER_QUEUE_URL")
     sync_queue_url: str = Field(default="", alias="SYNC_QUEUE_URL")
     # SSM path under which each shop's secrets live: {prefix}/shops/{shop_id}/credentials

@@ -128,7 +128,7 @@ def replay(sqs: FakeSQS, selection: dl.Selection | None = None, **kwargs: Any) -
 # ------------------------------------------------------------------------------------------- which queues
 
 def test_routes_come_from_the_environment_and_name_what_is_missing() -> None:
-    env = {"BSALE_DLQ_URL": DLQ, "BSALE_QUEUE_URL": SOURCE, "ORDER_QUEUE_URL": SOURCE}
+    env = {"CATALOG_DLQ_URL": DLQ, "CATALOG_QUEUE_URL": SOURCE, "ORDER_QUEUE_URL": SOURCE}
     found, missing = dl.routes(None, env)
     assert [(r.name, r.url, r.source_url) for r in found] == [("bsale", DLQ, SOURCE)]
     assert missing == ["order (ORDER_DLQ_URL not set)", "sync (SYNC_DLQ_URL and SYNC_QUEUE_URL not set)"]

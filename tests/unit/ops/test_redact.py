@@ -47,7 +47,7 @@ def test_free_text_loses_secrets_and_personal_data(text: str, gone: list[str], k
     "text",
     [
         'File "/work/main/.venv/lib/python3.11/site-packages/aws_lambda_powertools/utilities/batch/base.py", line 3',
-        "http://127.0.0.1:5000/123456789012/devstack-BsaleDeadLetterQueue",
+        "http://127.0.0.1:5000/123456789012/devstack-CatalogDeadLetterQueue",
         "arn:aws:lambda:us-east-1:123456789012:function:devstack-BsaleWorkerFunction",
         "correlation 3f2c5a9e-1b2c-4d5e-8f90-123456789abc, trace 1-5759e988-bd862e3fe1be46a994272793",
         "basic settings apply; the token provided is invalid; stock 12 → 7 for POL-S; order 10234",

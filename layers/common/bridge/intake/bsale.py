@@ -50,5 +50,5 @@ def accept(token: str, raw_body: str | bytes, now: int | None = None) -> queue.W
         payload=notification.model_dump(by_alias=True),
         subject=f"{notification.topic} {notification.resource_id}",
     )
-    queue.send(settings().bsale_queue_url, message)
+    queue.send(settings().catalog_queue_url, message)
     return message

@@ -59,7 +59,7 @@ def accept(headers: Mapping[str, str], raw_body: bytes) -> queue.WorkMessage:
         kind="jumpseller.webhook", shop_id=store_code, payload={"event": event, "body": body}, subject=subject
     )
     # Orders go to the order worker; product events to the catalog worker, beside Bsale's notifications.
-    target = settings().order_queue_url if event in ORDER_EVENTS else settings().bsale_queue_url
+    target = settings().order_queue_url if event in ORDER_EVENTS else settings().catalog_queue_url
     queue.send(target, message)
     return message
 

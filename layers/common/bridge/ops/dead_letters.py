@@ -61,7 +61,7 @@ class DeadLetterQueue:
 
 
 REGISTRY: tuple[DeadLetterQueue, ...] = (
-    DeadLetterQueue("bsale", "BsaleDeadLetterQueue", "BSALE_DLQ_URL", "BsaleQueue", "BSALE_QUEUE_URL"),
+    DeadLetterQueue("bsale", "CatalogDeadLetterQueue", "CATALOG_DLQ_URL", "CatalogQueue", "CATALOG_QUEUE_URL"),
     DeadLetterQueue("order", "OrderDeadLetterQueue", "ORDER_DLQ_URL", "OrderQueue", "ORDER_QUEUE_URL"),
     DeadLetterQueue("sync", "SyncDeadLetterQueue", "SYNC_DLQ_URL", "SyncQueue", "SYNC_QUEUE_URL"),
 )

@@ -9,7 +9,6 @@ defined on the order's record so that only the first correct effect happens (see
 
 from __future__ import annotations
 
-import math
 import time
 from enum import StrEnum
 from typing import Any
@@ -18,8 +17,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from bridge import queue
-from bridge.clients.http import RateLimited
-from bridge.errors import UnknownShop
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus, parse_order_webhook
 from bridge.observability import logger, metrics, work_keys
 from bridge.orders import flow
@@ -65,6 +62,7 @@ def handle_jumpseller(message: WorkMessage, attempt: str | None = None) -> str:
     """Act on one webhook. `attempt` is the SQS message id: the same message coming back may resume its step.
 
     Retryable failures raise (SQS retries, then dead-letters); everything else is recorded on the order.
+    A spent quota or a shop no longer connected raise too: the worker hands the message back or drops it.
     """
     event = str(message.payload.get("event"))
     body = message.payload.get("body")
@@ -98,29 +96,18 @@ def _handle(message: WorkMessage, event: str, order: JumpsellerOrder, attempt: s
     if action is Action.IGNORE:
         logger.info("order event ignored", extra={"status_enum": raw.get("status_enum")})
         return "ignored"
-    try:
-        ctx = open_shop(message.shop_id, webhook=True)
-    except UnknownShop:
-        logger.warning("order event for a shop that is no longer connected: dropped")
-        return "dropped"
-    try:
-        if action is Action.HOLD:
-            result = flow.on_pending(ctx, order)
-        elif action is Action.PAID:
-            result = flow.on_paid(ctx, order, raw, attempt)
-        elif action is Action.CANCEL:
-            result = flow.on_canceled(ctx, order, raw, attempt)
-        else:
-            result = flow.on_abandoned(ctx, order)
-        _restore_stock(ctx, order)
-    except RateLimited as exc:
-        # This shop's API quota is spent: hand the message back, delayed, and serve other shops meanwhile.
-        # Any step it had claimed was let go, so the copy resumes it.
-        # As often as the queue allows; then it fails into the dead letters with the reason.
-        queue.defer("order", settings().order_queue_url, message, exc.seconds, exc.reason)
-        logger.info("order event deferred: the shop's API quota is spent",
-                    extra={"seconds": math.ceil(exc.seconds), "reason": exc.reason})
-        return "deferred"
+    ctx = open_shop(message.shop_id, webhook=True)  # a shop no longer connected: dropped (bridge/worker.py)
+    # A spent quota raises out of here: the worker hands the message back, delayed (bridge/worker.py); any step
+    # it had claimed was let go, so the copy resumes it.
+    if action is Action.HOLD:
+        result = flow.on_pending(ctx, order)
+    elif action is Action.PAID:
+        result = flow.on_paid(ctx, order, raw, attempt)
+    elif action is Action.CANCEL:
+        result = flow.on_canceled(ctx, order, raw, attempt)
+    else:
+        result = flow.on_abandoned(ctx, order)
+    _restore_stock(ctx, order)
     if result.action in ("failed", "needs_manual"):
         # FailedDocumentsAlarm: the customer is owed a tax document (or the stock movement) until a person acts.
         metrics.add_metric(name="FailedDocuments", unit=MetricUnit.Count, value=1)
@@ -147,6 +134,6 @@ def _restore_stock(ctx: ShopContext, order: JumpsellerOrder) -> None:
     One catalog message per variant: each is a few calls, deferred on its own when the shop's quota is spent,
     so an order of many lines never makes this message too big to get through."""
     for variant_id in held.order_variants(ctx.shop_id, order.id, [p.sku for p in order.products if p.sku]):
-        queue.send(settings().bsale_queue_url, WorkMessage(
+        queue.send(settings().catalog_queue_url, WorkMessage(
             kind="stock.resync", shop_id=ctx.shop_id, payload={"variant_id": variant_id, "order": order.id},
             subject=f"stock {variant_id} after order {order.id}"))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from dataclasses import dataclass
 
 from bridge import queue
-from bridge.clients.http import OutOfTime, RateLimited
+from bridge.clients.http import OutOfTime
 from bridge.observability import logger, work_keys
 from bridge.queue import WorkMessage
 from bridge.settings import settings
@@ -73,6 +72,8 @@ def handle_sync_message(message: WorkMessage, remaining_ms: int | None = None) -
             return Outcome("dropped", f"{kind} run {run} is not running")
         ctx = open_shop(message.shop_id, bulk=True)
         budget = Budget.of(remaining_ms)
+        # A spent quota raises out of here: the worker hands the message back, delayed, and the slice resumes from
+        # the last checkpoint once it is back (bridge/worker.py); a continuation after progress counts afresh.
         try:
             if kind == RECONCILE:
                 outcome = reconcile.run_slice(ctx, run, record["checkpoint"], budget)
@@ -84,11 +85,6 @@ def handle_sync_message(message: WorkMessage, remaining_ms: int | None = None) -
             # A call would have outlived the invocation: resume from the last checkpoint at once.
             continue_run(message.shop_id, kind, run)
             return Outcome("paused", "out of time in this invocation; resumes from its checkpoint")
-        except RateLimited as exc:
-            # The shop's API quota stays spent: resume from the last checkpoint once it is back (not a failure),
-            # as often as the queue allows; a continuation after progress starts counting again.
-            queue.defer("sync", settings().sync_queue_url, message, exc.seconds, exc.reason)
-            return Outcome("deferred", f"{exc.reason}; resumes in {math.ceil(exc.seconds)} s")
         if outcome.action == "paused":
             continue_run(message.shop_id, kind, run)
         logger.info("sync slice", extra={"action": outcome.action, "detail": outcome.detail})

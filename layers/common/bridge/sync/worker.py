@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from bridge import queue
 from bridge.clients.bsale import BsaleNotFound
-from bridge.clients.http import RateLimited
-from bridge.errors import UnknownShop, UpstreamError
+from bridge.errors import UpstreamError
 from bridge.models.bsale import BsaleNotification
 from bridge.observability import logger, metrics, work_keys
 from bridge.queue import WorkMessage
-from bridge.settings import settings
 from bridge.shops.context import ShopContext, open_shop
 from bridge.store import shops
 from bridge.sync import linking, price, stock
@@ -22,24 +18,18 @@ from bridge.sync.stock import Outcome
 
 
 def handle_catalog_event(message: WorkMessage) -> Outcome:
-    """Act on one event. Retryable failures raise (SQS retries, then dead-letters); others are recorded."""
+    """Act on one event. Retryable failures raise (SQS retries, then dead-letters); others are recorded.
+
+    A spent quota or a shop no longer connected raise too: the worker hands the message back or drops it
+    (bridge/worker.py)."""
     with work_keys(shop=message.shop_id, subject=message.subject):
-        try:
-            ctx = open_shop(message.shop_id, webhook=True, impatient=True)
-        except UnknownShop:
-            logger.warning("event for a shop that is no longer connected: dropped")
-            return Outcome("dropped", "shop not connected")
+        ctx = open_shop(message.shop_id, webhook=True, impatient=True)
         try:
             outcome = _act(ctx, message)
         except BsaleNotFound as exc:
             if exc.what != "variant":
                 raise
             return Outcome("dropped", linking.variant_gone(ctx, exc.ident))
-        except RateLimited as exc:
-            # This shop's quota is spent: hand the message back, delayed, and serve other shops meanwhile
-            # (as often as the queue allows; then it fails into the dead letters with the reason).
-            queue.defer("bsale", settings().bsale_queue_url, message, exc.seconds, exc.reason)
-            return Outcome("deferred", f"{exc.reason}; back in {math.ceil(exc.seconds)} s")
         except UpstreamError as exc:
             if exc.retryable:
                 raise
