@@ -21,24 +21,48 @@ def status(
     store_code: Annotated[str | None, typer.Argument(help="one shop (default: every shop, one row each)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP + " (what the shop panel shows)")] = False,
     no_dead_letters: Annotated[bool, typer.Option("--no-dead-letters",
-                                                  help="do not look into the dead-letter queues")] = False,
+                                                  help="do not count dead letters")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, max=1000,
+                                              help="one page of this many shops, with the cursor of the next "
+                                                   "(default: every page, read and printed one after another)")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="start where the page that printed it ended")] = None,
 ) -> None:
-    """Every shop's health, one row each (exit 1 when one needs attention), or one shop's whole status."""
-    from bridge.ops.status import all_shops_health, dead_letters_by_shop, shop_health
+    """Every shop's health, one row each (exit 1 when one needs attention), or one shop's whole status.
+
+    Nothing is received from the dead-letter queues: each shop's count comes from the marks its workers leave,
+    and the queues' totals from their attributes (`dlq list` shows the messages themselves).
+    """
+    from bridge.ops.status import PAGE_SIZE, dead_letter_totals, fleet, fleet_page, shop_health
 
     need()
     if store_code is None:
-        every = all_shops_health(with_dead_letters=not no_dead_letters)
-        if as_json:
-            emit_json([h.model_dump() for h in every])
-        else:
+        pages = [fleet_page(limit, cursor, with_dead_letters=not no_dead_letters)] if limit else \
+            fleet(PAGE_SIZE, cursor, with_dead_letters=not no_dead_letters)
+        totals = None if no_dead_letters else dead_letter_totals()
+        healthy, shown, following = True, [], None
+        for page in pages:
+            healthy = healthy and all(h.healthy for h in page.shops)
+            following = page.next_cursor
+            if as_json:
+                shown += [h.model_dump() for h in page.shops]
+                continue
+            if not page.shops:  # DynamoDB may end a query exactly at the last shop: the next page is empty
+                continue
             grid = table("shop", "health", "linked", "not linked", "last Bsale notification", "needs a person")
-            for h in every:
+            for h in page.shops:
                 row(grid, h.shop_id, health(h.healthy), h.linked, sum(h.not_linked.values()),
                     when(h.last_notification_at), "; ".join(h.flags()) or "")
             show(grid)
-        finish(0 if all(h.healthy for h in every) else 1)
-    one = shop_health(store_code, dead_letters=None if no_dead_letters else dead_letters_by_shop())
+        if as_json:
+            emit_json({"shops": shown, "next_cursor": following, "dead_letter_queues": totals})
+        else:
+            if totals is not None:
+                say("dead-letter queues: " + ", ".join(f"{q} {n}" for q, n in totals.items())
+                    + " (messages, all shops; `dlq list` shows them)")
+            if following:
+                say(f"more shops: --cursor {following}")
+        finish(0 if healthy else 1)
+    one = shop_health(store_code, dead_letters=not no_dead_letters)
     if as_json:
         print(one.model_dump_json(indent=2))
         finish(0)

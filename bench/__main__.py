@@ -11,11 +11,13 @@ sys.path[:0] = [".", "layers/common"]
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-from bench import cold_start, cost, fairness, import_cycles, notifications, quota, reconcile, sii_watch  # noqa: E402
+from bench import (  # noqa: E402
+    cold_start, cost, fairness, fleet, import_cycles, notifications, quota, reconcile, sii_watch,
+)
 
 BENCHES = {"cold_start": cold_start.run, "notifications": notifications.run, "reconcile": reconcile.run,
            "fairness": fairness.run, "sii_watch": sii_watch.run, "cost": cost.run,
-           "imports": import_cycles.run, "quota": quota.run}
+           "imports": import_cycles.run, "fleet": fleet.run, "quota": quota.run}
 
 if __name__ == "__main__":
     logging.disable(logging.INFO)

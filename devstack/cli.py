@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from devstack.runner import DEFAULT_TEMPLATE, LocalStack
+from devstack.runner import CLIENT_ENV_FILE, DEFAULT_TEMPLATE, LocalStack
 from devstack.template import ACCOUNT_ID, TemplateError
 
 log = logging.getLogger("devstack")
@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FACTOR",
         help="stretch every function's Timeout (enforced and remaining time) by FACTOR "
         "(default: $DEVSTACK_TIMEOUT_SCALE, else 1.0, Lambda's own)",
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=CLIENT_ENV_FILE,
+        metavar="PATH",
+        help="where to write what a client in another shell needs (moto's endpoint, the template's NAME=value "
+        "outputs) as JSON (default: %(default)s)",
     )
     parser.add_argument(
         "--parameter",
@@ -167,6 +175,7 @@ def main(
             timeout_scale=args.timeout_scale,
         )
         stack.start()
+        stack.write_client_environment(args.env_file)
         print(describe(stack), flush=True)
         if on_started is not None:
             on_started(stack)

@@ -121,28 +121,18 @@ def connect_facto_shop(
 
 # --------------------------------------------------------------------------- `./dev local`: the story
 
-LOCAL_ENV_FILE = ".devstack/env.json"
-
-
-def write_local_env(stack: Any, path: str = LOCAL_ENV_FILE) -> None:
-    """What `./dev admin --local` needs to reach this stack from another shell."""
+def write_local_env(stack: Any, path: str | None = None) -> None:
+    """What `./dev admin --local` needs (devstack writes it on start), plus leave to connect the sandboxes' local
+    http URLs, which a deployed stack refuses."""
     import json
-    import os
     from pathlib import Path
 
-    from bridge.ops.dead_letters import REGISTRY
+    from devstack.runner import CLIENT_ENV_FILE
 
-    names = {key: os.environ[key] for key in ("TABLE_NAME", "SECRETS_PREFIX", "CATALOG_QUEUE_URL", "ORDER_QUEUE_URL")
-             if key in os.environ}
-    # Each dead-letter queue and its source, for `./dev admin --local dlq ...` (the functions never need them).
-    queues = {env: stack.queue_url(resource) for dlq in REGISTRY
-              for env, resource in ((dlq.env, dlq.resource), (dlq.source_env, dlq.source_resource))
-              if resource in stack.resources.queues}
-    env = {"AWS_ENDPOINT_URL": stack.moto_endpoint, "AWS_DEFAULT_REGION": stack.region,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "ALLOW_LOCAL_API_URLS": "true",
-           **names, **queues}
-    Path(path).parent.mkdir(exist_ok=True)
-    Path(path).write_text(json.dumps(env, indent=2))
+    target = Path(path) if path else CLIENT_ENV_FILE
+    env = {**stack.client_environment(), "ALLOW_LOCAL_API_URLS": "true"}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(env, indent=2))
 
 
 class StockWatcher:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -45,6 +46,8 @@ log = logging.getLogger("devstack")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+# Where `python -m devstack` leaves the client environment (see LocalStack.write_client_environment).
+CLIENT_ENV_FILE = REPO_ROOT / ".devstack" / "env.json"
 DEFAULT_SQS_CONCURRENCY = 2
 
 
@@ -623,6 +626,28 @@ class LocalStack:
             except TemplateError as exc:
                 out[name] = f"<{exc}>"
         return out
+
+    def client_environment(self) -> dict[str, str]:
+        """What a client in another shell needs to act on this stack: moto's endpoint and test credentials, plus
+        every ``NAME=value`` assignment the template's Outputs publish (a deployed stack's operators export the
+        same output, so a tool reads one environment whether the stack is local or on AWS)."""
+        env = {"AWS_ENDPOINT_URL": self.moto_endpoint, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region,
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        for value in self.outputs().values():
+            if not isinstance(value, str):
+                continue
+            for word in value.split():
+                name, sep, assigned = word.partition("=")
+                if sep and name.isidentifier() and name.upper() == name:
+                    env[name] = assigned
+        return env
+
+    def write_client_environment(self, path: str | Path = CLIENT_ENV_FILE) -> Path:
+        """Write :meth:`client_environment` as JSON (``./dev admin --local`` reads it); returns the path."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(self.client_environment(), indent=2))
+        return target
 
     def fire_schedule(self, function_logical_id: str, event_name: str | None = None) -> Any:
         """Fire a function's schedule now (synchronously) and return the handler's result (errors propagate)."""

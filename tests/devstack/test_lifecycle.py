@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -81,16 +82,23 @@ def test_moto_state_starts_empty_and_external_endpoint_is_reused() -> None:
         assert fresh.queue_depth("WorkQueue") == 0
 
 
-def test_cli_main_runs_until_sigint() -> None:
+def test_cli_main_runs_until_sigint(tmp_path: Path) -> None:
     seen: list[str] = []
+    env_file = tmp_path / "env.json"
 
     def on_started(stack: LocalStack) -> None:
         seen.append(stack.api_url)
         assert requests.post(f"{stack.api_url}/echo", data="cli", timeout=30).status_code == 200
+        # Without any demo, the stack left what a client in another shell needs: moto and the outputs' NAME=value.
+        written = json.loads(env_file.read_text())
+        assert written["AWS_ENDPOINT_URL"] == stack.moto_endpoint
+        assert written["TABLE_NAME"] == stack.table_name("Table")
+        assert written["WORK_QUEUE_URL"] == stack.queue_url("WorkQueue")
         os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
 
     code = cli.main(
-        ["--template", str(BASIC_TEMPLATE), "--api-port", "0", "--moto-port", "0", "--no-schedules"],
+        ["--template", str(BASIC_TEMPLATE), "--api-port", "0", "--moto-port", "0", "--no-schedules",
+         "--env-file", str(env_file)],
         on_started=on_started,
     )
     assert code == 0
@@ -104,12 +112,13 @@ def test_cli_missing_template() -> None:
 
 
 @pytest.mark.timeout(300)
-def test_cli_process_prints_and_stops_on_ctrl_c() -> None:
+def test_cli_process_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """The CLI as a program (``python -m devstack`` adds the demo on top of ``cli.main``)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     entry = "import sys; from devstack import cli; sys.exit(cli.main())"
     proc = subprocess.Popen(
-        [sys.executable, "-c", entry, "--template", str(BASIC_TEMPLATE), "--api-port", "0", "--moto-port", "0"],
+        [sys.executable, "-c", entry, "--template", str(BASIC_TEMPLATE), "--api-port", "0", "--moto-port", "0",
+         "--env-file", str(tmp_path / "env.json")],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

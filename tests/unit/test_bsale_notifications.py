@@ -73,3 +73,28 @@ def test_model_accepts_integer_ids_where_bsale_sends_strings() -> None:
     n = BsaleNotification.model_validate({"cpnId": 3, "resource": "/r", "resourceId": 15, "topic": "price",
                                           "action": "put", "priceListId": 4})
     assert (n.resource_id, n.price_list_id) == ("15", "4")
+
+
+def test_a_text_body_with_a_lone_surrogate_is_a_bad_request_not_a_crash() -> None:
+    # API Gateway hands the body over as text: a lone surrogate must reach the JSON check, not break the encoding
+    with pytest.raises(BadRequest, match="not UTF-8"):
+        parse('{"cpnId": 2, "resource": "\ud800"}')
+
+
+def test_the_reason_names_at_most_five_fields_each_cut_short() -> None:
+    long_name = "f" * 40
+    with pytest.raises(BadRequest) as caught:
+        parse(json.dumps({long_name: 1}))  # every required field missing: cpnId, resource, resourceId, topic, action
+    assert caught.value.reason == "not a Bsale notification (check: action, cpnId, resource, resourceId, topic)"
+    with pytest.raises(BadRequest) as caught:  # six fields wrong: the first five are named
+        parse(json.dumps({"officeId": {"x": 1}}))
+    assert caught.value.reason == "not a Bsale notification (check: action, cpnId, officeId, resource, resourceId)"
+    with pytest.raises(BadRequest) as caught:
+        parse(json.dumps({"cpnId": 2, "resource": "/a", "resourceId": "1", "topic": "stock", "action": "put",
+                          "officeId": {"x": 1}}))
+    assert caught.value.reason == "not a Bsale notification (check: officeId)"
+
+
+def test_an_unknown_token_is_refused_with_one_short_reason() -> None:
+    with pytest.raises(UnknownShop, match="^unknown notification token$"):
+        shop_of_token("not a token")

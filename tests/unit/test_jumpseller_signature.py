@@ -27,3 +27,9 @@ def test_a_reserialised_body_does_not_verify() -> None:
     raw = b'{"order":{"id":1}}'
     with pytest.raises(Unauthorized):
         verify("s", b'{"order": {"id": 1}}', signature("s", raw))
+
+
+@pytest.mark.parametrize("given", ["\udcff" * 44, "  ", "ñ" * 44])
+def test_a_signature_header_of_any_text_is_refused_not_a_crash(given: str) -> None:
+    with pytest.raises(Unauthorized, match="not signed by a connected Jumpseller store"):
+        verify("hooks-secret", b"{}", given)

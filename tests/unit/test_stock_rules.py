@@ -3,7 +3,7 @@
 import pytest
 
 from bridge.models.bsale import Variant
-from bridge.sync.rules import stock_to_push, unlinkable_reason
+from bridge.sync.rules import same_price, stock_to_push, unlinkable_reason
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,14 @@ def test_unlinkable_reasons(fields: dict, reason: str | None) -> None:
 
 def test_sku_is_trimmed() -> None:
     assert _variant(code=" AB-1 ").code == "AB-1"
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    (9990.0, 9990.004, True),  # float noise is not a change
+    (9990.0, 9991.0, False),  # one peso is
+    (9990.0, 9990.01, False),  # so is a cent, for a shop with decimal prices
+    (None, 9990.0, False),  # never read: always written
+    (9990.0, None, False),
+])
+def test_a_price_is_the_same_only_to_the_half_cent(a: float | None, b: float | None, same: bool) -> None:
+    assert same_price(a, b) is same

@@ -37,7 +37,9 @@ def failures(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, int | None
     log: list[tuple[str, str, int | None]] = []
 
     def record(message_id: str, message: WorkMessage, error: Any, receive_count: int | None = None,
-               now: int | None = None) -> None:
+               now: int | None = None, *, queue: str) -> None:
+        # `queue` is required: without it the last attempt would not mark the shop's dead letter (status counts)
+        assert queue in worker.QUEUE_URLS, queue
         log.append((message_id, error if isinstance(error, str) else f"{type(error).__name__}: {error}", receive_count))
 
     monkeypatch.setattr(dead_letters, "record_failure", record)

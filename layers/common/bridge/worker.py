@@ -81,7 +81,9 @@ def run_batch(event: dict[str, Any], context: LambdaContext, queue_name: str, ha
         message = WorkMessage.model_validate_json(record.body)
         remaining = context.get_remaining_time_in_millis()
         work = Work(message, record.message_id, remaining)
-        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
+        # With its queue, the last attempt SQS allows also marks the message dead-lettered for its shop's status.
+        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count),
+                               queue=queue_name):
             if box is not None:
                 return box.run(message, lambda: served(queue_name, queue_url, work, handle))
             # No call may outlive the invocation, whatever the slice does.

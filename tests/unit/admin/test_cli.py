@@ -125,7 +125,7 @@ def test_json_listings_parse_with_stable_keys(shop: Shop) -> None:
 
     result = runner.invoke(app, ["status", "--json", "--no-dead-letters"])
     assert result.exit_code == 1  # stale: needs a person
-    (health,) = json.loads(result.output)
+    (health,) = json.loads(result.output)["shops"]
     assert (health["shop_id"], health["stale"], health["last_notification_at"]) == ("tienda-sur", True, SUMMER)
 
     orders = runner.invoke(app, ["orders", shop.shop_id, "--json"])

@@ -347,3 +347,26 @@ def test_fewer_pesos_than_units_drops_the_cheapest_products() -> None:
     # And one product alone that cannot get $1 a unit is a problem, not a document
     lone = plan_amounts(order([product("Clavos", "CLV", 10, qty=100)], total=50))
     assert isinstance(lone, AmountsProblem) and "$1 por unidad" in lone.reason
+
+
+def test_a_tax_added_on_top_weighs_only_the_products_it_applies_to() -> None:
+    # Given one product priced without IVA (Jumpseller adds 19 % on top) and one priced with it
+    taxed_on_top = product("Servicio", "SRV", 10000)
+    taxed_on_top["taxes"] = [{"id": 1, "name": "IVA", "rate": 19, "fixed": False, "tax_on_product_price": False}]
+    o = order([taxed_on_top, product("Libro", "LIB", 11900)], total=23800, tax=1900)
+    # Then each carries what the customer paid for it: 11.900 gross, so 10.000 net each
+    p = plan(o)
+    assert p.totals.total == 23_800 == by_hand(p.lines)
+    assert [(x.quantity, x.net_unit_value) for x in p.lines] == [(1, 10000), (1, 10000)]
+
+
+def test_bsale_detail_halves_round_up_like_the_sii() -> None:
+    # Given detail lines whose net is exactly half a peso (half-to-even would round 2,5 down to 2)
+    details = [{"quantity": 1, "netUnitValue": "2.5"}, {"quantity": 1, "netUnitValue": "0.5"}]
+    # Then each rounds up, away from zero
+    assert totals_of_bsale_details(details).exempt == 3 + 1
+
+
+def test_a_negative_document_total_is_refused() -> None:
+    with pytest.raises(ValueError, match="never negative"):
+        net_for_gross_total(-1)

@@ -109,3 +109,46 @@ def test_a_rut_of_thousands_of_digits_is_out_of_range_not_an_error(given: str) -
     assert parsed.problem in (RutProblem.OUT_OF_RANGE, RutProblem.INVALID_CHARACTERS)
     # and the reason quotes only the start of what was typed
     assert len(parsed.reason) < 200
+
+
+@pytest.mark.parametrize(("given", "valid"), [
+    ("100.000-4", True),  # the lowest body the SII allows
+    ("99.999-7", False),  # one below it
+    ("99.999.999-9", True),  # the highest body
+])
+def test_the_sii_body_range_includes_both_ends(given: str, valid: bool) -> None:
+    assert isinstance(parse_rut(given), Rut) is valid
+
+
+def test_only_zeros_are_dropped_from_the_front() -> None:
+    # Normalisation must not swallow a stray letter in front of the digits
+    assert normalize_rut("X12345678-5") == "X123456785"
+    parsed = parse_rut("X12345678-5")
+    assert isinstance(parsed, RutError)
+    assert parsed.problem is RutProblem.INVALID_CHARACTERS
+
+
+@pytest.mark.parametrize(("given", "quoted"), [
+    ("12.345.678-9", "«12.345.678-9»"),
+    (" 12a45678-5 ", "«12a45678-5»"),  # trimmed
+    ("1-9", "«1-9»"),
+    ("1234567890123456789-0", "«1234567890123456789-…»"),  # 21 characters: cut to 20, marked as cut
+])
+def test_the_reason_quotes_what_was_typed(given: str, quoted: str) -> None:
+    parsed = parse_rut(given)
+    assert isinstance(parsed, RutError)
+    assert quoted in parsed.reason
+
+
+def test_a_value_of_exactly_twenty_characters_is_quoted_whole() -> None:
+    given = "12.345.678.901.234-5"
+    assert len(given) == 20
+    parsed = parse_rut(given)
+    assert isinstance(parsed, RutError)
+    assert f"«{given}»" in parsed.reason
+
+
+def test_check_digit_of_a_negative_body_is_refused() -> None:
+    assert check_digit(0) == "0"
+    with pytest.raises(ValueError, match="never negative"):
+        check_digit(-1)

@@ -32,6 +32,7 @@ COUNTED_NOT_ALARMED = {
     "RejectedPayloadTooLarge": "oversized bodies are refused before anything is read; noise, not a fault of ours",
     "RejectedBadConfiguration": "raised by connect-shop (an operator command that prints it), never by a webhook",
     "RejectedDeadLetters": "raised by the dlq operator commands only, never by a webhook",
+    "RejectedBadCursor": "raised by the status operator command (a --cursor it did not print), never by a webhook",
     "RejectedOrderBusy": "raised in the order worker (SQS tries the event again), never by a webhook",
     "VariantsGoneFromBsale": "a notification outlived its variant (deleted in Bsale): the shop's own catalog "
                             "change, not a fault; the link goes with its reason, which the shop's status shows",
@@ -159,6 +160,9 @@ def test_the_dead_letter_registry_is_the_templates() -> None:
         assert ENVIRONMENT.get(queue.source_env) == {"Ref": queue.source_resource}, queue
         assert queue.env not in ENVIRONMENT, "the functions never need a dead-letter queue's URL"
     assert len({q.name for q in REGISTRY}) == len(REGISTRY)
+    # the worker marks a message dead-lettered at its last attempt: it must know where SQS stops
+    assert {q.source_resource: q.max_receives for q in REGISTRY} == {
+        name: p["RedrivePolicy"]["maxReceiveCount"] for name, p in queues.items() if "RedrivePolicy" in p}
 
 
 def test_the_operator_environment_output_names_every_queue_the_cli_reads() -> None:

@@ -116,6 +116,15 @@ def no_failures(letters: list[dl.DeadLetter]) -> None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def forgotten(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """The per-shop marks dropped (no table here): (queue, [(shop, message id)]), or (queue, "all")."""
+    dropped: list[tuple[str, Any]] = []
+    monkeypatch.setattr(dl, "forget", lambda queue, letters: dropped.append((queue, list(letters))))
+    monkeypatch.setattr(dl, "forget_queue", lambda queue: dropped.append((queue, "all")) or 0)
+    return dropped
+
+
 @pytest.fixture
 def sqs() -> FakeSQS:
     return FakeSQS()
@@ -185,7 +194,8 @@ def test_filters_select_by_shop_kind_text_and_id(sqs: FakeSQS, selection: dl.Sel
 
 # ------------------------------------------------------------------------------------------- replay
 
-def test_replay_sends_then_deletes_each_message_and_keeps_body_and_attributes(sqs: FakeSQS) -> None:
+def test_replay_sends_then_deletes_each_message_and_keeps_body_and_attributes(
+        sqs: FakeSQS, forgotten: list[tuple[str, Any]]) -> None:
     first, second = sqs.put(DLQ, work(subject="stock 1")), sqs.put(DLQ, work(subject="stock 2"))
     report = replay(sqs)
     assert [letter.message_id for letter in report.replayed] == [first, second]
@@ -196,14 +206,15 @@ def test_replay_sends_then_deletes_each_message_and_keeps_body_and_attributes(sq
     assert [WorkMessage.model_validate_json(m["Body"]).subject for m in sent] == ["stock 1", "stock 2"]
     assert sent[0]["MessageAttributes"] == {"shop_id": {"DataType": "String", "StringValue": "shop-a"},
                                             "kind": {"DataType": "String", "StringValue": "bsale.notification"}}
+    assert forgotten == [("bsale", [("shop-a", first)]), ("bsale", [("shop-a", second)])]  # once deleted
 
 
-def test_a_dry_run_changes_nothing(sqs: FakeSQS) -> None:
+def test_a_dry_run_changes_nothing(sqs: FakeSQS, forgotten: list[tuple[str, Any]]) -> None:
     ids = [sqs.put(DLQ, work(subject=f"stock {n}")) for n in range(3)]
     report = replay(sqs, dry_run=True)
     assert [letter.message_id for letter in report.replayed] == ids
     assert sqs.queues[SOURCE] == [] and sqs.visible(DLQ) == ids
-    assert not [c for c in sqs.calls if c[0] in ("send", "delete")]
+    assert not [c for c in sqs.calls if c[0] in ("send", "delete")] and forgotten == []
 
 
 def test_a_failed_delete_stops_the_replay_and_loses_nothing(sqs: FakeSQS) -> None:
@@ -275,7 +286,8 @@ def test_a_long_command_renews_its_holds(sqs: FakeSQS) -> None:
 
 # ------------------------------------------------------------------------------------------- purge
 
-def test_purge_asks_first_and_with_a_filter_drops_only_the_selection(sqs: FakeSQS) -> None:
+def test_purge_asks_first_and_with_a_filter_drops_only_the_selection(sqs: FakeSQS,
+                                                                     forgotten: list[tuple[str, Any]]) -> None:
     keep, drop = sqs.put(DLQ, work("shop-a")), sqs.put(DLQ, work("shop-b"))
     selection = dl.Selection(shops=frozenset({"shop-b"}))
     questions: list[str] = []
@@ -289,6 +301,7 @@ def test_purge_asks_first_and_with_a_filter_drops_only_the_selection(sqs: FakeSQ
     assert sqs.visible(DLQ) == [keep]
     everything = dl.purge(sqs, ROUTE, dl.Selection(), confirm=lambda q: True)  # type: ignore[arg-type]
     assert (everything.purged, everything.whole_queue) == (1, True) and sqs.queues[DLQ] == []
+    assert forgotten == [("bsale", [("shop-b", drop)]), ("bsale", "all")]  # the shops' counts follow
 
 
 # ------------------------------------------------------------------------------------------- SQS's move task

@@ -371,6 +371,7 @@ def test_a_boleta_that_must_become_a_factura_is_credited_first_and_never_doubled
     record = w.record(order_id)
     assert record.document is not None and record.document.kind == "factura" and record.generation == 2
     assert [d.kind for d in record.previous_documents] == ["boleta", "nota de crédito"]
+    assert record.previous_documents[0].credited_by == record.previous_documents[1].id
     codes = sorted(w.account.document_types[d.document_type_id].code_sii for d in w.account.documents.values()
                    if d.sales_id and d.sales_id.startswith(f"js-{w.shop_id}-{order_id}")
                    or d.reference_document_id in {x.id for x in w.documents(order_id)})
@@ -446,6 +447,8 @@ def test_canceled_after_its_document_gets_one_credit_note_for_every_line(
     assert w.posts("/v1/returns.json") == 1 and w.stock("POL-S") == before + 2
     record = w.record(order_id)
     assert record.state is S.CREDITED and record.credit_note is not None
+    # the document remembers what voided it: a retry or fix-rejected must not credit it again
+    assert record.document is not None and record.document.credited_by == record.credit_note.id
     assert [d["document_type"] for d in w.store.order(order_id).documents] == [1, 0]
     assert w.canceled(order_id, "c2").action == "unchanged" and w.posts("/v1/returns.json") == 1
 

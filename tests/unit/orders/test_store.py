@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 from bridge.models.order_record import OrderRecord, OrderState
-from bridge.store import held, links
+from bridge.models.shop import Shop
+from bridge.store import held, links, shops
 from bridge.store import orders as records
 from bridge.store.links import Link
+from bridge.store.table import deserialize, serialize
 
 SHOP = "tienda"
 S = OrderState
@@ -124,3 +127,41 @@ def test_unlinked_variants_are_not_held_and_a_link_made_since_never_goes_negativ
     link("100", "POL-S", held_units=0)  # the link was made again meanwhile (held back to 0)
     assert held.release(SHOP, 4, "abandoned", now=2)
     assert held_of("100") == 0
+
+
+def test_a_line_of_no_units_holds_nothing(table: str) -> None:
+    link("100", "POL-S")
+    link("101", "TAZA-1")
+    assert held.hold(SHOP, 5, {"100": 2, "101": 0}, {"100": "POL-S", "101": "TAZA-1"}, now=1)
+    stored = held.get(SHOP, 5)
+    assert stored is not None and stored["lines"] == {"100": 2}
+    assert held.variant_ids_of(SHOP, 5) == ["100"]  # an order event re-reads only what the order holds
+
+
+def test_why_each_variant_is_unlinked_is_kept_per_variant_until_it_is_linked(table: str) -> None:
+    links.record_unlinked(SHOP, "200", "A", "missing in Jumpseller")
+    links.record_unlinked(SHOP, "201", None, "no SKU in Bsale")
+    links.record_unlinked("otra-tienda", "202", "C", "missing in Jumpseller")
+    assert sorted((r["variant_id"], r["reason"]) for r in links.unlinked_reasons(SHOP)) == [
+        ("200", "missing in Jumpseller"), ("201", "no SKU in Bsale")]
+    link("200", "A")  # linked since: its reason goes
+    assert [r["variant_id"] for r in links.unlinked_reasons(SHOP)] == ["201"]
+
+
+def test_numbers_come_back_as_they_were_stored(table: str) -> None:
+    # DynamoDB hands every number back as a Decimal: whole ones must read as int, the others keep their cents
+    links.save(Link(shop_id=SHOP, variant_id="300", sku="X", js_product_id=9, js_price=1990.5, pushed_stock=3))
+    found = links.get(SHOP, "300")
+    assert found is not None
+    assert (found.js_price, found.pushed_stock, found.js_product_id) == (1990.5, 3, 9)
+    assert isinstance(found.pushed_stock, int)
+    assert deserialize(serialize({"n": [Decimal("2"), {"m": Decimal("0.25")}]})) == {"n": [2, {"m": 0.25}]}
+    assert type(deserialize(serialize({"n": 2}))["n"]) is int
+
+
+def test_every_connected_shop_is_listed(table: str) -> None:
+    for shop_id in ("tienda-a", "tienda-b"):
+        shops.save(Shop(shop_id=shop_id, cpn_id=1, office_id=1, price_list_id=2), notify_hash="h")
+    assert sorted(s.shop_id for s in shops.all_shops()) == ["tienda-a", "tienda-b"]
+    found = shops.get("tienda-a")
+    assert found is not None and found.price_list_id == 2

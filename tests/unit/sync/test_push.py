@@ -22,7 +22,7 @@ from bridge.models.shop import Shop, ShopOptions
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store.links import Link
-from bridge.sync import linking, manual, price, push, reconcile, stock
+from bridge.sync import catalog, linking, manual, price, push, reconcile, stock
 from sandboxes.bsale import BsaleAccount, BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox, JumpsellerStore
 from tests.unit.orders.conftest import table  # noqa: F401  (fixture)
@@ -266,6 +266,7 @@ def test_an_older_read_arriving_after_a_newer_one_writes_nothing(world: Callable
     assert w.notify("POL-S").action == "written"  # ...and a later worker read 9 and wrote it first
     change = push.sync(w.ctx, link, stock=push.Truth(4, older))
     assert change.action == "superseded" and change.fields == {}
+    assert change.note == "a newer read of this variant decides"  # from memory: no second look at Jumpseller
     assert w.shown("POL-S") == 9 and w.puts() == 1
 
 
@@ -461,3 +462,162 @@ def test_a_stock_write_to_a_product_that_may_have_carried_an_old_price_looks_aga
     during_next_write(w, monkeypatch, price_change)
     w.notify("TAZA-1")  # its PUT carried the old 4990 after the price write of 6990
     assert w.price_shown("TAZA-1") == 6990 and w.shown("TAZA-1") == 9
+
+
+def test_a_notification_from_another_office_is_dropped_unread(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("TAZA-1")
+    w.set_bsale("TAZA-1", 3)
+    other = stock.on_stock_notification(w.ctx, BsaleNotification.model_validate({
+        "cpnId": w.account.cpn_id, "resource": "/v2/stocks.json", "resourceId": w.variant("TAZA-1"),
+        "topic": "stock", "action": "put", "officeId": str(w.ctx.shop.office_id + 1)}))
+    assert other == stock.Outcome("dropped", f"office {w.ctx.shop.office_id + 1} is not the shop's office")
+    assert w.shown("TAZA-1") == 20 and w.puts() == 0
+    # a notification that names no office is the shop's
+    unnamed = stock.on_stock_notification(w.ctx, BsaleNotification.model_validate({
+        "cpnId": w.account.cpn_id, "resource": "/v2/stocks.json", "resourceId": w.variant("TAZA-1"),
+        "topic": "stock", "action": "put"}))
+    assert unnamed.action == "written" and w.shown("TAZA-1") == 3
+
+
+def test_a_variant_that_cannot_be_linked_is_reported_not_written(world: Callable[..., World]) -> None:
+    w = world()
+    taza = w.account.variant_by_code("TAZA-1")
+    assert taza is not None
+    lonely = w.account.add_variant(taza.product_id, "ONLY-IN-BSALE")
+    assert stock.sync_variant_stock(w.ctx, str(lonely.id)) == stock.Outcome("unlinked", "missing in Jumpseller")
+    assert stock.resync_variant(w.ctx, str(lonely.id)) == stock.Outcome(
+        "unlinked", f"variant {lonely.id} is not linked")
+    assert w.puts() == 0
+
+
+def test_an_order_event_resyncs_its_held_variants_and_its_linked_skus(world: Callable[..., World]) -> None:
+    w = world()
+    w.link("TAZA-1")
+    w.link("POL-S")
+    w.set_bsale("POL-S", 10)
+    order_id = w.order("POL-S", 2)  # holds POL-S
+    # Its SKUs name TAZA-1 too (linked now, never held); a SKU nobody linked is ignored
+    assert held.order_variants(w.shop_id, order_id, ["TAZA-1", "NOT-LINKED"]) == sorted(
+        [w.variant("POL-S"), w.variant("TAZA-1")])
+    assert held.order_variants(w.shop_id, order_id) == [w.variant("POL-S")]
+    w.set_bsale("TAZA-1", 7)
+    outcomes = stock.after_order_event(w.ctx, order_id, ["TAZA-1"])
+    assert sorted(o.action for o in outcomes) == ["unchanged", "written"]
+    assert w.shown("TAZA-1") == 7
+
+
+def test_a_pos_sale_resyncs_each_linked_variant_it_names(
+    world: Callable[..., World], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    w = world()
+    w.link("TAZA-1")
+    w.link("POL-S")
+    w.link("POL-M")
+    w.set_bsale("TAZA-1", 5)
+    before = w.shown("POL-S")
+    w.set_bsale("POL-S", before - 1)
+    gone = w.saved("POL-M")
+    w.account.forget_variant(int(gone.variant_id), notify=False)  # linked, but gone from Bsale since
+    # "0" is linked to nothing (and sorts first); TAZA-1 is named twice
+    named = {"77": ["0", w.variant("TAZA-1"), w.variant("POL-S"), gone.variant_id, w.variant("TAZA-1")]}
+    monkeypatch.setattr(w.ctx.bsale, "document_variant_ids", lambda document_id: named[document_id])
+
+    def sale(office: int | None) -> stock.Outcome:
+        return stock.on_document_notification(w.ctx, BsaleNotification.model_validate({
+            "cpnId": w.account.cpn_id, "resource": "/v1/documents/77.json", "resourceId": "77",
+            "topic": "document", "action": "post", **({"officeId": str(office)} if office else {})}))
+
+    other = w.ctx.shop.office_id + 1
+    assert sale(other) == stock.Outcome("dropped", f"office {other} is not the shop's office") and w.puts() == 0
+    done = sale(w.ctx.shop.office_id)
+    # TAZA-1 and POL-S written once each, POL-M dropped and unlinked, "0" skipped; the others still synced
+    written = {w.variant("TAZA-1"): "TAZA-1: stock 20 → 5", w.variant("POL-S"): f"POL-S: stock {before} → {before - 1}"}
+    assert done == stock.Outcome("written", "document 77: 3 linked variant(s); "
+                                 + "; ".join(written[v] for v in sorted(written)))
+    assert w.puts() == 2 and w.shown("TAZA-1") == 5 and w.shown("POL-S") == before - 1
+    assert links.get(w.shop_id, gone.variant_id) is None
+    assert [(r["variant_id"], r["reason"]) for r in links.unlinked_reasons(w.shop_id)] == [
+        (gone.variant_id, "missing in Bsale")]
+    assert sale(None) == stock.Outcome("unchanged", "document 77: 2 linked variant(s); ")
+
+
+def test_a_fresh_read_that_loses_its_claim_looks_again_a_bounded_number_of_times(world: Callable[..., World]) -> None:
+    w = world()
+    link = w.link("POL-S")
+    older = push.version()
+    w.set_bsale("POL-S", 9)
+    assert w.notify("POL-S").action == "written"  # a newer read took the claim
+    product = w.ctx.jumpseller.product(link.js_product_id)
+    observed = next(item for item in catalog.js_items(product) if item.target == link.target)
+    # An order event's read of Jumpseller that lost: one repair left reads again; none left gives up (SQS retries)
+    again = push.sync(w.ctx, link, stock=push.Truth(4, older), observed=observed, fresh=True, repairs=1)
+    assert again.action == "superseded" and again.note.startswith("overlapped by a newer read; then POL-S")
+    with pytest.raises(RuntimeError, match="POL-S: newer reads kept overlapping"):
+        push.sync(w.ctx, link, stock=push.Truth(4, older), observed=observed, fresh=True, repairs=0)
+    assert w.shown("POL-S") == 9
+
+
+def test_each_repair_spends_one_of_the_budget_until_it_gives_up(
+    world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Newer reads that keep winning (every claim lost): the repairs nest, each with one fewer left, and end in an
+    # error SQS retries later. A budget that did not shrink would recurse until the interpreter gave up.
+    w = world()
+    link = w.link("POL-S")
+    product = w.ctx.jumpseller.product(link.js_product_id)
+    observed = next(item for item in catalog.js_items(product) if item.target == link.target)
+    monkeypatch.setattr(links, "claim", lambda *args, **kwargs: None)
+    budgets: list[int] = []
+    real_resync = push.resync
+
+    def counting(ctx: Any, variant_id: str, *, repairs: int = push.REPAIRS) -> Any:
+        budgets.append(repairs)
+        return real_resync(ctx, variant_id, repairs=repairs)
+
+    monkeypatch.setattr(push, "resync", counting)
+    with pytest.raises(RuntimeError, match="POL-S: newer reads kept overlapping"):
+        push.sync(w.ctx, link, stock=push.Truth(4, push.version()), observed=observed, fresh=True, repairs=3)
+    assert budgets == [2, 1, 0]
+    assert w.puts() == 0
+
+
+def test_a_product_gone_from_jumpseller_is_unlinked_when_read_again(world: Callable[..., World]) -> None:
+    w = world()
+    link = w.link("TAZA-1")
+    w.store.delete_product(link.js_product_id)
+    assert stock.resync_variant(w.ctx, link.variant_id) == stock.Outcome(
+        "unlinked", "TAZA-1: gone from Jumpseller: unlinked")
+    assert links.get(w.shop_id, link.variant_id) is None
+    assert [r["reason"] for r in links.unlinked_reasons(w.shop_id)] == [push.MISSING]
+
+
+def test_a_variant_gone_from_a_product_that_stays_is_unlinked_when_read_again(world: Callable[..., World]) -> None:
+    w = world()
+    link = w.link("POL-S")
+    assert link.js_variant_id is not None  # a variant of a product with others (POL-M stays)
+    product = w.store.product(link.js_product_id)
+    product.variants = [v for v in product.variants if v.id != link.js_variant_id]
+    assert stock.resync_variant(w.ctx, link.variant_id) == stock.Outcome(
+        "unlinked", "POL-S: gone from Jumpseller: unlinked")
+    assert links.get(w.shop_id, link.variant_id) is None
+    assert w.puts() == 0
+
+
+def test_presale_makes_a_variant_bsale_sells_without_stock_unlimited_in_jumpseller(
+    world: Callable[..., World],
+) -> None:
+    w = world(presale=True)
+    w.link("POL-S", allow_negative=True)
+    w.set_bsale("POL-S", 0)
+    outcome = w.notify("POL-S")
+    assert outcome.action == "written" and outcome.detail == "POL-S: unlimited"
+    found = w.store.find_sku("POL-S")
+    assert found is not None and (found[1] or found[0]).stock_unlimited
+    again = w.notify("POL-S")
+    assert again == stock.Outcome("unchanged", f"POL-S: already stock unlimited, price {w.price_shown('POL-S')}")
+    # without pre-sale the same variant shows its stock
+    plain = world()
+    plain.link("POL-S", allow_negative=True)
+    plain.set_bsale("POL-S", 0)
+    assert plain.notify("POL-S").action == "written" and plain.shown("POL-S") == 0

@@ -58,12 +58,13 @@ class DeadLetterQueue:
     env: str
     source_resource: str
     source_env: str
+    max_receives: int  # the source queue's maxReceiveCount (template.yaml; a unit test keeps them equal)
 
 
 REGISTRY: tuple[DeadLetterQueue, ...] = (
-    DeadLetterQueue("bsale", "CatalogDeadLetterQueue", "CATALOG_DLQ_URL", "CatalogQueue", "CATALOG_QUEUE_URL"),
-    DeadLetterQueue("order", "OrderDeadLetterQueue", "ORDER_DLQ_URL", "OrderQueue", "ORDER_QUEUE_URL"),
-    DeadLetterQueue("sync", "SyncDeadLetterQueue", "SYNC_DLQ_URL", "SyncQueue", "SYNC_QUEUE_URL"),
+    DeadLetterQueue("bsale", "CatalogDeadLetterQueue", "CATALOG_DLQ_URL", "CatalogQueue", "CATALOG_QUEUE_URL", 5),
+    DeadLetterQueue("order", "OrderDeadLetterQueue", "ORDER_DLQ_URL", "OrderQueue", "ORDER_QUEUE_URL", 6),
+    DeadLetterQueue("sync", "SyncDeadLetterQueue", "SYNC_DLQ_URL", "SyncQueue", "SYNC_QUEUE_URL", 5),
 )
 NAMES = tuple(q.name for q in REGISTRY)
 
@@ -219,11 +220,12 @@ FAILURE_TTL_DAYS = 14  # as long as a dead letter lives
 
 
 def record_failure(message_id: str, message: WorkMessage, error: BaseException | str, *,
-                   receive_count: int | None = None, now: int | None = None) -> None:
+                   receive_count: int | None = None, now: int | None = None, queue: str | None = None) -> None:
     """Keep why this attempt failed, where `inspect` finds it if the message ends in the dead-letter queue.
 
     Optional: a worker calls it (or wraps its record handler in `failures_recorded`) for failures that SQS retries.
-    The reason is scrubbed like a log line before it is stored.
+    The reason is scrubbed like a log line before it is stored. Given its `queue`, the last attempt SQS allows
+    also marks the message dead-lettered for its shop (`note_dead_lettered`): what `status` counts.
     """
     from bridge.observability import logger
     from bridge.store import shops
@@ -234,23 +236,27 @@ def record_failure(message_id: str, message: WorkMessage, error: BaseException |
     shops.record_event(message.shop_id, FAILURE_KIND, message_id,
                        {"error": reason, "kind": message.kind, "subject": message.subject,
                         "receive_count": receive_count}, at, ttl_days=FAILURE_TTL_DAYS)
+    if queue is not None and receive_count is not None and receive_count >= _registered(queue).max_receives:
+        note_dead_lettered(queue, message.shop_id, message_id, at)
     logger.warning("work failed; SQS retries it, then dead-letters it",
                    extra={"shop": message.shop_id, "kind": message.kind, "subject": message.subject,
                           "message_id": message_id, "receive_count": receive_count, "error": reason})
 
 
 @contextlib.contextmanager
-def failures_recorded(message_id: str, message: WorkMessage, receive_count: int | None = None) -> Iterator[None]:
+def failures_recorded(message_id: str, message: WorkMessage, receive_count: int | None = None, *,
+                      queue: str | None = None) -> Iterator[None]:
     """Record the failure of the work inside, then let it propagate (SQS retries the message as before).
 
-        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count)):
+        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count),
+                               queue="bsale"):
             return handle(message)
     """
     try:
         yield
     except Exception as exc:
         try:
-            record_failure(message_id, message, exc, receive_count=receive_count)
+            record_failure(message_id, message, exc, receive_count=receive_count, queue=queue)
         except Exception:  # noting the failure must never hide it
             from bridge.observability import logger
 
@@ -280,6 +286,89 @@ def attach_recorded_failures(letters: list[DeadLetter]) -> None:
 
 def _key(key: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, str(v)) for k, v in key.items()))
+
+
+# ------------------------------------------------------------------------------------------- counts per shop
+# SQS cannot count a queue's messages by shop without receiving them all, which hides each for the hold and
+# raises its receive count. So the worker marks a message at its last allowed attempt (it is dead-lettered
+# next), and replay / purge delete the mark: a shop's count is one Query in its own partition. SQS's
+# ApproximateNumberOfMessages gives each queue's total, also without receiving (`totals`); a message that
+# failed without its worker noticing (a crash, a timeout) is in the total but not in a shop's count.
+
+
+def _registered(queue: str) -> DeadLetterQueue:
+    for known in REGISTRY:
+        if known.name == queue:
+            return known
+    raise DeadLetterError(f"unknown dead-letter queue {queue!r}; known: {', '.join(NAMES)}")
+
+
+def note_dead_lettered(queue: str, shop_id: str, message_id: str, now: int | None = None) -> None:
+    from bridge.store import keys, table
+
+    at = now or int(time.time())
+    item = {**keys.dead_letter(shop_id, queue, message_id), "at": at,
+            "expires_at": at + FAILURE_TTL_DAYS * 86400}  # the dead-letter queue's retention
+    table.client().put_item(TableName=table.name(), Item=table.serialize(item))
+
+
+def forget(queue: str, letters: Iterable[tuple[str, str]]) -> None:
+    """Drop the marks of (shop, message id) pairs that left the dead-letter queue (replayed, purged, moved)."""
+    from bridge.store import keys, table
+
+    deletes = [{"DeleteRequest": {"Key": table.serialize(keys.dead_letter(shop, queue, mid))}}
+               for shop, mid in dict.fromkeys(letters)]
+    for start in range(0, len(deletes), 25):
+        request: Any = {table.name(): deletes[start:start + 25]}
+        while request:
+            request = table.client().batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+
+def forget_letters(queue: str, letters: Iterable[DeadLetter]) -> None:
+    forget(queue, [(lt.shop_id, lt.message_id) for lt in letters if lt.shop_id])
+
+
+def forget_queue(queue: str) -> int:
+    """Drop every shop's marks for a queue emptied whole (PurgeQueue, a move task): page by page over the shops."""
+    from bridge.store import keys, shops, table
+
+    dropped, cursor = 0, None
+    while True:
+        page, cursor = shops.page(limit=100, cursor=cursor)
+        for shop in page:
+            marks = table.query_prefix(keys.shop(shop.shop_id)["pk"], keys.dead_letter_prefix(queue),
+                                       ProjectionExpression="sk")
+            ids = [table.deserialize(m)["sk"].removeprefix(keys.dead_letter_prefix(queue)) for m in marks]
+            forget(queue, [(shop.shop_id, mid) for mid in ids])
+            dropped += len(ids)
+        if cursor is None:
+            return dropped
+
+
+def counts(shop_id: str, now: int | None = None) -> dict[str, int]:
+    """This shop's dead letters per queue, from the marks (one Query; no message is received)."""
+    from bridge.store import keys, table
+
+    at = now or int(time.time())
+    found = dict.fromkeys(NAMES, 0)
+    marks = table.query_prefix(keys.shop(shop_id)["pk"], keys.dead_letter_prefix(),
+                               ProjectionExpression="sk, expires_at")
+    for mark in map(table.deserialize, marks):
+        queue = str(mark["sk"]).split("#")[1]
+        if queue in found and int(mark.get("expires_at", at + 1)) > at:  # TTL deletes late: expired is gone
+            found[queue] += 1
+    return found
+
+
+def totals(sqs: SQSClient, found: Iterable[Route]) -> dict[str, int]:
+    """Messages in each dead-letter queue, held or not (GetQueueAttributes: nothing received)."""
+    got: dict[str, int] = {}
+    for route in found:
+        answer = sqs.get_queue_attributes(QueueUrl=route.url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        got[route.name] = (int(answer.get("ApproximateNumberOfMessages", 0))
+                           + int(answer.get("ApproximateNumberOfMessagesNotVisible", 0)))
+    return got
 
 
 # ------------------------------------------------------------------------------------------- holding messages
@@ -474,6 +563,7 @@ def replay(sqs: SQSClient, route: Route, selection: Selection = Selection(), *, 
                 if not _replay_one(sqs, route, letter, report):
                     break
                 hold.done(letter)
+                _forget_quietly(route.name, [letter])
                 if on_examined:
                     on_examined(letter, True)
         finally:
@@ -497,6 +587,20 @@ def _replay_one(sqs: SQSClient, route: Route, letter: DeadLetter, report: Replay
         return False
     report.replayed.append(letter)
     return True
+
+
+def _forget_quietly(queue: str, letters: list[DeadLetter] | None = None) -> None:
+    """The messages (None: all of the queue's) left it: drop their marks. A mark left behind only overcounts a
+    shop's dead letters, so failing to drop it must not stop a replay or a purge."""
+    try:
+        if letters is None:
+            forget_queue(queue)
+        else:
+            forget_letters(queue, letters)
+    except Exception:
+        from bridge.observability import logger
+
+        logger.exception("could not drop a dead-letter mark", extra={"queue": queue})
 
 
 def _sendable(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -525,6 +629,7 @@ def purge(sqs: SQSClient, route: Route, selection: Selection, *, confirm: Callab
         if count == 0 or not confirm(f"Purge all {count} messages of the {route.name} dead-letter queue?"):
             return PurgeReport(route.name, 0, True)
         sqs.purge_queue(QueueUrl=route.url)
+        _forget_quietly(route.name)
         return PurgeReport(route.name, count, True)
     with Hold(sqs, route, seconds=hold_seconds, wait_seconds=wait_seconds, failures=failures) as hold:
         chosen = [letter for letter in hold.letters() if selection.matches(letter)]
@@ -535,9 +640,11 @@ def purge(sqs: SQSClient, route: Route, selection: Selection, *, confirm: Callab
             chunk = chosen[start:start + 10]
             answer = sqs.delete_message_batch(QueueUrl=route.url, Entries=[
                 {"Id": str(i), "ReceiptHandle": letter.receipt_handle} for i, letter in enumerate(chunk)])
-            for ok in answer.get("Successful", []):
-                hold.done(chunk[int(ok["Id"])])
-                purged += 1
+            gone = [chunk[int(ok["Id"])] for ok in answer.get("Successful", [])]
+            for letter in gone:
+                hold.done(letter)
+            purged += len(gone)
+            _forget_quietly(route.name, gone)
         return PurgeReport(route.name, purged, False, hold.release())
 
 
@@ -581,7 +688,9 @@ def start_move_task(sqs: SQSClient, route: Route, rate: int | None = None) -> st
     kwargs: dict[str, Any] = {"SourceArn": source_arn, "DestinationArn": queue_arn(sqs, route.source_url)}
     if rate is not None:
         kwargs["MaxNumberOfMessagesPerSecond"] = rate
-    return str(sqs.start_message_move_task(**kwargs)["TaskHandle"])
+    handle = str(sqs.start_message_move_task(**kwargs)["TaskHandle"])
+    _forget_quietly(route.name)  # every message goes back to the source; those failing again are marked again
+    return handle
 
 
 def cancel_move_task(sqs: SQSClient, handle: str) -> int:

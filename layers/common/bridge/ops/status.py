@@ -1,7 +1,9 @@
 """F13: a shop's health in one place, for the operator command and the shop panel to come.
 
-Everything here is read from the table (and, when asked, the dead-letter queues); nothing calls Bsale or
-Jumpseller, so a status is cheap and works while they are down.
+Everything here is read from the table (and, for the fleet, the dead-letter queues' attributes); nothing calls
+Bsale or Jumpseller, so a status is cheap and works while they are down. Nothing here receives a message:
+a shop's dead letters are counted from the marks its workers leave (`dead_letters.counts`), the queues' totals
+come from GetQueueAttributes, and the fleet is read a page of shops at a time.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -95,31 +98,47 @@ class ShopHealth(BaseModel):
         return flags
 
 
-def shop_health(shop_id: str, *, dead_letters: dict[str, Counter[str]] | None = None) -> ShopHealth:
+class FleetPage(BaseModel):
+    """One page of every shop's health, and where the next page starts (None: this was the last)."""
+
+    shops: list[ShopHealth]
+    next_cursor: str | None
+
+
+PAGE_SIZE = 100
+
+
+def shop_health(shop_id: str, *, dead_letters: bool = True) -> ShopHealth:
     shop = shops.require(shop_id)
     return _health(shop, dead_letters)
 
 
-def all_shops_health(*, with_dead_letters: bool = True) -> list[ShopHealth]:
-    letters = dead_letters_by_shop() if with_dead_letters else None
-    return [_health(shop, letters) for shop in sorted(shops.all_shops(), key=lambda s: s.shop_id)]
+def fleet_page(limit: int = PAGE_SIZE, cursor: str | None = None, *, with_dead_letters: bool = True) -> FleetPage:
+    found, following = shops.page(limit, cursor)
+    return FleetPage(shops=[_health(shop, with_dead_letters) for shop in found], next_cursor=following)
 
 
-def dead_letters_by_shop() -> dict[str, Counter[str]] | None:
-    """Messages per shop in each dead-letter queue this process knows the URL of (None: none configured)."""
+def fleet(limit: int = PAGE_SIZE, cursor: str | None = None, *, with_dead_letters: bool = True) -> Iterator[FleetPage]:
+    """Every page from `cursor` on, read as it is asked for (an operator sees the first rows at once)."""
+    while True:
+        got = fleet_page(limit, cursor, with_dead_letters=with_dead_letters)
+        yield got
+        if got.next_cursor is None:
+            return
+        cursor = got.next_cursor
+
+
+def dead_letter_totals() -> dict[str, int] | None:
+    """Messages in each dead-letter queue this process knows the URL of (None: none configured); none received."""
     from bridge.ops import dead_letters
 
     found, _ = dead_letters.routes(None, os.environ)
-    if not found:
-        return None
-    per_queue: dict[str, Counter[str]] = {}
-    for route in found:
-        inspection = dead_letters.inspect(aws.client("sqs"), route)
-        per_queue[route.name] = Counter(letter.shop_id or "?" for letter in inspection.letters)
-    return per_queue
+    return dead_letters.totals(aws.client("sqs"), found) if found else None
 
 
-def _health(shop: Shop, letters: dict[str, Counter[str]] | None) -> ShopHealth:
+def _health(shop: Shop, with_dead_letters: bool) -> ShopHealth:
+    from bridge.ops import dead_letters
+
     all_links = links.all_links(shop.shop_id)
     records = orders.for_shop(shop.shop_id)
     problems = [OrderProblem(order_id=r.order_id, state=str(r.state), reason=r.error.reason if r.error else "",
@@ -140,7 +159,7 @@ def _health(shop: Shop, letters: dict[str, Counter[str]] | None) -> ShopHealth:
         last_reconcile=_job(shop.shop_id, "reconcile"),
         last_manual_sync=_job(shop.shop_id, "manual"),
         catalog_problems=[str(e.get("body", {}).get("reason", "")) for e in shops.events(shop.shop_id, "problem")],
-        dead_letters={queue: counts.get(shop.shop_id, 0) for queue, counts in letters.items()} if letters else None,
+        dead_letters=dead_letters.counts(shop.shop_id) if with_dead_letters else None,
         sii_documents=dict(Counter(sii.label(d) for r in records for d in sii.documents_of(r))),
         sii_overdue=[OverdueDocument(order_id=r.order_id, kind=d.kind, number=d.number, since=d.sii_overdue_at)
                      for r in records for d in sii.documents_of(r) if d.sii_overdue_at and d.sii_status == "sent"],

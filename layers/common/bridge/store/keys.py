@@ -69,6 +69,18 @@ def event(shop_id: str, kind: str, ident: str) -> dict[str, str]:
     return {"pk": f"SHOP#{shop_id}", "sk": f"EVENT#{kind}#{ident}"}
 
 
+def dead_letter(shop_id: str, queue: str, message_id: str) -> dict[str, str]:
+    """A message of this shop that its worker failed for the last time, so SQS dead-letters it.
+
+    In the shop's own partition: `status` counts a shop's dead letters with one small Query, never receiving them.
+    Deleted when the message is replayed or purged; expires with the dead-letter queue's retention."""
+    return {"pk": f"SHOP#{shop_id}", "sk": f"DEADLETTER#{queue}#{message_id}"}
+
+
+def dead_letter_prefix(queue: str = "") -> str:
+    return f"DEADLETTER#{queue}#" if queue else "DEADLETTER#"
+
+
 def orders_partition(shop_id: str) -> str:
     """Order state records have a partition of their own (a shop's orders are listed without its links)."""
     return f"SHOP#{shop_id}#ORDERS"

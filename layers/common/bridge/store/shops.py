@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bridge.errors import UnknownShop, WrongCompany
+from bridge.errors import BridgeError, UnknownShop, WrongCompany
 from bridge.models.shop import Shop
 from bridge.store import keys
 from bridge.store.table import client, deserialize, name, query_all, serialize, value
@@ -54,6 +57,41 @@ def require(shop_id: str) -> Shop:
 def all_shops() -> list[Shop]:
     items = query_all("gsi1pk = :p", {":p": {"S": keys.SHOPS_PARTITION}}, IndexName=keys.GSI1)
     return [_shop(item) for item in items]
+
+
+class BadCursor(BridgeError):
+    status = 400
+    code = "bad_cursor"
+
+
+def page(limit: int = 100, cursor: str | None = None) -> tuple[list[Shop], str | None]:
+    """At most `limit` shops in shop-id order from `cursor` (None: the first), and the next page's cursor.
+
+    One Query of the shops index per page: a fleet of any size is read a page at a time. The cursor is
+    DynamoDB's LastEvaluatedKey, opaque to callers; None means there is no next page (DynamoDB may still
+    hand one back at the exact end: that page is then empty)."""
+    if not 1 <= limit <= 1000:
+        raise BadCursor("a page holds 1 to 1000 shops")
+    kwargs: dict[str, Any] = {"TableName": name(), "IndexName": keys.GSI1, "Limit": limit,
+                              "KeyConditionExpression": "gsi1pk = :p",
+                              "ExpressionAttributeValues": {":p": {"S": keys.SHOPS_PARTITION}}}
+    if cursor:
+        kwargs["ExclusiveStartKey"] = _start_key(cursor)
+    answer = client().query(**kwargs)
+    last = answer.get("LastEvaluatedKey")
+    following = base64.urlsafe_b64encode(json.dumps(deserialize(last)).encode()).decode() if last else None
+    return [_shop(item) for item in answer.get("Items", [])], following
+
+
+def _start_key(cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error) as exc:
+        raise BadCursor("not a cursor this command printed") from exc
+    if not isinstance(key, dict) or set(key) != {"pk", "sk", "gsi1pk", "gsi1sk"} or \
+            key["gsi1pk"] != keys.SHOPS_PARTITION or not all(isinstance(v, str) for v in key.values()):
+        raise BadCursor("not a cursor this command printed")
+    return serialize(key)
 
 
 def stamp_notification(shop_id: str, notify_hash: str, cpn_id: int, now: int) -> None:
