@@ -12,7 +12,15 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 from bench import (  # noqa: E402
-    cold_start, cost, fairness, fleet, import_cycles, notifications, quota, reconcile, sii_watch,
+    cold_start,
+    cost,
+    fairness,
+    fleet,
+    import_cycles,
+    notifications,
+    quota,
+    reconcile,
+    sii_watch,
 )
 
 BENCHES = {"cold_start": cold_start.run, "notifications": notifications.run, "reconcile": reconcile.run,

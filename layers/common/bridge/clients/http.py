@@ -141,6 +141,15 @@ class QuotaGrant(Protocol):
     @property
     def wait(self) -> float: ...
 
+    @property
+    def start(self) -> float: ...  # epoch seconds: unit i may leave from start + i * step, for `slot` seconds
+
+    @property
+    def step(self) -> float: ...
+
+    @property
+    def slot(self) -> float: ...
+
 
 # (shop, api, [(window seconds, cap)], units wanted, hold seconds) -> what was granted (bridge.store.rate.take)
 TakeQuota = Callable[[str, str, list[tuple[int, int]], int, float], QuotaGrant]
@@ -152,17 +161,18 @@ class SharedPace:
     `max_wait` is how long a caller accepts to wait for the quota to free up: a webhook worker gives up
     quickly (its message goes back to the queue, delayed, and the worker serves other shops meanwhile);
     a bulk job waits. `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
-    `batch` > 1 (bulk work, which knows more calls follow) takes that many units in one write and spends them
-    within a hold; units still unspent then are let go (the quota counted them: never more than allowed).
-    The quota counts a batch for its hold plus the window, so the hold is only as long as this caller has
-    lately been taking to make `batch` calls (at most `hold` seconds).
+    `batch` > 1 (bulk work, which knows more calls follow) takes that many units in one write, each with its
+    own short slot, spaced as this caller has lately been spacing its calls (at most `hold` seconds for the
+    batch): it waits for a unit's slot when early, and lets go of the units whose slots it missed (the quota
+    counted them: never more than allowed). The quota counts each unit only around its slot.
     """
 
     def __init__(self, local: Pace, shop_id: str, api: str, quotas: list[Quota], max_wait: float,
                  take: TakeQuota, batch: int = 1, hold: float = 0.0) -> None:
         self.local, self.shop_id, self.api, self.quotas, self.max_wait = local, shop_id, api, quotas, max_wait
         self.take, self.batch, self.hold = take, batch, hold
-        self._units, self._until = 0, 0.0  # granted, not yet spent
+        self._slots: deque[float] = deque()  # when each unit granted and not yet spent may leave (epoch)
+        self._slot = 0.0  # for how long after that
         self._gaps: deque[float] = deque(maxlen=8)  # the caller's last times between two calls
         self._last = 0.0
         self._lock = threading.Lock()
@@ -181,18 +191,26 @@ class SharedPace:
         waited = self.local.wait(self.max_wait)
         with self._lock:
             while True:
-                if self._units and time.time() <= self._until:
-                    self._units -= 1
+                now = time.time()
+                while self._slots and self._slots[0] + self._slot < now:
+                    self._slots.popleft()  # missed: let go
+                if self._slots:
+                    early = self._slots.popleft() - now
+                    if early > 0:
+                        time.sleep(early)
+                        waited += early
                     return waited
-                # Long enough for the batch at the slowest recent gap (a unit let go unspent costs a write).
-                gap = max(self._gaps, default=self.hold)
-                hold = min(self.hold, 1.25 * gap * (self.batch - 1) + 0.05) if self.batch > 1 else 0.0
+                # Spaced at the slowest recent gap (a unit whose slot passes unspent costs a write).
+                gap = max(self._gaps, default=0.0)
+                hold = min(self.hold, 1.1 * gap * self.batch) if self.batch > 1 else 0.0
                 grant = self.take(self.shop_id, self.api, [(q.window, q.cap) for q in self.quotas], self.batch,
                                   hold)
+                if grant.units == 1:
+                    return waited  # a single call leaves now, as the quota counted it
                 if grant.units:
-                    self._units, self._until = grant.units - 1, grant.until
-                    return waited
-                self._units = 0
+                    self._slots = deque(grant.start + i * grant.step for i in range(grant.units))
+                    self._slot = grant.slot
+                    continue
                 if waited + grant.wait > self.max_wait:
                     caps = ", ".join(f"{q.cap} calls in any {q.window} s" for q in self.quotas)
                     raise RateLimited(grant.wait, f"the shop's {self.api} quota ({caps}) is spent")

@@ -31,10 +31,9 @@ QUOTAS = {
 # the next one, which may be another shop's. Sleeping would let one shop's burst occupy every worker.
 # Bulk jobs and operator commands have nothing better to do than wait their turn.
 WEBHOOK_MAX_WAIT = 0.0
-# Bulk work takes its quota units this many at a time (one table write for BULK_BATCH calls) and spends them
-# within a hold of at most BULK_HOLD seconds, fitted to its pace; a unit's call may leave any time in the hold,
-# so the quota counts it the whole hold plus its window: a longer hold costs the bulk share throughput, a
-# shorter one wastes units (and writes).
+# Bulk work takes its quota units this many at a time (one table write for BULK_BATCH calls), spaced at its own
+# pace over at most BULK_HOLD seconds; each unit counts only around its own slot (bridge.store.rate), so a batch
+# holds back the shop's other calls no more than the same calls made one by one.
 BULK_BATCH = {"bsale": 4, "jumpseller": 8}  # of bulk shares 5/s and 12/s: room left for a live change
 BULK_HOLD = 2.0
 PATIENT_MAX_WAIT = 120.0

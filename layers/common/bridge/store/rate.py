@@ -1,15 +1,19 @@
 """Per-shop API quotas shared by every process: a rolling-window log, one table item per shop and service.
 
 The item holds the recent grants, each `(from, until, units)`: `units` calls that may leave between `from` and
-`until` (a single call: from == until). A grant counts against a `window`-second quota until
-`until + window + JITTER` has passed, so no rolling window of any length `window` ever holds more than the
-quota's cap, across every process (fixed windows let a burst across a window's edge send twice the cap).
+`until` (a single call: from == until). A grant counts against a `window`-second quota from `from` until
+`until + window + JITTER`, so no rolling window of any length `window` ever holds more than the quota's cap,
+across every process (fixed windows let a burst across a window's edge send twice the cap).
 
 A take decides on the last state this process saw and writes the whole item on condition that its version is
 still that one; when another process wrote in between, the refused write returns the current item (no extra
-read) and the take decides again. Bulk work takes several units in one write (`units`), which it then spends
-within `hold` seconds: that is what amortises the quota's writes. Refusals cost no write: they are decided on
-the state last seen, which can only hold fewer grants than the table (a stale "full" is still full).
+read) and the take decides again. Bulk work takes several units in one write (`units`), spaced over `hold`
+seconds: unit i has its own short slot, SLOT seconds from `start + i * hold / units`, and is logged as its
+own grant, so the window counts each unit only around the time it may really leave (a batch counted whole for
+its hold plus the window would block the shop's other calls for seconds). A batch that does not fit now is
+given the earliest start that fits, up to AHEAD seconds on; a caller that misses a unit's slot lets it go.
+Refusals cost no write: they are decided on the state last seen, which can only hold fewer grants than the
+table (a stale "full" is still full).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ JITTER = 0.1
 # Grants older than the shortest window are merged into buckets this long (widened outwards, so still counted
 # at least as long): the log of an 800-a-minute quota stays a few dozen entries, one write unit or two.
 BUCKET = 1.0
+SLOT = 0.03  # how late after its slot's start a batch's unit may still leave: it counts this much longer
+AHEAD = 1.0  # a batch may be given slots starting this far on (its caller sleeps till then), not further
 MAX_RACES = 20  # concurrent writers each win eventually; this only bounds a pathological loop
 
 Log = list[tuple[float, float, int]]  # (from, until, units), times in epoch seconds
@@ -38,11 +44,17 @@ Log = list[tuple[float, float, int]]  # (from, until, units), times in epoch sec
 
 @dataclass(frozen=True)
 class Grant:
-    """What a take gave: `units` calls to make by `until` (epoch seconds), or 0 units and `wait` seconds."""
+    """What a take gave: `units` calls to make by `until` (epoch seconds), or 0 units and `wait` seconds.
+
+    Unit i of a batch may leave between `start + i * step` and `slot` seconds after that, not at other times.
+    """
 
     units: int
     until: float = 0.0
     wait: float = 0.0
+    start: float = 0.0
+    step: float = 0.0
+    slot: float = 0.0
 
 
 @dataclass
@@ -75,10 +87,13 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         log = _prune(seen.log if seen else [], at, quotas)
         # A batch is all or nothing (a part would cost the same write for fewer calls); never more than a cap.
         granted = max(1, min([units] + [cap for _, cap in quotas]))
-        if any(cap - _used(log, at, window) < granted for window, cap in quotas):
-            return Grant(0, wait=max(_wait(log, at, window, cap - granted + 1) for window, cap in quotas))
-        until = at + hold if granted > 1 else at
-        log.append((at, until, granted))
+        step = hold / granted if granted > 1 else 0.0
+        slot = SLOT if granted > 1 else 0.0
+        start = _earliest(log, at, quotas, granted, step, slot)
+        if start > at + (AHEAD if granted > 1 else 0.0):
+            return Grant(0, wait=start - at)
+        new = [(start + i * step, start + i * step + slot, 1) for i in range(granted)]
+        log = sorted(log + new)
         version = (seen.version if seen else 0) + 1
         writes += 1
         try:
@@ -99,7 +114,7 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         seen = _Seen(version, log)
         with _seen_lock:
             _seen[key] = seen
-        return Grant(granted, until=until)
+        return Grant(granted, until=new[-1][1], start=start, step=step, slot=slot)
     return Grant(0, wait=JITTER)
 
 
@@ -117,19 +132,34 @@ def _counts_until(grant: tuple[float, float, int], window: int) -> float:
     return grant[1] + window + JITTER
 
 
-def _used(log: Log, at: float, window: int) -> int:
-    return sum(g[2] for g in log if _counts_until(g, window) > at)
+def _earliest(log: Log, at: float, quotas: list[tuple[int, int]], units: int, step: float, slot: float) -> float:
+    """The first start from `at` on at which `units` units, `step` apart, fit under every quota."""
+    # Fitting starts only when a logged grant stops counting: try those times in order.
+    ends = sorted({_counts_until(g, w) for g in log for w, _ in quotas if _counts_until(g, w) > at})
+    for start in [at] + ends:
+        new = [(start + i * step, start + i * step + slot, 1) for i in range(units)]
+        if all(_fits(log, new, window, cap) for window, cap in quotas):
+            return start
+    return ends[-1] if ends else at  # not reached: once every grant has stopped counting, any batch fits
 
 
-def _wait(log: Log, at: float, window: int, cap: int) -> float:
-    """Seconds until the window's grants fall to cap - 1 (0 when they already have)."""
-    live = sorted((_counts_until(g, window), g[2]) for g in log if _counts_until(g, window) > at)
-    excess, wait = sum(units for _, units in live) - (cap - 1), 0.0
-    for ends, units in live:
-        if excess <= 0:
-            break
-        excess, wait = excess - units, ends - at
-    return max(0.0, wait)
+def _fits(log: Log, new: Log, window: int, cap: int) -> bool:
+    """No rolling window holds more than `cap` units once `new` is added.
+
+    A batch (bulk work) yields to live calls: for it, a single call (from == until) in the window counts twice,
+    so a shop's webhooks take the window first, as they would take the room left in a fixed window first.
+
+    A grant counts over [from, until + window + JITTER): the calls of any one window all fall in the span of
+    its latest call, which lies where some grant's span begins; so checking where the spans begin is enough,
+    and only those from the first new one on can change.
+    """
+    first = new[0][0]
+    alive = [g for g in log if _counts_until(g, window) > first]
+    if len(new) > 1:
+        alive += [g for g in alive if g[0] == g[1]]  # live calls, once more
+    spans = [(g[0], _counts_until(g, window), g[2]) for g in alive + new]
+    points = [first] + [start for start, _, _ in spans if start > first]
+    return all(sum(units for start, end, units in spans if start <= p < end) <= cap for p in points)
 
 
 def _prune(log: Log, at: float, quotas: list[tuple[int, int]]) -> Log:
