@@ -18,6 +18,7 @@ from bench import (  # noqa: E402
     fleet,
     import_cycles,
     notifications,
+    propagation,
     quota,
     reconcile,
     sii_watch,
@@ -25,7 +26,8 @@ from bench import (  # noqa: E402
 
 BENCHES = {"cold_start": cold_start.run, "notifications": notifications.run, "reconcile": reconcile.run,
            "fairness": fairness.run, "sii_watch": sii_watch.run, "cost": cost.run,
-           "imports": import_cycles.run, "fleet": fleet.run, "quota": quota.run}
+           "imports": import_cycles.run, "fleet": fleet.run, "propagation": propagation.run,
+           "quota": quota.run}
 
 if __name__ == "__main__":
     logging.disable(logging.INFO)

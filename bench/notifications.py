@@ -71,13 +71,14 @@ def ack_latency(n: int) -> dict[str, Any]:
             "ack_overhead_p50_ms": round(pct(acks, 50) - pct(bare, 50), 2)}
 
 
-def _bare_aws_calls(shop_code: str) -> Any:
-    """The two AWS calls the acknowledgement makes, with the same clients, and nothing around them."""
+def _bare_aws_calls(shop_code: str, queue: str | None = None) -> Any:
+    """The two AWS calls the acknowledgement makes, with the same clients, and nothing around them (to the
+    catalog queue, or to `queue`)."""
     from bridge import aws
     from bridge.settings import settings
 
     dynamodb, sqs = aws.client("dynamodb"), aws.client("sqs")
-    table, queue = settings().table_name, settings().catalog_queue_url
+    table, queue = settings().table_name, queue or settings().catalog_queue_url
     key = {"pk": {"S": f"SHOP#{shop_code}"}, "sk": {"S": "SHOP"}}
     item = dynamodb.get_item(TableName=table, Key=key)["Item"]
 

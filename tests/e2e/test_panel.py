@@ -102,7 +102,8 @@ def test_checkout_helper_switch_acts_on_the_signed_in_store_only(
     assert a.post("/checkout", {"activar": "0"}, token_from="/checkout").status_code == 303
     assert oauth.jsapps[a.code] == {}
     script = get(a.panel, "/assets/rut-checkout.js", "")
-    assert script.status_code == 200 and script.text == (ROOT / "checkout/rut-checkout.js").read_text()
+    helper = ROOT / "layers/common/bridge/panel/assets/rut-checkout.js"
+    assert script.status_code == 200 and script.text == helper.read_text()
 
 
 def test_every_post_needs_the_sessions_own_csrf_token(two_shops: tuple[PanelShop, PanelShop, int]) -> None:

@@ -17,7 +17,7 @@ from bridge.documents.rut import Rut, check_digit, parse_rut
 from bridge.models.shop import CheckoutFields
 
 ROOT = Path(__file__).resolve().parents[3]
-SNIPPET = ROOT / "checkout" / "rut-checkout.js"
+SNIPPET = ROOT / "layers/common/bridge/panel/assets/rut-checkout.js"  # the one copy, served by the panel
 RUNNER = """
 const rules = require(process.argv[1]);
 const inputs = JSON.parse(require('fs').readFileSync(0, 'utf8'));

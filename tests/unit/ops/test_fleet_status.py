@@ -7,6 +7,7 @@ moto in memory; every AWS call the process makes is counted at botocore's `_make
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -30,12 +31,15 @@ runner = CliRunner()
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Every AWS operation called from here on, as "service.Operation"."""
+    """Every AWS operation this test's thread calls from here on, as "service.Operation" (a stack left running
+    by an earlier test polls its queues from threads of its own)."""
     seen: Counter[str] = Counter()
     real = BaseClient._make_api_call
+    mine = threading.get_ident()
 
     def counting(client: BaseClient, operation: str, params: Any) -> Any:
-        seen[f"{client.meta.service_model.service_name}.{operation}"] += 1
+        if threading.get_ident() == mine:
+            seen[f"{client.meta.service_model.service_name}.{operation}"] += 1
         return real(client, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", counting)

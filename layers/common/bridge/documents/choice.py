@@ -44,7 +44,7 @@ def _field(order: JumpsellerOrder, labels: tuple[str, ...]) -> str | None:
 
 def document_kind(value: str, fields: CheckoutFields) -> DocumentKind | None:
     """What a document field's value means. Exact match first ("Factura"), then a whole word ("Factura
-    electrónica (empresas)"); None when it names neither or both. checkout/rut-checkout.js does the same."""
+    electrónica (empresas)"); None when it names neither or both. panel/assets/rut-checkout.js does the same."""
     folded = fold(value)
     boleta = {fold(v) for v in fields.boleta_values}
     factura = {fold(v) for v in fields.factura_values}

@@ -14,7 +14,7 @@ MAX_BODY = 99_999_999
 MAX_GIVEN = 20  # what a reason quotes of the value typed (a valid RUT with dots and dash is 12)
 GENERIC_RUTS = frozenset({"66666666-6"})  # the SII's anonymous buyer; meaningless on a factura
 # What people type between digits: dots, commas, spaces (also non-breaking), dashes of every kind.
-# checkout/rut-checkout.js strips exactly the same set.
+# panel/assets/rut-checkout.js strips exactly the same set.
 _SEPARATORS = str.maketrans("", "", ".,- \t\n\r\u00a0\u202f\u2010\u2011\u2012\u2013\u2014\u2212")
 
 

@@ -292,7 +292,8 @@ def checkout_helper(shop_id: str) -> bool:
 
 
 def set_checkout_helper(shop_id: str, on: bool, base_url: str) -> bool:
-    """Install or remove checkout/rut-checkout.js through Jumpseller's JsApps API; idempotent both ways."""
+    """Install or remove the checkout helper (assets/rut-checkout.js) through Jumpseller's JsApps API; idempotent
+    both ways."""
     client, mine = _helper_apps(shop_id)
     try:
         if on and not mine:
