@@ -4,6 +4,7 @@ concurrent takers, and bulk work takes several units in one write."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,11 +95,12 @@ def test_a_batch_counts_as_its_units(quota_table: str) -> None:
     assert (first.units, single.units, fourth.units, third.units) == (4, 1, 1, 1)
     assert rate.take("tienda", "bsale", [(1, 7)], units=1, now=100.4).units == 0
     # Another batch does not fit now: it is given the first start at which it does (its caller sleeps till
-    # then): once the first batch's last unit stops counting, its 4 units, 0.05 s apart, fit one by one beside
-    # the live calls as those stop counting (a batch yields to live calls: each counts twice for it)
+    # then). Live calls are recent, so a batch keeps reserve(7) = 1 unit free and counts each live call twice:
+    # it fits once the live call of 100.3 stops counting (its units spread at the cap's pace)
     second = rate.take("tienda", "bsale", [(1, 7)], units=4, hold=0.2, now=100.5)
     assert second.units == 4
-    assert second.start == pytest.approx(100.15 + rate.SLOT + 1 + rate.JITTER)
+    assert second.start == pytest.approx(100.3 + 1 + rate.JITTER)
+    assert second.step == pytest.approx((1 + rate.JITTER + rate.SLOT + rate.ROUNDING) / 7)
 
 
 def test_a_batch_yields_to_live_calls(quota_table: str) -> None:
@@ -175,3 +177,89 @@ def test_a_caller_that_will_not_wait_is_told_how_long(quota_table: str) -> None:
     with pytest.raises(RateLimited) as caught:
         pace.wait()
     assert 0 < caught.value.seconds <= 1 + rate.JITTER
+
+
+def test_bulk_alone_uses_the_whole_cap_spaced_evenly(quota_table: str) -> None:
+    """With no live call lately, a batch may fill the window up to the cap, its units spread at the cap's pace
+    (not bunched: a live call arriving later waits at most one batch's span)."""
+    grants: Grants = []
+    at = 100.0
+    while at < 110.0:
+        grant = rate.take("tienda", "bsale", [(1, 8)], units=4, hold=0.0, now=at)
+        assert grant.units == 4
+        grants += [(grant.start + i * grant.step, grant.start + i * grant.step + grant.slot, 1) for i in range(4)]
+        at = grant.start + 3 * grant.step + 0.01  # the caller asks again once it spent its last unit
+    assert busiest_window(grants, 1.0) <= 8
+    assert grants[1][0] - grants[0][0] == pytest.approx((1 + rate.JITTER + rate.SLOT + rate.ROUNDING) / 8)
+    # about 8 every 1 + JITTER + SLOT seconds: the whole cap, less only the stretch for jitter
+    assert len(grants) >= 10 * 8 / (1 + rate.JITTER + rate.SLOT + rate.ROUNDING) - 5
+
+
+def test_a_live_call_preempts_bulk_within_one_batch_span(quota_table: str) -> None:
+    at = 100.0
+    while at < 103.0:  # bulk saturating the window
+        grant = rate.take("tienda", "bsale", [(1, 8)], units=4, hold=0.0, now=at)
+        at = grant.start + 3 * grant.step + 0.01
+    live = rate.take("tienda", "bsale", [(1, 8)], units=1, now=at + 0.01)
+    # the window is full of bulk: the live call waits, but no longer than the batch booked ahead of it
+    assert 0 < live.wait <= 4 * (1 + rate.JITTER + rate.SLOT + rate.ROUNDING) / 8 + rate.SLOT
+    assert rate.take("tienda", "bsale", [(1, 8)], units=1, now=at + 0.01 + live.wait).units == 1
+    # from now on bulk leaves room: a live call made later finds a unit at once
+    later = at + 0.01 + live.wait
+    for _ in range(4):
+        grant = rate.take("tienda", "bsale", [(1, 8)], units=4, hold=0.0, now=later)
+        later = grant.start + 3 * grant.step + 0.01
+    assert rate.take("tienda", "bsale", [(1, 8)], units=1, now=later + 0.01).units == 1
+    assert rate.take("tienda", "bsale", [(1, 8)], units=1, now=later + 0.02).units == 1
+
+
+def test_bulk_gets_the_whole_cap_again_once_live_calls_stop(quota_table: str) -> None:
+    rate.take("tienda", "bsale", [(1, 8)], units=1, now=100.0)
+    during = rate.take("tienda", "bsale", [(1, 8)], units=8, hold=0.0, now=102.0)
+    assert during.units == 8 - rate.reserve(8)  # a batch never takes the room kept for live calls
+    quiet = 100.0 + rate.LIVE_RECENT + 5
+    assert rate.take("tienda", "bsale", [(1, 8)], units=8, hold=0.0, now=quiet).units == 8
+
+
+def test_live_callers_under_concurrency_never_overfill_a_window_beside_bulk(quota_table: str) -> None:
+    clock = FakeClock()
+    end = clock.now + 6
+    grants: Grants = []
+    lock = threading.Lock()
+
+    def bulk() -> None:
+        grants.extend(hammer(clock, [(1, 8)], until=end, threads=1, units=4))
+
+    thread = threading.Thread(target=bulk)
+    thread.start()
+    live = hammer(clock, [(1, 8)], until=end, threads=2)
+    thread.join()
+    with lock:
+        everything = grants + live
+    assert busiest_window(everything, 1.0) <= 8
+    assert live and grants
+
+
+def test_a_live_caller_waits_briefly_for_the_next_unit_instead_of_giving_up(quota_table: str) -> None:
+    pace = SharedPace(Pace(1_000), "tienda", "bsale", [Quota(1, 3)], max_wait=0.5, take=rate.take)
+    for _ in range(3):
+        pace.wait()
+    started = time.monotonic()
+    # a fourth within the second: the first unit frees up in under a second... longer than 0.5 s: given up
+    from bridge.clients.http import RateLimited
+
+    with pytest.raises(RateLimited):
+        pace.wait()
+    assert time.monotonic() - started < 0.1  # told at once, not after sleeping the half second
+    time.sleep(0.7)
+    assert pace.wait() <= 0.5  # the first unit stops counting within the half second: waited for, not handed back
+
+
+def test_a_live_caller_never_waits_past_the_invocation_s_time(quota_table: str) -> None:
+    from bridge.clients.http import MIN_CALL_SECONDS, RateLimited, calls_end_by
+
+    pace = SharedPace(Pace(1_000), "tienda", "bsale", [Quota(1, 1)], max_wait=0.5, take=rate.take)
+    pace.wait()
+    time.sleep(0.7)  # the next unit is ~0.35 s away: within max_wait, but not within what is left
+    with calls_end_by(time.monotonic() + MIN_CALL_SECONDS + 0.1), pytest.raises(RateLimited):
+        pace.wait()

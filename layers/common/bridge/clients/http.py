@@ -158,9 +158,9 @@ TakeQuota = Callable[[str, str, list[tuple[int, int]], int, float], QuotaGrant]
 class SharedPace:
     """The local pace plus the shop's quotas shared through the table, for every process of the deployment.
 
-    `max_wait` is how long a caller accepts to wait for the quota to free up: a webhook worker gives up
-    quickly (its message goes back to the queue, delayed, and the worker serves other shops meanwhile);
-    a bulk job waits. `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
+    `max_wait` is how long a caller accepts to wait for the quota to free up (never past the invocation's
+    time): a webhook worker waits a moment for the next unit, and gives up when it is further off (its message
+    goes back to the queue, delayed, and the worker serves other shops meanwhile); a bulk job waits. `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
     `batch` > 1 (bulk work, which knows more calls follow) takes that many units in one write, each with its
     own short slot, spaced as this caller has lately been spacing its calls (at most `hold` seconds for the
     batch): it waits for a unit's slot when early, and lets go of the units whose slots it missed (the quota
@@ -187,8 +187,14 @@ class SharedPace:
             with self._lock:
                 self._last = time.time()
 
+    def _patience(self) -> float:
+        """How long this call may wait in all: `max_wait`, and never past the invocation's time."""
+        left = seconds_left()
+        return self.max_wait if left is None else max(0.0, min(self.max_wait, left - MIN_CALL_SECONDS))
+
     def _wait(self) -> float:
-        waited = self.local.wait(self.max_wait)
+        patience = self._patience()
+        waited = self.local.wait(patience)
         with self._lock:
             while True:
                 now = time.time()
@@ -211,7 +217,7 @@ class SharedPace:
                     self._slots = deque(grant.start + i * grant.step for i in range(grant.units))
                     self._slot = grant.slot
                     continue
-                if waited + grant.wait > self.max_wait:
+                if waited + grant.wait > patience:
                     caps = ", ".join(f"{q.cap} calls in any {q.window} s" for q in self.quotas)
                     raise RateLimited(grant.wait, f"the shop's {self.api} quota ({caps}) is spent")
                 time.sleep(grant.wait)

@@ -14,6 +14,12 @@ its hold plus the window would block the shop's other calls for seconds). A batc
 given the earliest start that fits, up to AHEAD seconds on; a caller that misses a unit's slot lets it go.
 Refusals cost no write: they are decided on the state last seen, which can only hold fewer grants than the
 table (a stale "full" is still full).
+
+Live calls come first. Bulk work may use the whole cap while no live call was made for LIVE_RECENT seconds (the
+item keeps when the last one was, `live_at`); after one, a batch leaves `reserve(cap)` units of every window
+free and counts each live call in it twice, so the shop's live changes find room at once. A batch's units are
+spread at least at the cap's pace (never bunched), so the first live call after a quiet spell waits at most
+for the units the last batch booked ahead of it (4 x (1 + JITTER + SLOT) / 8 for Bsale: about half a second).
 """
 
 from __future__ import annotations
@@ -31,12 +37,15 @@ from bridge.store.table import client, deserialize, name, serialize
 
 # The API counts arrivals, we count grants: the write's return, the request's departure and its journey all
 # come between. Each window is stretched by this much so that jitter cannot tip a full window over the limit.
-JITTER = 0.1
+JITTER = 0.05
 # Grants older than the shortest window are merged into buckets this long (widened outwards, so still counted
 # at least as long): the log of an 800-a-minute quota stays a few dozen entries, one write unit or two.
 BUCKET = 1.0
-SLOT = 0.03  # how late after its slot's start a batch's unit may still leave: it counts this much longer
+SLOT = 0.02  # how late after its slot's start a batch's unit may still leave: it counts this much longer
 AHEAD = 1.0  # a batch may be given slots starting this far on (its caller sleeps till then), not further
+ROUNDING = 0.002  # the log keeps milliseconds, rounded outwards (_encode): each grant may count this much longer
+KEEP = 1.0  # seconds a grant stays in the log after it stops counting (see _prune)
+LIVE_RECENT = 30.0  # seconds after a live call during which bulk work leaves room for the next ones
 MAX_RACES = 20  # concurrent writers each win eventually; this only bounds a pathological loop
 
 Log = list[tuple[float, float, int]]  # (from, until, units), times in epoch seconds
@@ -61,6 +70,12 @@ class Grant:
 class _Seen:
     version: int
     log: Log
+    live_at: float = 0.0  # the last live (single) grant's time, epoch seconds
+
+
+def reserve(cap: int) -> int:
+    """Units of a window a batch leaves free while live calls are recent."""
+    return max(1, cap // 4)
 
 
 _seen: dict[tuple[str, str], _Seen] = {}  # the last state of each item this process read or wrote
@@ -85,22 +100,32 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
     for _ in range(MAX_RACES):
         at = time.time() if now is None else now
         log = _prune(seen.log if seen else [], at, quotas)
+        live_at = seen.live_at if seen else 0.0
+        bulk = units > 1
+        # Bulk yields: while live calls are recent, a batch keeps room for them in every window.
+        caps = [(w, cap - reserve(cap) if bulk and at - live_at < LIVE_RECENT else cap) for w, cap in quotas]
         # A batch is all or nothing (a part would cost the same write for fewer calls); never more than a cap.
-        granted = max(1, min([units] + [cap for _, cap in quotas]))
-        step = hold / granted if granted > 1 else 0.0
-        slot = SLOT if granted > 1 else 0.0
-        start = _earliest(log, at, quotas, granted, step, slot)
-        if start > at + (AHEAD if granted > 1 else 0.0):
+        granted = max(1, min([units] + [cap for _, cap in caps]))
+        # A batch's units are spread at least at the shortest window's pace: a burst would fill the window
+        # for a whole second, and a live call arriving then would wait that long.
+        pace = min((w + JITTER + SLOT + ROUNDING) / cap for w, cap in quotas)
+        step = max(hold / granted, pace) if bulk else 0.0
+        slot = SLOT if bulk else 0.0
+        # Bulk keeps its pace across batches too: its next unit no sooner than a step after its last one.
+        after = max([at] + [g[0] + step for g in log if bulk and g[0] != g[1]])
+        start = _earliest(log, after, caps, granted, step, slot, bulk)
+        if start > at + (AHEAD if bulk else 0.0):
             return Grant(0, wait=start - at)
         new = [(start + i * step, start + i * step + slot, 1) for i in range(granted)]
         log = sorted(log + new)
         version = (seen.version if seen else 0) + 1
+        live_at = live_at if bulk else start
         writes += 1
         try:
             client().put_item(
                 TableName=name(),
                 Item=serialize({**keys.rate(shop_id, api), "version": version, "grants": _encode(log),
-                                "expires_at": int(at) + 3600}),
+                                "live_at": int(live_at * 1000), "expires_at": int(at) + 3600}),
                 ConditionExpression="attribute_not_exists(version) OR version = :seen",
                 ExpressionAttributeValues={":seen": {"N": str(seen.version if seen else 0)}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -111,7 +136,7 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
             # Another process wrote first: decide again on what it wrote.
             seen = _parse(dict(exc.response.get("Item") or {}))  # type: ignore[call-overload]
             continue
-        seen = _Seen(version, log)
+        seen = _Seen(version, log, live_at)
         with _seen_lock:
             _seen[key] = seen
         return Grant(granted, until=new[-1][1], start=start, step=step, slot=slot)
@@ -125,25 +150,27 @@ def _read(shop_id: str, api: str) -> _Seen:
 
 def _parse(item: dict[str, Any]) -> _Seen:
     current = deserialize(item)
-    return _Seen(int(current.get("version", 0)), _decode(str(current.get("grants", ""))))
+    return _Seen(int(current.get("version", 0)), _decode(str(current.get("grants", ""))),
+                 int(current.get("live_at", 0)) / 1000)
 
 
 def _counts_until(grant: tuple[float, float, int], window: int) -> float:
     return grant[1] + window + JITTER
 
 
-def _earliest(log: Log, at: float, quotas: list[tuple[int, int]], units: int, step: float, slot: float) -> float:
+def _earliest(log: Log, at: float, quotas: list[tuple[int, int]], units: int, step: float, slot: float,
+              bulk: bool) -> float:
     """The first start from `at` on at which `units` units, `step` apart, fit under every quota."""
     # Fitting starts only when a logged grant stops counting: try those times in order.
     ends = sorted({_counts_until(g, w) for g in log for w, _ in quotas if _counts_until(g, w) > at})
     for start in [at] + ends:
         new = [(start + i * step, start + i * step + slot, 1) for i in range(units)]
-        if all(_fits(log, new, window, cap) for window, cap in quotas):
+        if all(_fits(log, new, window, cap, bulk) for window, cap in quotas):
             return start
     return ends[-1] if ends else at  # not reached: once every grant has stopped counting, any batch fits
 
 
-def _fits(log: Log, new: Log, window: int, cap: int) -> bool:
+def _fits(log: Log, new: Log, window: int, cap: int, bulk: bool) -> bool:
     """No rolling window holds more than `cap` units once `new` is added.
 
     A batch (bulk work) yields to live calls: for it, a single call (from == until) in the window counts twice,
@@ -155,7 +182,7 @@ def _fits(log: Log, new: Log, window: int, cap: int) -> bool:
     """
     first = new[0][0]
     alive = [g for g in log if _counts_until(g, window) > first]
-    if len(new) > 1:
+    if bulk:
         alive += [g for g in alive if g[0] == g[1]]  # live calls, once more
     spans = [(g[0], _counts_until(g, window), g[2]) for g in alive + new]
     points = [first] + [start for start, _, _ in spans if start > first]
@@ -169,10 +196,12 @@ def _prune(log: Log, at: float, quotas: list[tuple[int, int]]) -> Log:
     kept: Log = []
     buckets: dict[int, list[float]] = {}
     for grant in log:
-        if _counts_until(grant, longest) <= at:
+        # Kept a little past its end: another process may still decide at a slightly earlier `at` (its clock
+        # read before ours, or a little behind), and must see the grant that counts then.
+        if _counts_until(grant, longest) <= at - KEEP:
             continue
         start, end = math.floor(grant[0] / BUCKET) * BUCKET, math.ceil(grant[1] / BUCKET) * BUCKET
-        if len(quotas) > 1 and end + shortest + JITTER <= at:
+        if len(quotas) > 1 and end + shortest + JITTER <= at - KEEP:
             # Widened to whole buckets, so counted at least as long as its parts; and only once the widened
             # bucket is out of the shortest window too, which would otherwise count it again.
             bucket = buckets.setdefault(int(start / BUCKET), [start, end, 0])
