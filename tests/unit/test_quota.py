@@ -139,7 +139,10 @@ def test_batches_from_two_threads_never_overfill_a_window(quota_table: str) -> N
     assert busiest_window(grants, 1.0) <= 5
 
 
-def test_bulk_work_writes_the_quota_at_most_once_every_four_calls(quota_table: str) -> None:
+def test_bulk_work_writes_the_quota_at_most_once_every_four_calls(quota_table: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # about the accounting, not the machine's timing: a busy machine's late wake-ups would cost units
+    monkeypatch.setattr(rate, "SLOT", 0.2)
     puts: list[dict[str, Any]] = []
     client().meta.events.register("before-parameter-build.dynamodb.PutItem", lambda params, **_: puts.append(params))
     client().meta.events.register("before-parameter-build.dynamodb.UpdateItem", lambda params, **_: puts.append(params))
@@ -240,7 +243,9 @@ def test_live_callers_under_concurrency_never_overfill_a_window_beside_bulk(quot
     assert live and grants
 
 
-def test_a_live_caller_waits_briefly_for_the_next_unit_instead_of_giving_up(quota_table: str) -> None:
+def test_a_live_caller_waits_briefly_for_the_next_unit_instead_of_giving_up(quota_table: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rate, "LIVE_SLOT", 1.0)  # a busy machine's slow write must not make a unit late here
     pace = SharedPace(Pace(1_000), "tienda", "bsale", [Quota(1, 3)], max_wait=0.5, take=rate.take)
     for _ in range(3):
         pace.wait()
@@ -255,7 +260,9 @@ def test_a_live_caller_waits_briefly_for_the_next_unit_instead_of_giving_up(quot
     assert pace.wait() <= 0.5  # the first unit stops counting within the half second: waited for, not handed back
 
 
-def test_a_live_caller_never_waits_past_the_invocation_s_time(quota_table: str) -> None:
+def test_a_live_caller_never_waits_past_the_invocation_s_time(quota_table: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rate, "LIVE_SLOT", 1.0)
     from bridge.clients.http import MIN_CALL_SECONDS, RateLimited, calls_end_by
 
     pace = SharedPace(Pace(1_000), "tienda", "bsale", [Quota(1, 1)], max_wait=0.5, take=rate.take)
@@ -263,3 +270,31 @@ def test_a_live_caller_never_waits_past_the_invocation_s_time(quota_table: str) 
     time.sleep(0.7)  # the next unit is ~0.35 s away: within max_wait, but not within what is left
     with calls_end_by(time.monotonic() + MIN_CALL_SECONDS + 0.1), pytest.raises(RateLimited):
         pace.wait()
+
+
+def test_a_single_unit_granted_too_late_to_leave_in_time_is_let_go() -> None:
+    """The quota counts a live call from its grant's start: a call leaving later than LIVE_SLOT after it could
+    arrive in a window the quota thought had room, so it takes another unit (and hands back after MAX_LATE)."""
+    from bridge.clients.http import MAX_LATE, RateLimited
+
+    taken: list[float] = []
+
+    def take(*_: object) -> rate.Grant:
+        now = rate.time.time()
+        taken.append(now)
+        late = len(taken) == 1  # the first answer comes back after its slot
+        return rate.Grant(1, until=now, start=now - 1.0 if late else now, slot=0.05)
+
+    pace = SharedPace(Pace(1_000), "tienda", "bsale", [Quota(1, 8)], max_wait=0.5, take=take)
+    pace.wait()
+    assert len(taken) == 2
+
+    def always_late(*_: object) -> rate.Grant:
+        taken.append(0.0)
+        return rate.Grant(1, until=0.0, start=rate.time.time() - 1.0, slot=0.05)
+
+    taken.clear()
+    pace.take = always_late
+    with pytest.raises(RateLimited):
+        pace.wait()
+    assert len(taken) == MAX_LATE

@@ -69,7 +69,7 @@ class Pace:
     two must not tip a full window over the limit.
     """
 
-    MARGIN = 1.1
+    MARGIN = 1.05  # no more than the shared quota's stretch (bridge.store.rate), or bulk would miss its slots
 
     def __init__(self, per_second: int, per_minute: int | None = None, clock: Callable[[], float] = time.monotonic):
         self.per_second = per_second
@@ -160,7 +160,8 @@ class SharedPace:
 
     `max_wait` is how long a caller accepts to wait for the quota to free up (never past the invocation's
     time): a webhook worker waits a moment for the next unit, and gives up when it is further off (its message
-    goes back to the queue, delayed, and the worker serves other shops meanwhile); a bulk job waits. `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
+    goes back to the queue, delayed, and the worker serves other shops meanwhile); a bulk job waits.
+    `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
     `batch` > 1 (bulk work, which knows more calls follow) takes that many units in one write, each with its
     own short slot, spaced as this caller has lately been spacing its calls (at most `hold` seconds for the
     batch): it waits for a unit's slot when early, and lets go of the units whose slots it missed (the quota
@@ -195,16 +196,19 @@ class SharedPace:
     def _wait(self) -> float:
         patience = self._patience()
         waited = self.local.wait(patience)
+        late = 0
         with self._lock:
             while True:
                 now = time.time()
                 while self._slots and self._slots[0] + self._slot < now:
                     self._slots.popleft()  # missed: let go
                 if self._slots:
-                    early = self._slots.popleft() - now
-                    if early > 0:
+                    early = self._slots[0] - now
+                    if early > 0:  # then look again: a sleep that overran the slot lets the unit go
                         time.sleep(early)
                         waited += early
+                        continue
+                    self._slots.popleft()
                     return waited
                 # Spaced at the slowest recent gap (a unit whose slot passes unspent costs a write).
                 gap = max(self._gaps, default=0.0)
@@ -212,7 +216,14 @@ class SharedPace:
                 grant = self.take(self.shop_id, self.api, [(q.window, q.cap) for q in self.quotas], self.batch,
                                   hold)
                 if grant.units == 1:
-                    return waited  # a single call leaves now, as the quota counted it
+                    if time.time() <= grant.start + grant.slot:
+                        return waited  # a single call leaves now, as the quota counted it
+                    # The write came back too late for the call to leave when the quota counted it: let the
+                    # unit go (it stays counted) rather than tip a window over the API's limit.
+                    late += 1
+                    if late >= MAX_LATE:
+                        raise RateLimited(1.0, f"the shop's {self.api} quota answers too slowly")
+                    continue
                 if grant.units:
                     self._slots = deque(grant.start + i * grant.step for i in range(grant.units))
                     self._slot = grant.slot
@@ -223,6 +234,8 @@ class SharedPace:
                 time.sleep(grant.wait)
                 waited += grant.wait
 
+
+MAX_LATE = 3  # single units whose write came back too late, in a row, before the work is handed back
 
 _paces: dict[tuple[str, str], Pace] = {}
 _paces_lock = threading.Lock()

@@ -37,10 +37,11 @@ from bridge.store.table import client, deserialize, name, serialize
 
 # The API counts arrivals, we count grants: the write's return, the request's departure and its journey all
 # come between. Each window is stretched by this much so that jitter cannot tip a full window over the limit.
-JITTER = 0.05
+JITTER = 0.1
 # Grants older than the shortest window are merged into buckets this long (widened outwards, so still counted
 # at least as long): the log of an 800-a-minute quota stays a few dozen entries, one write unit or two.
 BUCKET = 1.0
+LIVE_SLOT = JITTER / 2  # how late after its grant a single call may still leave (the write's return included)
 SLOT = 0.02  # how late after its slot's start a batch's unit may still leave: it counts this much longer
 AHEAD = 1.0  # a batch may be given slots starting this far on (its caller sleeps till then), not further
 ROUNDING = 0.002  # the log keeps milliseconds, rounded outwards (_encode): each grant may count this much longer
@@ -110,13 +111,15 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         # for a whole second, and a live call arriving then would wait that long.
         pace = min((w + JITTER + SLOT + ROUNDING) / cap for w, cap in quotas)
         step = max(hold / granted, pace) if bulk else 0.0
-        slot = SLOT if bulk else 0.0
+        slot = SLOT if bulk else LIVE_SLOT
         # Bulk keeps its pace across batches too: its next unit no sooner than a step after its last one.
         after = max([at] + [g[0] + step for g in log if bulk and g[0] != g[1]])
-        start = _earliest(log, after, caps, granted, step, slot, bulk)
+        start = _earliest(log, after, caps, granted, step, slot if bulk else 0.0, bulk)
         if start > at + (AHEAD if bulk else 0.0):
             return Grant(0, wait=start - at)
-        new = [(start + i * step, start + i * step + slot, 1) for i in range(granted)]
+        # A single call is logged at its start alone (from == until: how live calls are told from batches);
+        # it leaves within LIVE_SLOT or not at all, which JITTER covers.
+        new = [(start + i * step, start + i * step + (slot if bulk else 0.0), 1) for i in range(granted)]
         log = sorted(log + new)
         version = (seen.version if seen else 0) + 1
         live_at = live_at if bulk else start
