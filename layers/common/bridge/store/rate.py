@@ -17,7 +17,7 @@ table (a stale "full" is still full).
 
 Live calls come first. Bulk work may use the whole cap while no live call was made for LIVE_RECENT seconds (the
 item keeps when the last one was, `live_at`); after one, a batch leaves `reserve(cap)` units of every window
-free and counts each live call in it twice, so the shop's live changes find room at once. A batch's units are
+free beside the live calls in it, so the shop's live changes find room at once. A batch's units are
 spread at least at the cap's pace (never bunched), so the first live call after a quiet spell waits at most
 for the units the last batch booked ahead of it (4 x (1 + JITTER + SLOT) / 8 for Bsale: about half a second).
 """
@@ -114,7 +114,7 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         slot = SLOT if bulk else LIVE_SLOT
         # Bulk keeps its pace across batches too: its next unit no sooner than a step after its last one.
         after = max([at] + [g[0] + step for g in log if bulk and g[0] != g[1]])
-        start = _earliest(log, after, caps, granted, step, slot if bulk else 0.0, bulk)
+        start = _earliest(log, after, caps, granted, step, slot if bulk else 0.0)
         if start > at + (AHEAD if bulk else 0.0):
             return Grant(0, wait=start - at)
         # A single call is logged at its start alone (from == until: how live calls are told from batches);
@@ -161,23 +161,19 @@ def _counts_until(grant: tuple[float, float, int], window: int) -> float:
     return grant[1] + window + JITTER
 
 
-def _earliest(log: Log, at: float, quotas: list[tuple[int, int]], units: int, step: float, slot: float,
-              bulk: bool) -> float:
+def _earliest(log: Log, at: float, quotas: list[tuple[int, int]], units: int, step: float, slot: float) -> float:
     """The first start from `at` on at which `units` units, `step` apart, fit under every quota."""
     # Fitting starts only when a logged grant stops counting: try those times in order.
     ends = sorted({_counts_until(g, w) for g in log for w, _ in quotas if _counts_until(g, w) > at})
     for start in [at] + ends:
         new = [(start + i * step, start + i * step + slot, 1) for i in range(units)]
-        if all(_fits(log, new, window, cap, bulk) for window, cap in quotas):
+        if all(_fits(log, new, window, cap) for window, cap in quotas):
             return start
     return ends[-1] if ends else at  # not reached: once every grant has stopped counting, any batch fits
 
 
-def _fits(log: Log, new: Log, window: int, cap: int, bulk: bool) -> bool:
+def _fits(log: Log, new: Log, window: int, cap: int) -> bool:
     """No rolling window holds more than `cap` units once `new` is added.
-
-    A batch (bulk work) yields to live calls: for it, a single call (from == until) in the window counts twice,
-    so a shop's webhooks take the window first, as they would take the room left in a fixed window first.
 
     A grant counts over [from, until + window + JITTER): the calls of any one window all fall in the span of
     its latest call, which lies where some grant's span begins; so checking where the spans begin is enough,
@@ -185,8 +181,6 @@ def _fits(log: Log, new: Log, window: int, cap: int, bulk: bool) -> bool:
     """
     first = new[0][0]
     alive = [g for g in log if _counts_until(g, window) > first]
-    if bulk:
-        alive += [g for g in alive if g[0] == g[1]]  # live calls, once more
     spans = [(g[0], _counts_until(g, window), g[2]) for g in alive + new]
     points = [first] + [start for start, _, _ in spans if start > first]
     return all(sum(units for start, end, units in spans if start <= p < end) <= cap for p in points)
