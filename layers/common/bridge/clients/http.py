@@ -216,6 +216,10 @@ class SharedPace:
                 grant = self.take(self.shop_id, self.api, [(q.window, q.cap) for q in self.quotas], self.batch,
                                   hold)
                 if grant.units == 1:
+                    early = grant.start - time.time()
+                    if early > 0:  # granted from when the write was expected back
+                        time.sleep(early)
+                        waited += early
                     if time.time() <= grant.start + grant.slot:
                         return waited  # a single call leaves now, as the quota counted it
                     # The write came back too late for the call to leave when the quota counted it: let the

@@ -81,6 +81,8 @@ def reserve(cap: int) -> int:
 
 _seen: dict[tuple[str, str], _Seen] = {}  # the last state of each item this process read or wrote
 _seen_lock = threading.Lock()
+MAX_LEAD = 0.2  # a single grant starts at most this far after its take
+_write_lead = 0.02  # how far after the take a single grant starts: about when this process's write is back
 writes = 0  # quota writes this process made (accepted or refused), for benchmarks and tests
 
 
@@ -98,6 +100,7 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         # A batch comes seldom, so what this process saw is likely stale: a consistent read costs less than a
         # refused write (and refusals count against the writes a batch is there to save).
         seen = _read(shop_id, api)
+    lead = _write_lead if now is None else 0.0  # (a caller naming the time has no write to wait for)
     for _ in range(MAX_RACES):
         at = time.time() if now is None else now
         log = _prune(seen.log if seen else [], at, quotas)
@@ -113,9 +116,11 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         step = max(hold / granted, pace) if bulk else 0.0
         slot = SLOT if bulk else LIVE_SLOT
         # Bulk keeps its pace across batches too: its next unit no sooner than a step after its last one.
-        after = max([at] + [g[0] + step for g in log if bulk and g[0] != g[1]])
+        # A single call is granted from when this process's write is likely back (it sleeps till then if early):
+        # its departure then lies within LIVE_SLOT of what the quota counted, without wasting units on slow writes.
+        after = max([at + (0.0 if bulk else lead)] + [g[0] + step for g in log if bulk and g[0] != g[1]])
         start = _earliest(log, after, caps, granted, step, slot if bulk else 0.0)
-        if start > at + (AHEAD if bulk else 0.0):
+        if start > at + (AHEAD if bulk else lead):
             return Grant(0, wait=start - at)
         # A single call is logged at its start alone (from == until: how live calls are told from batches);
         # it leaves within LIVE_SLOT or not at all, which JITTER covers.
@@ -136,14 +141,24 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+            _learn(at)
             # Another process wrote first: decide again on what it wrote.
             seen = _parse(dict(exc.response.get("Item") or {}))  # type: ignore[call-overload]
             continue
+        _learn(at)
         seen = _Seen(version, log, live_at)
         with _seen_lock:
             _seen[key] = seen
         return Grant(granted, until=new[-1][1], start=start, step=step, slot=slot)
     return Grant(0, wait=JITTER)
+
+
+def _learn(asked: float) -> None:
+    """Follow how long this process's quota writes take (a moving average, doubled): the lead of a single grant."""
+    global _write_lead
+    took = time.time() - asked
+    if 0 <= took < 5:
+        _write_lead = min(MAX_LEAD, 0.8 * _write_lead + 0.2 * 2 * took)
 
 
 def _read(shop_id: str, api: str) -> _Seen:
