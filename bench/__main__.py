@@ -32,4 +32,9 @@ BENCHES = {"cold_start": cold_start.run, "notifications": notifications.run, "re
 if __name__ == "__main__":
     logging.disable(logging.INFO)
     chosen = sys.argv[1:] or list(BENCHES)
+    unknown = [name for name in chosen if name not in BENCHES]
+    if unknown:
+        print(f"usage: ./dev bench [{'|'.join(BENCHES)} ...]" + (
+            "" if unknown in (["-h"], ["--help"]) else f"\nno bench named {', '.join(unknown)}"), file=sys.stderr)
+        sys.exit(0 if unknown in (["-h"], ["--help"]) else 2)
     print(json.dumps({name: BENCHES[name]() for name in chosen}, indent=2))

@@ -1,4 +1,4 @@
-"""A thousand shops: what `status` costs at 100 and at 1,000 connected shops, one page and every page.
+"""A thousand shops: what `status` and one schedule tick cost at 100 and at 1,000 connected shops.
 
 DynamoDB, SSM and SQS in memory (moto). Each shop is connected (its settings and its secrets); one shop in ten
 has two dead letters in the bsale dead-letter queue, marked the way the worker marks them at the last attempt.
@@ -8,7 +8,15 @@ comes from its marks, the queues' totals from GetQueueAttributes. For comparison
 what counting by shop from the messages themselves (status before this change) calls: ReceiveMessage, each
 call hiding up to 10 dead letters for a minute and raising their receive counts.
 
-The table goes to stderr; the figures are returned for `./dev bench`'s JSON. Times depend on the machine (moto
+The schedule tick (`tick`): every shop in a steady state at the tick's time T (its last reconcile, its last
+notification and the due items the earlier ticks left), with `DUE_FRACTION` of the shops due for each kind: one
+shop in a hundred whose reconcile period has passed, one whose stale item has come due (every other one of them
+really silent, the rest notified since), one with a document the SII has not decided. The tick is the schedule
+function's body (bridge/store/due.py backfill check, then the stale flags, the reconciles, the SII watches) at
+T. For comparison, `old_scan` is the tick before due items, kept here as it was (every shop read through the
+shops index, each one's reconcile record read, an SII watch queued for every shop), on the same state.
+
+The tables go to stderr; the figures are returned for `./dev bench`'s JSON. Times depend on the machine (moto
 in process answers in well under a millisecond a call, DynamoDB in a few): the calls and items are the figures.
 """
 
@@ -61,6 +69,7 @@ def _setup() -> dict[str, Any]:
     import boto3
 
     from bridge.ops import dead_letters as dl
+    from bridge.store import due
 
     boto3.client("dynamodb", region_name="us-east-1").create_table(
         TableName=TABLE, BillingMode="PAY_PER_REQUEST",
@@ -78,6 +87,8 @@ def _setup() -> dict[str, Any]:
         source = sqs.create_queue(QueueName=f"fleet-{queue.name}")["QueueUrl"]
         os.environ[queue.env], os.environ[queue.source_env] = url, source
         routes[queue.name] = dl.Route(queue, url, source)
+    os.environ["SYNC_QUEUE_URL"] = sqs.create_queue(QueueName="fleet-sync-work")["QueueUrl"]
+    due.backfill_once(0)  # a deployment that had due items from its start (the backfill is measured apart)
     return routes
 
 
@@ -105,6 +116,27 @@ def _connect(first: int, last: int, routes: dict[str, Any]) -> int:
                               receive_count=route.queue.max_receives, queue="bsale")
             made += 1
     return made
+
+
+@contextmanager
+def _quick_transactions() -> Iterator[None]:
+    """Setup only, never measured: moto copies the whole table for each item of a transaction (to roll back on a
+    failure), so connecting 1,000 shops (`shops.save` is one transaction) would take minutes and gigabytes. No
+    transaction fails while connecting, so the copy is skipped meanwhile."""
+    import moto.dynamodb.models as models
+
+    real = models.copy
+
+    class NoCopy:
+        @staticmethod
+        def deepcopy(value: Any) -> Any:
+            return value
+
+    models.copy = NoCopy  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        models.copy = real
 
 
 def _measure(work: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
@@ -140,6 +172,113 @@ def _size(n: int, routes: dict[str, Any], dead_letters: int) -> dict[str, Any]:
             "receive_based_receives": before["sqs_receive_message"]}
 
 
+DUE_FRACTION = 0.01
+PERIOD, THRESHOLD = 60 * 60, 24 * 60 * 60  # the defaults: reconcile every 60 min, stale after 24 h
+
+
+def _settle(n: int, at: int) -> dict[str, int]:
+    """Put shops 0..n-1 in the state the ticks before `at` left: due items where those ticks put them, spread over
+    the period (reconcile) and the threshold (stale), and one shop in 1/DUE_FRACTION due for each kind."""
+    from bridge.store import due, jobs, shops
+    from bridge.store import sii as watched
+    from bridge.store.sii import Watched
+
+    every = round(1 / DUE_FRACTION)
+    counts = {"reconcile": 0, "stale": 0, "stale_silent": 0, "sii": 0}
+    for i in range(n):
+        shop_id = f"tienda-{i:04}"
+        spread = 1 + (i * 7919) % 3000  # seconds: where this shop sits in its period
+        started = at - PERIOD - 60 if i % every == 0 else at - PERIOD + spread
+        run = f"r{at}-{i}"
+        jobs.start(shop_id, "reconcile", run, {}, started)
+        jobs.finish(shop_id, "reconcile", run, {}, started + 30)
+        jobs.start(shop_id, "sii", run, {}, at - PERIOD)  # the last SII watch (an earlier size's tick) is over
+        jobs.finish(shop_id, "sii", run, {}, at - PERIOD)
+        due.mark(shop_id, due.RECONCILE, started + PERIOD)
+        counts["reconcile"] += i % every == 0
+        shops.stamp_notification(shop_id, f"hash-{i}", i + 1, at - spread)  # every shop notified lately...
+        looked = at - spread - THRESHOLD if i % every == 1 else at - spread  # ...when last looked at
+        if i % every == 1 and i % (2 * every) == 1:  # ...but this one went silent a threshold ago
+            shops.stamp_notification(shop_id, f"hash-{i}", i + 1, looked)
+            counts["stale_silent"] += 1
+        due.mark(shop_id, due.STALE, looked + THRESHOLD + 1)
+        counts["stale"] += i % every == 1
+        if i % every == 2:
+            watched.watch(shop_id, Watched(document_id=i, order_id=i, kind="boleta", emitted_at=at, made_at=at))
+            due.mark(shop_id, due.SII, at - 60)
+            counts["sii"] += 1
+    return counts
+
+
+def _tick(now: int) -> dict[str, Any]:
+    """The schedule function's body (functions/schedule/app.py) at `now`."""
+    from bridge.ops.stale import flag_stale_shops
+    from bridge.store import due
+    from bridge.sync.schedule import queue_due_reconciles, queue_sii_watches
+
+    return {"backfilled": due.backfill_once(now), "flagged_stale": flag_stale_shops(now),
+            "reconciles": queue_due_reconciles(now), "sii_watches": queue_sii_watches(now)}
+
+
+def _old_scan(now: int) -> dict[str, Any]:
+    """The tick before due items (main before this change), on the same state: every shop, every reconcile record."""
+    from bridge.settings import settings
+    from bridge.store import jobs, shops
+    from bridge.sync.jobs import RECONCILE, SII_WATCH, request
+
+    every = shops.all_shops()
+    stale = [s.shop_id for s in every if s.bsale_account and now - (s.last_notification_at or s.connected_at)
+             > (s.options.stale_after_minutes or settings().stale_after_minutes) * 60]
+    flagged = [shop_id for shop_id in stale if shops.flag_stale(shop_id, now)]
+    reconciles = []
+    for shop in every:
+        if not shop.bsale_account or shop.disconnected_at is not None:
+            continue
+        record = jobs.get(shop.shop_id, RECONCILE)
+        if (record is None or now - int(record.get("started_at", 0)) >= shop.options.reconcile_every_minutes * 60) \
+                and request(shop.shop_id, RECONCILE, reason="schedule") is not None:
+            reconciles.append(shop.shop_id)
+    sii = [s.shop_id for s in every if s.bsale_account and request(s.shop_id, SII_WATCH, reason="schedule")]
+    return {"flagged_stale": flagged, "reconciles": reconciles, "sii_watches": sii}
+
+
+def _tick_size(n: int, at: int) -> dict[str, Any]:
+    counts = _settle(n, at)
+    done, new = _measure(lambda: _tick(at))
+    assert done["backfilled"] == 0 and len(done["reconciles"]) == counts["reconcile"], done
+    assert len(done["flagged_stale"]) == counts["stale_silent"] and len(done["sii_watches"]) == counts["sii"], done
+    _settle(n, at)  # the same state again for the old tick
+    old_done, old = _measure(lambda: _old_scan(at))
+    assert sorted(old_done["reconciles"]) == sorted(done["reconciles"]), old_done["reconciles"]
+    assert sorted(old_done["flagged_stale"]) == sorted(done["flagged_stale"])
+    acted = {k: len(v) for k, v in done.items() if isinstance(v, list)}
+    return {"shops": n, "due": counts, "tick": {**new, **acted}, "old_scan": {**old, "sii_watches": len(
+        old_done["sii_watches"])}}
+
+
+def _backfill(n: int) -> dict[str, Any]:
+    """The one-off backfill of a deployment older than due items: n shops, no due item, no marker."""
+    from bridge.store import due, keys
+    from bridge.store.table import client, name, serialize
+
+    client().delete_item(TableName=name(), Key=serialize(keys.due_backfill_marker()))
+    done, cost = _measure(lambda: due.backfill_once(int(time.time())))
+    assert done == n, done
+    return {"shops": n, **{k: cost[k] for k in ("seconds", "dynamodb_calls", "dynamodb_by_call")}}
+
+
+def _tick_table(rows: list[dict[str, Any]]) -> str:
+    head = ("shops", "tick", "due per kind", "seconds", "DynamoDB calls", "items read", "SQS sends")
+    lines = [head]
+    for r in rows:
+        for label, m in (("due items", r["tick"]), ("old scan", r["old_scan"])):
+            lines.append((str(r["shops"]), label, str(r["due"]["reconcile"]), f"{m['seconds']:.2f}",
+                          str(m["dynamodb_calls"]), str(m["dynamodb_items_read"]),
+                          str(m["sqs_calls"].get("SendMessage", 0))))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)) for line in lines)
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     head = ("shops", "read", "pages", "seconds", "DynamoDB calls", "items read", "SSM calls", "SQS calls",
             "ReceiveMessage", "receive-based")
@@ -170,13 +309,21 @@ def run() -> dict[str, Any]:
     settings.cache_clear()
     aws.reset()
     rows: list[dict[str, Any]] = []
+    ticks: list[dict[str, Any]] = []
     with mock_aws():
         routes = _setup()
         connected, dead = 0, 0
-        for n in SIZES:
-            dead += _connect(connected, n, routes)
+        for k, n in enumerate(SIZES):
+            with _quick_transactions():
+                dead += _connect(connected, n, routes)
             connected = n
             rows.append(_size(n, routes, dead))
+            # each size's tick well after the last one's (its jobs' leases over)
+            ticks.append(_tick_size(n, int(time.time()) + 10_000 * (k + 1)))
+        backfill = _backfill(connected)
     aws.reset()
     print(f"status of a fleet, page size {PAGE} (moto in process):\n{_table(rows)}", file=sys.stderr)
-    return {"page_size": PAGE, "by_fleet_size": rows}
+    print(f"one schedule tick, {DUE_FRACTION:.0%} of the shops due for each kind (moto in process):\n"
+          f"{_tick_table(ticks)}", file=sys.stderr)
+    return {"page_size": PAGE, "by_fleet_size": rows,
+            "tick": {"due_fraction": DUE_FRACTION, "by_fleet_size": ticks, "backfill_once": backfill}}

@@ -1,4 +1,6 @@
-"""EventBridge schedule: flag shops Bsale stopped notifying; queue the reconciles that are due and the SII watches."""
+"""EventBridge schedule: flag shops Bsale stopped notifying; queue the reconciles that are due and the SII watches.
+
+Each reads only the shops that are due (bridge/store/due.py), never every shop."""
 
 import time
 
@@ -7,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bridge.observability import logger, metrics
 from bridge.ops.stale import flag_stale_shops
-from bridge.store import shops
+from bridge.store import due
 from bridge.sync.schedule import queue_due_reconciles, queue_sii_watches
 
 
@@ -15,6 +17,6 @@ from bridge.sync.schedule import queue_due_reconciles, queue_sii_watches
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     now = int(time.time())
-    all_shops = shops.all_shops()
-    return {"flagged_stale": flag_stale_shops(all_shops, now), "reconciles": queue_due_reconciles(all_shops, now),
-            "sii_watches": queue_sii_watches(all_shops, now)}
+    backfilled = due.backfill_once(now)  # shops saved before due items existed (once; then one GetItem a tick)
+    return {"flagged_stale": flag_stale_shops(now), "reconciles": queue_due_reconciles(now),
+            "sii_watches": queue_sii_watches(now), "backfilled": backfilled}

@@ -63,10 +63,25 @@ def allowed(stack: LocalStack, function: str, action: str, arn: str) -> bool:
     return False
 
 
+TRANSACTION_PARTS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                     "ConditionCheck": "ConditionCheckItem"}
+
+
+def actions(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """What IAM authorises for one call, as (action, resource): a batch names its tables in RequestItems, and a
+    transaction is authorised item by item (PutItem, UpdateItem...; there is no TransactWriteItems action)."""
+    if service == "dynamodb" and operation in ("BatchGetItem", "BatchWriteItem"):
+        return [(f"dynamodb:{operation}", resource_arn(service, {"TableName": t})) for t in params["RequestItems"]]
+    if service == "dynamodb" and operation == "TransactWriteItems":
+        return [(f"dynamodb:{TRANSACTION_PARTS[part]}", resource_arn(service, body))
+                for item in params["TransactItems"] for part, body in item.items()]
+    return [(f"{service}:{operation}", resource_arn(service, params))]
+
+
 def assert_covered(stack: LocalStack, function: str, calls: list[tuple[str, str, dict[str, Any]]]) -> None:
     assert calls, f"{function} made no AWS call: the test exercised nothing"
-    missing = [f"{svc}:{op} on {resource_arn(svc, p)}" for svc, op, p in calls
-               if not allowed(stack, function, f"{svc}:{op}", resource_arn(svc, p))]
+    missing = [f"{action} on {arn}" for svc, op, p in calls for action, arn in actions(svc, op, p)
+               if not allowed(stack, function, action, arn)]
     assert missing == [], f"{function} is not allowed to do what it does"
 
 

@@ -46,7 +46,19 @@ def tick(shop: OrderShop) -> dict[str, Any]:
     before = jobs.get(shop.code, SII_WATCH)
     answer = shop.stack.fire_schedule("ScheduledSyncFunction")
     assert shop.code in answer["sii_watches"]
+    return finished(shop, before)
 
+
+def watch_again(shop: OrderShop) -> dict[str, Any]:
+    """Run this shop's SII watch once more without the schedule (a replayed or operator-queued job)."""
+    from bridge.sync.jobs import request
+
+    before = jobs.get(shop.code, SII_WATCH)
+    assert request(shop.code, SII_WATCH, reason="replay") is not None
+    return finished(shop, before)
+
+
+def finished(shop: OrderShop, before: dict[str, Any] | None) -> dict[str, Any]:
     def done() -> dict[str, Any] | None:
         record = jobs.get(shop.code, SII_WATCH)
         fresh = record is not None and (before is None or record["run_id"] != before["run_id"])
@@ -79,7 +91,9 @@ def test_an_accepted_document_is_followed_and_nothing_is_flagged(order_shop: Cal
     assert result["calls"] == 2  # the "sent" list and the "rejected" list
     record = shop.settled(order_id, S.CREATED)
     assert record.document is not None and record.document.sii_status == "accepted"
-    assert tick(shop)["calls"] == 0  # nothing outstanding any more
+    # Nothing outstanding any more: the schedule queues no watch for this shop (no job, no Bsale call)
+    assert shop.code not in shop.stack.fire_schedule("ScheduledSyncFunction")["sii_watches"]
+    assert watch_again(shop)["calls"] == 0  # and a watch run anyway finds nothing to ask Bsale
     assert admin(["sii-watch", shop.code]) == 0  # the operator's "look now": nothing to report
     assert admin(["status", shop.code, "--no-dead-letters"]) == 0
 
@@ -111,9 +125,11 @@ def test_a_rejection_is_flagged_once_and_fix_rejected_makes_one_credit_note_and_
     assert admin(["orders", shop.code, "--state", "rejected"]) == 0
     assert f"El SII dijo: «{REJECTION}»" in capsys.readouterr().out
 
-    # A replay of the schedule flags nothing twice
+    # A replay of the schedule queues nothing (the verdict settled the document), and a replayed watch flags
+    # nothing twice
     emitted.clear()
-    assert tick(shop)["rejected"] == []
+    assert shop.code not in shop.stack.fire_schedule("ScheduledSyncFunction")["sii_watches"]
+    assert watch_again(shop)["rejected"] == []
     assert total(emitted, "SiiRejectedDocuments") == 0
     assert notes(shop, order_id, REJECTION) == 1
     assert shop.record(order_id).state is S.REJECTED  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from bridge.ops.status import dead_letter_totals, shop_health
-from bridge.store import keys
+from bridge.store import due, keys
 from bridge.store.table import client, name, serialize, value
 from devstack import LocalStack
 from devstack.demo import DemoShop
@@ -24,6 +24,7 @@ def pretend_silent_since(shop: DemoShop, seconds_ago: int) -> None:
     client().update_item(TableName=name(), Key=serialize(keys.shop(shop.code)),
                          UpdateExpression="SET connected_at = :t REMOVE last_notification_at",
                          ExpressionAttributeValues={":t": value(past)})
+    due.mark(shop.code, due.STALE, past)  # where its due item would be then: looked at by the next tick
 
 
 def test_a_shop_goes_stale_and_recovers_on_the_next_notification(shop: DemoShop, stack: LocalStack) -> None:

@@ -7,58 +7,28 @@ redelivery would carry). tests/e2e/test_orders*.py drive the same rules through 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from bridge.clients.bsale import BsaleClient
-from bridge.clients.http import ApiSession
-from bridge.clients.jumpseller import JumpsellerClient
 from bridge.errors import UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder
 from bridge.models.order_record import OrderRecord, OrderState, Step
-from bridge.models.shop import Shop, ShopOptions
 from bridge.orders import flow, protocol
-from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store import orders as records
 from bridge.store.links import Link
-from sandboxes.bsale import BsaleAccount, BsaleSandbox
-from sandboxes.jumpseller import JumpsellerSandbox, JumpsellerStore
+from sandboxes.bsale import BsaleSandbox
+from sandboxes.jumpseller import JumpsellerSandbox
+from tests.unit.sandbox_shop import SandboxShop, new_shop, quick, sandboxes  # noqa: F401  (fixtures)
 
 S = OrderState
-_numbers = itertools.count(1)
 VALID_RUT = "77.879.240-0"
 FACTURA = {"Tipo de Documento": "factura", "Razón Social": "Ferretería Los Andes SpA", "Giro": "Ferretería"}
 
 
-@pytest.fixture(scope="module")
-def sandboxes() -> Iterator[tuple[BsaleSandbox, JumpsellerSandbox]]:
-    with BsaleSandbox(rate_limit_per_second=None) as bsale, JumpsellerSandbox(rate_limit_per_second=None,
-                                                                               rate_limit_per_minute=None) as js:
-        yield bsale, js
-
-
-@pytest.fixture(autouse=True)
-def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ApiSession, "max_backoff", 0.01)
-
-
-@dataclass
-class World:
-    bsale: BsaleSandbox
-    js: JumpsellerSandbox
-    account: BsaleAccount
-    store: JumpsellerStore
-    ctx: ShopContext
-
-    @property
-    def shop_id(self) -> str:
-        return self.ctx.shop_id
-
+class World(SandboxShop):
     def link(self, *skus: str) -> None:
         for sku in skus:
             variant = self.account.variant_by_code(sku)
@@ -127,23 +97,13 @@ class World:
 
 
 @pytest.fixture
-def world(table: str, sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Iterator[Callable[..., World]]:
+def world(table: str, sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Iterator[Callable[..., World]]:  # noqa: F811
     bsale, js = sandboxes
 
     def make(**options: Any) -> World:
-        n = next(_numbers)
-        account = bsale.demo_account(token=f"unit-{n}", cpn_id=9000 + n)
-        store = js.demo_store(f"unit-{n}")
-        store.add_product("Notebook", sku="NB-1", stock=2, price=499990, notify=False)
-        store.add_product("Gorro", sku="GORRO-1", stock=4, price=7990, notify=False)
-        office = next(o for o in account.offices.values() if o.is_virtual)
-        types = {code: t.id for code in ("39", "33", "61") if (t := account.document_type_by_code(code))}
-        shop = Shop(shop_id=store.code, cpn_id=account.cpn_id, office_id=office.id,
-                    price_list_id=next(iter(account.price_lists)), document_types=types, bsale_api_url=bsale.url,
-                    bsale_credential_url=bsale.url, jumpseller_api_url=f"{js.url}/v1", options=ShopOptions(**options))
-        ctx = ShopContext(shop=shop, bsale=BsaleClient(account.token, bsale.url, bsale.url),
-                          jumpseller=JumpsellerClient(store.login, store.auth_token, f"{js.url}/v1"))
-        w = World(bsale, js, account, store, ctx)
+        w = new_shop(World, bsale, js, "unit", 9000, **options)
+        w.store.add_product("Notebook", sku="NB-1", stock=2, price=499990, notify=False)
+        w.store.add_product("Gorro", sku="GORRO-1", stock=4, price=7990, notify=False)
         w.link("POL-S", "POL-M", "TAZA-1")
         return w
 

@@ -7,53 +7,23 @@ Jumpseller write (the window between its claim and its record), or by taking an 
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bridge.clients.bsale import BsaleClient
-from bridge.clients.http import ApiSession, RateLimited
-from bridge.clients.jumpseller import JumpsellerClient
+from bridge.clients.http import RateLimited
 from bridge.models.bsale import BsaleNotification
-from bridge.models.shop import Shop, ShopOptions
-from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store.links import Link
 from bridge.sync import catalog, linking, manual, price, push, reconcile, stock
-from sandboxes.bsale import BsaleAccount, BsaleSandbox
-from sandboxes.jumpseller import JumpsellerSandbox, JumpsellerStore
+from sandboxes.bsale import BsaleSandbox
+from sandboxes.jumpseller import JumpsellerSandbox
 from tests.unit.orders.conftest import table  # noqa: F401  (fixture)
-
-_numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def sandboxes() -> Iterator[tuple[BsaleSandbox, JumpsellerSandbox]]:
-    with BsaleSandbox(rate_limit_per_second=None) as bsale, JumpsellerSandbox(rate_limit_per_second=None,
-                                                                               rate_limit_per_minute=None) as js:
-        bsale.notifications_enabled = False  # the tests call the workers' code themselves
-        yield bsale, js
+from tests.unit.sandbox_shop import SandboxShop, new_shop, quick, sandboxes  # noqa: F401  (fixtures)
 
 
-@pytest.fixture(autouse=True)
-def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ApiSession, "max_backoff", 0.01)
-
-
-@dataclass
-class World:
-    js: JumpsellerSandbox
-    account: BsaleAccount
-    store: JumpsellerStore
-    ctx: ShopContext
-
-    @property
-    def shop_id(self) -> str:
-        return self.ctx.shop_id
-
+class World(SandboxShop):
     def variant(self, sku: str) -> str:
         found = self.account.variant_by_code(sku)
         assert found is not None, sku
@@ -116,17 +86,7 @@ def world(table: str, sandboxes: tuple[BsaleSandbox, JumpsellerSandbox]) -> Call
     bsale, js = sandboxes
 
     def make(**options: Any) -> World:
-        n = next(_numbers)
-        account = bsale.demo_account(token=f"push-{n}", cpn_id=7000 + n)
-        store = js.demo_store(f"push-{n}")
-        office = next(o for o in account.offices.values() if o.is_virtual)
-        shop = Shop(shop_id=store.code, cpn_id=account.cpn_id, office_id=office.id,
-                    price_list_id=next(iter(account.price_lists)), bsale_api_url=bsale.url,
-                    bsale_credential_url=bsale.url, jumpseller_api_url=f"{js.url}/v1",
-                    options=ShopOptions(**options))
-        ctx = ShopContext(shop=shop, bsale=BsaleClient(account.token, bsale.url, bsale.url),
-                          jumpseller=JumpsellerClient(store.login, store.auth_token, f"{js.url}/v1"))
-        return World(js, account, store, ctx)
+        return new_shop(World, bsale, js, "push", 7000, **options)
 
     return make
 

@@ -15,7 +15,6 @@ import re
 import secrets
 
 from bridge import aws
-from bridge.clients import facto
 from bridge.errors import UpstreamError
 from bridge.models.order_record import IssuedDocument
 from bridge.observability import logger
@@ -28,6 +27,9 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{40,64}\.(pdf|xml)$")
 
 def keep(shop_id: str, order_id: int, document: IssuedDocument) -> dict[str, str]:
     """Download the document's PDF and XML from Facto and store them; kind → stored name ({} if not kept)."""
+    # Imported on first use: the order worker's cold start and the file route need no Facto client (issue 12).
+    from bridge.clients import facto
+
     bucket = settings().documents_bucket
     if not bucket:
         return {}

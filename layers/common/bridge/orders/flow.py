@@ -44,7 +44,7 @@ from bridge.observability import logger
 from bridge.orders import followups, protocol
 from bridge.orders.problems import problem
 from bridge.orders.protocol import LEASE_SECONDS, ExactlyOnceStep, OrderBusy, Result
-from bridge.orders.steps import bsale_document, bsale_return, consumption, facto_document, reception
+from bridge.orders.steps import bsale_document, bsale_return, consumption, facto_marks, reception
 from bridge.redact import scrub_text
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
@@ -61,12 +61,16 @@ _restock = reception.restock
 
 
 def _facto(shop: Shop) -> bool:
-    return shop.options.document_provider == facto_document.PROVIDER
+    return shop.options.document_provider == facto_marks.PROVIDER
 
 
 def _create(ctx: ShopContext, record: OrderRecord, attempt: str, *, from_states: list[OrderState]) -> Result:
     """The sale's document, by the shop's provider."""
     if _facto(ctx.shop):
+        # Imported here (and below) on first use: only the shops that emit with Facto need its SOAP client and
+        # document rules, so the order worker's cold start does not load them (issue 12).
+        from bridge.orders.steps import facto_document
+
         return facto_document.create(ctx, record, attempt, from_states=from_states)
     return bsale_document.create(ctx, record, attempt, from_states=from_states)
 
@@ -74,7 +78,9 @@ def _create(ctx: ShopContext, record: OrderRecord, attempt: str, *, from_states:
 def _credit(ctx: ShopContext, record: OrderRecord, attempt: str, purpose: str, *,
             from_states: list[OrderState]) -> Result:
     """The credit note voiding the order's document, by the provider that emitted it."""
-    if record.document is not None and record.document.provider == facto_document.PROVIDER:
+    if record.document is not None and record.document.provider == facto_marks.PROVIDER:
+        from bridge.orders.steps import facto_document
+
         return facto_document.credit(ctx, record, attempt, from_states=from_states)
     return bsale_return.credit(ctx, record, attempt, purpose, from_states=from_states)
 
@@ -82,7 +88,7 @@ def _credit(ctx: ShopContext, record: OrderRecord, attempt: str, purpose: str, *
 def _stock_left_in_bsale(ctx: ShopContext, record: OrderRecord) -> bool:
     """Facto emitted the document and Bsale keeps the stock: its units still have to leave Bsale."""
     return (_facto(ctx.shop) and ctx.shop.bsale_account and record.document is not None
-            and record.document.provider == facto_document.PROVIDER and record.consumption is None)
+            and record.document.provider == facto_marks.PROVIDER and record.consumption is None)
 document_settings = bsale_document.document_settings
 resolve_links = bsale_document.resolve_links
 
@@ -172,7 +178,7 @@ def _retry(ctx: ShopContext, order_id: int, attempt: str, *, force: bool) -> Res
     if state in WAITING_FOR_A_PERSON:
         step = record.error.step if record.error and record.error.step else Step.DOCUMENT
         code = record.error.code if record.error else ""
-        if code in (facto_document.UNKNOWN, facto_document.DRAFT) and not force:
+        if code in (facto_marks.UNKNOWN, facto_marks.DRAFT) and not force:
             return Result("refused", "Facto may already hold this document (unknown outcome or draft): check Facto's "
                                      "portal, then resolve-order --folio N if it is there (documents only), "
                                      "resolve-order if it is a credit note, or retry-order --force to emit it again",
@@ -291,14 +297,14 @@ def fix_rejected(ctx: ShopContext, order_id: int, attempt: str) -> Result:
 
 def _resolve_with_folio(record: OrderRecord, note: str, folio: int, now: int) -> Result:
     intent = record.intent or {}
-    sent = intent.get("document") if facto_document.is_facto(record) else None
+    sent = intent.get("document") if facto_marks.is_facto(record) else None
     if (record.state not in WAITING_FOR_A_PERSON or _step(record) is not Step.DOCUMENT or not sent
             or record.document is not None):
         return Result("refused", "--folio is for a Facto document of unknown outcome or a draft (this order is "
                                  f"{record.state}, step {_step(record)})")
     tipo = int(sent["encabezado"]["tipo_dte"])
     document = IssuedDocument(id=folio, kind=str(intent.get("kind")), code_sii=str(tipo), number=folio,
-                              total=sent["totales"].get("total_final"), provider=facto_document.PROVIDER,
+                              total=sent["totales"].get("total_final"), provider=facto_marks.PROVIDER,
                               request=sent)
     moved = records.move(record.shop_id, record.order_id, from_states=[record.state], to=S.CREATED, now=now,
                          sets={"document": document, "draft": None, "resolution": note, "error": None,
@@ -357,7 +363,9 @@ def _resume(ctx: ShopContext, record: OrderRecord, attempt: str, *, force: bool)
 
 def _in_flight_step(record: OrderRecord) -> ExactlyOnceStep:
     """The step a record in flight is on (its state names it)."""
-    if facto_document.is_facto(record):
+    if facto_marks.is_facto(record):
+        from bridge.orders.steps import facto_document
+
         return facto_document.EMISSION if record.state is S.CREATING else facto_document.CREDITING
     steps: dict[OrderState, ExactlyOnceStep] = {S.CREATING: bsale_document.STEP, S.CONSUMING: consumption.STEP,
                                                 S.CREDITING: bsale_return.STEP, S.RESTOCKING: reception.STEP}
@@ -402,7 +410,7 @@ def _cancel(ctx: ShopContext, record: OrderRecord, attempt: str, depth: int = 0)
     document = record.document
     error = record.error
     if state in WAITING_FOR_A_PERSON and error is not None and error.step is Step.CREDIT \
-            and error.code in (facto_document.UNKNOWN, facto_document.DRAFT):
+            and error.code in (facto_marks.UNKNOWN, facto_marks.DRAFT):
         # Facto may already hold the credit note: never emitted again by a repeated cancellation
         return Result("unchanged", f"the order waits for a person ({error.code}): {error.reason}", record)
     if state is S.CREATED or (state in (*WAITING_FOR_A_PERSON, S.CONSUMED, S.REJECTED) and document is not None

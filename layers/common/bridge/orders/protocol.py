@@ -28,6 +28,7 @@ from bridge.orders import followups
 from bridge.orders.problems import Verdict, diagnose
 from bridge.redact import scrub_text
 from bridge.shops.context import ShopContext
+from bridge.store import held
 from bridge.store import orders as records
 
 __all__ = ["LEASE_SECONDS", "Done", "ExactlyOnceStep", "OrderBusy", "Result", "ForAPerson", "begin", "fail", "run"]
@@ -172,6 +173,14 @@ def fail(ctx: ShopContext, order_id: int, from_states: list[OrderState], to: Ord
                                                       "reason": scrub_text(error.reason)[:300]})
     followups.note_failure(ctx, moved, error)
     return Result(to.value, error.reason, moved)
+
+
+def undone(ctx: ShopContext, settled: OrderRecord, action: str, what: str, *, found: bool = False) -> Result:
+    """A cancellation settled (credit note, reception): the order's held stock given back, Jumpseller told.
+    `found`: an earlier attempt had made it, so it was not sent again."""
+    held.release(ctx.shop_id, settled.order_id, "canceled", now())
+    followups.follow_up(ctx, settled)
+    return Result(action, what + (" (found, not sent again)" if found else ""), settled)
 
 
 def to_int(value: Any) -> int | None:

@@ -35,6 +35,7 @@ from bridge.orders import followups
 from bridge.orders.problems import sii_rejection
 from bridge.redact import scrub_text
 from bridge.shops.context import ShopContext
+from bridge.store import due
 from bridge.store import orders as records
 from bridge.store import sii as watched
 from bridge.store.sii import Watched
@@ -69,6 +70,9 @@ def follow(shop_id: str, order_id: int, document: IssuedDocument, answer: dict[s
     emitted = _int(answer.get("emissionDate")) or now
     watched.watch(shop_id, Watched(document_id=document.id, order_id=order_id, kind=document.kind,
                                    emitted_at=emitted, made_at=now))
+    # After the watch item, every time (a replayed step too): the schedule's next tick queues this shop's watch.
+    # In this order, a watch that found nothing outstanding and removes the mark it read cannot remove this one.
+    due.mark(shop_id, due.SII, now)
     return document.model_copy(update={"sii_status": SENT})
 
 
@@ -81,6 +85,11 @@ class Tick:
     overdue: list[int] = field(default_factory=list)  # newly flagged this tick
     still_overdue: int = 0  # every outstanding document past its limit (the gauge)
     undecided: int = 0  # could not be told this tick (lists too long, reads spent)
+    settled: int = 0  # verdicts applied to their orders this tick (their watch items deleted)
+
+    @property
+    def remaining(self) -> int:
+        return self.outstanding - self.settled
 
     def summary(self) -> dict[str, Any]:
         return {"outstanding": self.outstanding, "calls": self.calls, "accepted": len(self.accepted),
@@ -90,6 +99,9 @@ class Tick:
 
 def watch_shop(ctx: ShopContext, now: int) -> Tick:
     """One tick for one shop: read the verdicts of its outstanding documents and act on them."""
+    # The shop's due mark is read before its documents: one followed after this read writes a new mark, which
+    # the removal below (conditional on the mark read) then leaves alone.
+    mark = due.get(ctx.shop_id, due.SII)
     items = watched.outstanding(ctx.shop_id)
     tick = Tick(outstanding=len(items))
     pending = [item for item in items if item.verdict is None]
@@ -111,8 +123,11 @@ def watch_shop(ctx: ShopContext, now: int) -> Tick:
             tick.rejected.append(item.document_id)
         if _apply(ctx, item.order_id, item.document_id, verdict, message, now):
             watched.forget(ctx.shop_id, item.document_id)
+            tick.settled += 1
             if verdict == ACCEPTED:
                 tick.accepted.append(item.document_id)
+    if mark is not None and tick.remaining == 0:  # nothing left to watch: the schedule stops queuing this shop
+        due.drop(mark)
     if tick.rejected:
         logger.warning("the SII rejected documents", extra={"documents": tick.rejected})
     metrics.add_metric(name="SiiRejectedDocuments", unit=MetricUnit.Count, value=len(tick.rejected))

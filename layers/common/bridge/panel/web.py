@@ -8,6 +8,7 @@ session's: no route takes a shop from the URL or a form. Every POST needs the se
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -55,6 +56,9 @@ PANEL_JS = """
   setTimeout(tick, 2000);
 })();
 """
+
+
+_Page = Callable[..., Response[str]]  # a page drawn for the session's shop: (who, *, notice, kind, status)
 
 
 class _Stop(Exception):
@@ -130,6 +134,20 @@ def resolver() -> APIGatewayRestResolver:
 
     def notice_of() -> tuple[str, str]:
         return NOTICES.get(app.current_event.get_query_string_value("aviso") or "", ("", "ok"))
+
+    def shown(render: _Page) -> Response[str]:
+        """GET of a page: drawn with the notice its URL names (`?aviso=`)."""
+        who = current()
+        notice, kind = notice_of()
+        return render(who, notice=notice, kind=kind)
+
+    def acted(render: _Page, act: Callable[[session.Session, dict[str, str]], Response[str]]) -> Response[str]:
+        """POST of a page: the action's answer, or the page again with the owner's words when it is refused."""
+        who, fields = posted()
+        try:
+            return act(who, fields)
+        except actions.Refused as exc:
+            return render(who, notice=exc.message, kind="error", status=exc.status)
 
     # -------------------------------------------------------------------------------------------- sign-in
 
@@ -225,19 +243,15 @@ def resolver() -> APIGatewayRestResolver:
 
     @app.get("/panel/conectar")
     def connect_get() -> Response[str]:
-        who = current()
-        notice, kind = notice_of()
-        return connect_page(who, notice=notice, kind=kind)
+        return shown(connect_page)
 
     @app.post("/panel/conectar/bsale")
     def connect_token() -> Response[str]:
-        who, fields = posted()
-        token = fields.get("bsale_token", "")
-        try:
-            choices = actions.bsale_choices(token)
-        except actions.Refused as exc:
-            return connect_page(who, notice=exc.message, kind="error", status=exc.status)
-        return connect_page(who, choices=choices, token=token)
+        def act(who: session.Session, fields: dict[str, str]) -> Response[str]:
+            token = fields.get("bsale_token", "")
+            return connect_page(who, choices=actions.bsale_choices(token), token=token)
+
+        return acted(connect_page, act)
 
     @app.post("/panel/conectar")
     def connect_save() -> Response[str]:
@@ -322,20 +336,17 @@ def resolver() -> APIGatewayRestResolver:
 
     @app.get("/panel/estado")
     def status_get() -> Response[str]:
-        who = current()
-        notice, kind = notice_of()
-        return status_page(who, notice=notice, kind=kind)
+        return shown(status_page)
 
     def order_action(order_id: str, run: Any) -> Response[str]:
-        who, _ = posted()
-        if not order_id.isdigit():
-            return status_page(who, notice="No encontramos ese pedido en tu tienda.", kind="error", status=404)
-        try:
+        def act(who: session.Session, _: dict[str, str]) -> Response[str]:
+            if not order_id.isdigit():
+                raise actions.Refused("No encontramos ese pedido en tu tienda.", status=404)
             outcome = run(who.shop_id, int(order_id))
-        except actions.Refused as exc:
-            return status_page(who, notice=exc.message, kind="error", status=exc.status)
-        text = f"Pedido {order_id}: {outcome.message}" + "".join(f" {d}" for d in outcome.details)
-        return status_page(who, notice=text, kind="ok" if outcome.ok else "error")
+            text = f"Pedido {order_id}: {outcome.message}" + "".join(f" {d}" for d in outcome.details)
+            return status_page(who, notice=text, kind="ok" if outcome.ok else "error")
+
+        return acted(status_page, act)
 
     @app.post("/panel/pedidos/<order_id>/reintentar")
     def order_retry(order_id: str) -> Response[str]:
@@ -373,27 +384,23 @@ def resolver() -> APIGatewayRestResolver:
 
     @app.get("/panel/acciones")
     def actions_get() -> Response[str]:
-        who = current()
-        notice, kind = notice_of()
-        return actions_page(who, notice=notice, kind=kind)
+        return shown(actions_page)
 
     @app.post("/panel/acciones/sincronizar")
     def sync_post() -> Response[str]:
-        who, fields = posted()
-        try:
+        def act(who: session.Session, fields: dict[str, str]) -> Response[str]:
             actions.start_sync(who.shop_id, fields.get("modo", ""))
-        except actions.Refused as exc:
-            return actions_page(who, notice=exc.message, kind="error", status=exc.status)
-        return redirect(f"{base()}/panel/acciones?aviso=sync")
+            return redirect(f"{base()}/panel/acciones?aviso=sync")
+
+        return acted(actions_page, act)
 
     @app.post("/panel/acciones/reconciliar")
     def reconcile_post() -> Response[str]:
-        who, _ = posted()
-        try:
+        def act(who: session.Session, _: dict[str, str]) -> Response[str]:
             actions.start_reconcile(who.shop_id)
-        except actions.Refused as exc:
-            return actions_page(who, notice=exc.message, kind="error", status=exc.status)
-        return redirect(f"{base()}/panel/acciones?aviso=reconcile")
+            return redirect(f"{base()}/panel/acciones?aviso=reconcile")
+
+        return acted(actions_page, act)
 
     @app.get("/panel/acciones/progreso")
     def progress_get() -> Response[str]:
@@ -425,18 +432,15 @@ def resolver() -> APIGatewayRestResolver:
 
     @app.get("/panel/checkout")
     def checkout_get() -> Response[str]:
-        who = current()
-        notice, kind = notice_of()
-        return checkout_page(who, notice=notice, kind=kind)
+        return shown(checkout_page)
 
     @app.post("/panel/checkout")
     def checkout_post() -> Response[str]:
-        who, fields = posted()
-        try:
+        def act(who: session.Session, fields: dict[str, str]) -> Response[str]:
             on = actions.set_checkout_helper(who.shop_id, fields.get("activar") == "1", base())
-        except actions.Refused as exc:
-            return checkout_page(who, notice=exc.message, kind="error", status=exc.status)
-        return redirect(f"{base()}/panel/checkout?aviso=checkout-{'on' if on else 'off'}")
+            return redirect(f"{base()}/panel/checkout?aviso=checkout-{'on' if on else 'off'}")
+
+        return acted(checkout_page, act)
 
     # -------------------------------------------------------------------------------------------- assets
 

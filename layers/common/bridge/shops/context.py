@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bridge import secrets
 from bridge.clients import bsale as bsale_api
-from bridge.clients import facto as facto_api
 from bridge.clients import jumpseller as jumpseller_api
 from bridge.clients.bsale import BsaleClient
 from bridge.clients.hosts import check_api_url
@@ -18,6 +18,9 @@ from bridge.settings import settings
 from bridge.shops.tokens import AppToken
 from bridge.store import rate, shops
 
+if TYPE_CHECKING:
+    from bridge.clients import facto as facto_api
+
 # Each shop's quota is the published limit (Bsale 8/s; Jumpseller 20/s and 800/min) in any rolling window,
 # stretched by bridge.store.rate.JITTER so the time between our count and the API's cannot tip a window over.
 # Live and bulk work draw on one log per shop and API: bulk may use the whole cap while no live call is recent,
@@ -27,7 +30,7 @@ QUOTAS = {
     "jumpseller": [Quota(1, 20), Quota(60, 800)],
 }
 # A live (webhook) call whose shop's quota is spent waits for the next unit when it is this close (never past
-# the invocation's time): a bulk batch books at most ~0.55 s ahead (4 x 1.05 / 8), so a live call that finds
+# the invocation's time): a bulk batch books at most ~0.56 s ahead (4 x 1.122 / 8), so a live call that finds
 # the window full of bulk work waits for it rather than handing its message back. A unit further off (the
 # shop's own burst) hands the message back, delayed, and the worker takes the next one, which may be another
 # shop's: sleeping longer would let one shop's burst occupy every worker.
@@ -77,13 +80,18 @@ def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: 
     bsale_pace = _pace(shop, "bsale", bsale_api.local_pace(creds.bsale_token), bulk, webhook)
     js_pace = _pace(shop, "jumpseller", jumpseller_api.local_pace(creds.jumpseller_login or shop.shop_id), bulk,
                     webhook)
+    facto = None
+    if shop.options.document_provider == "facto" and creds.facto_user and creds.facto_key:
+        # Imported only for a shop that emits with Facto: the workers' cold start loads no Facto client (issue 12).
+        from bridge.clients import facto as facto_api
+
+        facto = facto_api.Credentials(creds.facto_user, creds.facto_key, shop.facto_url)
     ctx = ShopContext(
         shop=shop,
         bsale=BsaleClient(creds.bsale_token, shop.bsale_api_url, shop.bsale_credential_url, pace=bsale_pace),
         jumpseller=JumpsellerClient(creds.jumpseller_login, creds.jumpseller_auth_token, shop.jumpseller_api_url,
                                     pace=js_pace, bearer=AppToken(shop.shop_id, creds) if creds.oauth else None),
-        facto=facto_api.Credentials(creds.facto_user, creds.facto_key, shop.facto_url)
-        if shop.options.document_provider == "facto" and creds.facto_user and creds.facto_key else None,
+        facto=facto,
     )
     if impatient:
         for client in (ctx.bsale, ctx.jumpseller):

@@ -31,10 +31,6 @@ def get(shop_id: str, order_id: int) -> dict[str, Any] | None:
     return deserialize(found["Item"]) if "Item" in found else None
 
 
-def _reasons(exc: ClientError) -> list[str]:
-    return [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
-
-
 def hold(shop_id: str, order_id: int, lines: Mapping[str, int], skus: Mapping[str, str], now: int) -> bool:
     """Hold `lines` (Bsale variant id → units) for the order; False when it already has a hold item."""
     wanted = {variant: qty for variant, qty in lines.items() if qty > 0}
@@ -44,19 +40,15 @@ def hold(shop_id: str, order_id: int, lines: Mapping[str, int], skus: Mapping[st
         transaction = [{"Put": {"TableName": name(), "Item": serialize(item),
                                 "ConditionExpression": "attribute_not_exists(pk)"}}]
         transaction += [_link_update(shop_id, variant, qty) for variant, qty in wanted.items()]
-        try:
-            client().transact_write_items(TransactItems=transaction)
+        reasons = _transact(transaction)
+        if reasons is None:
             return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = _reasons(exc)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False  # already held (or already released): nothing more to do
-            # A link vanished meanwhile (unlinked): hold the rest only; on a conflict just try again.
-            gone = {v for v, r in zip(wanted, reasons[1:], strict=False) if r == "ConditionalCheckFailed"}
-            wanted = {v: q for v, q in wanted.items() if v not in gone}
-            time.sleep(0.05)
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return False  # already held (or already released): nothing more to do
+        # A link vanished meanwhile (unlinked): hold the rest only; on a conflict just try again.
+        gone = {v for v, r in zip(wanted, reasons[1:], strict=False) if r == "ConditionalCheckFailed"}
+        wanted = {v: q for v, q in wanted.items() if v not in gone}
+        time.sleep(0.05)
     raise RuntimeError(f"could not record the hold of order {order_id}")
 
 
@@ -91,20 +83,27 @@ def release(shop_id: str, order_id: int, reason: str, now: int) -> bool:
                                           ":why": value(reason)},
         }}]
         transaction += [_link_release(shop_id, variant, qty) for variant, qty in lines.items()]
-        try:
-            client().transact_write_items(TransactItems=transaction)
+        reasons = _transact(transaction)
+        if reasons is None:
             return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = _reasons(exc)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False  # released meanwhile by another event
-            for variant, code in zip(lines, reasons[1:], strict=False):
-                if code == "ConditionalCheckFailed":
-                    _settle_link(shop_id, variant, order_id, now)
-            time.sleep(0.05)
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return False  # released meanwhile by another event
+        for variant, code in zip(lines, reasons[1:], strict=False):
+            if code == "ConditionalCheckFailed":
+                _settle_link(shop_id, variant, order_id, now)
+        time.sleep(0.05)
     raise RuntimeError(f"could not release the hold of order {order_id}")
+
+
+def _transact(transaction: list[dict[str, Any]]) -> list[str] | None:
+    """Write the items together: None once written, else why DynamoDB cancelled it (one reason per item)."""
+    try:
+        client().transact_write_items(TransactItems=transaction)
+        return None
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        return [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
 
 
 def _link_update(shop_id: str, variant_id: str, qty: int) -> dict[str, Any]:

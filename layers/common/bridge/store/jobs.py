@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bridge.store import keys
-from bridge.store.table import client, deserialize, name, query_prefix, serialize, value
+from bridge.store.table import batch_get, client, deserialize, name, query_prefix, serialize, value
 
 LEASE_SECONDS = 960  # longer than one invocation (900 s): a live slice is never taken over
 CHUNK_TTL = 2 * 86400
@@ -33,6 +33,12 @@ def unpack(text: str) -> Any:
 def get(shop_id: str, kind: str) -> dict[str, Any] | None:
     found = client().get_item(TableName=name(), Key=serialize(keys.job(shop_id, kind)), ConsistentRead=True)
     return deserialize(found["Item"]) if "Item" in found else None
+
+
+def get_many(shop_ids: list[str], kind: str) -> dict[str, dict[str, Any]]:
+    """The job records of `kind` of these shops (consistent reads, 100 a call), by shop id."""
+    found = [deserialize(item) for item in batch_get([keys.job(s, kind) for s in dict.fromkeys(shop_ids)])]
+    return {str(record["pk"]).removeprefix("SHOP#"): record for record in found}
 
 
 def start(shop_id: str, kind: str, run: str, params: dict[str, Any], now: int) -> bool:

@@ -119,6 +119,27 @@ def sii_watch_prefix() -> str:
     return "DOC#"
 
 
+def due(shop_id: str, kind: str) -> dict[str, str]:
+    """When the schedule must next look at this shop for `kind` (stale, reconcile, sii): one item each."""
+    return {"pk": f"SHOP#{shop_id}", "sk": f"DUE#{kind}"}
+
+
+def due_index(kind: str, at: int) -> dict[str, str]:
+    """Secondary key of a due item: one partition per kind, sorted by the epoch it comes due (zero-padded, so
+    the string order is the time order), so the schedule reads only what is due with one Query."""
+    return {"gsi1pk": f"DUE#{kind}", "gsi1sk": f"{max(0, at):012d}"}
+
+
+def due_before(kind: str, now: int) -> tuple[str, str]:
+    """The due index's partition and the sort key below which everything is due at `now`."""
+    return f"DUE#{kind}", f"{max(0, now) + 1:012d}"
+
+
+def due_backfill_marker() -> dict[str, str]:
+    """Written once the due items of every shop saved before they existed have been made (store/due.py)."""
+    return {"pk": "DUE", "sk": "BACKFILL#1"}
+
+
 def oauth_state(nonce: str) -> dict[str, str]:
     """An app install in progress (F17): its state is used once, then deleted; TTL removes the abandoned ones."""
     return {"pk": f"OAUTHSTATE#{nonce}", "sk": "STATE"}

@@ -6,14 +6,15 @@ import base64
 import binascii
 import hashlib
 import json
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from bridge.errors import BridgeError, UnknownShop, WrongCompany
 from bridge.models.shop import Shop
-from bridge.store import keys
-from bridge.store.table import client, deserialize, name, query_all, serialize, value
+from bridge.store import due, keys
+from bridge.store.table import batch_get, client, deserialize, name, query_all, serialize, value
 
 _SHOP_FIELDS = set(Shop.model_fields)
 
@@ -23,7 +24,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def save(shop: Shop, notify_hash: str) -> None:
+def save(shop: Shop, notify_hash: str, now: int | None = None) -> None:
     """Create or replace a shop's settings, keeping its stamps when it already exists."""
     item = {
         **keys.shop(shop.shop_id),
@@ -32,14 +33,20 @@ def save(shop: Shop, notify_hash: str) -> None:
         "notify_hash": notify_hash,
     }
     sets = ", ".join(f"#{k} = :{k}" for k in item if k not in ("pk", "sk"))
-    client().update_item(
-        TableName=name(),
-        Key=serialize(keys.shop(shop.shop_id)),
+    settings_write = {"Update": {
+        "TableName": name(),
+        "Key": serialize(keys.shop(shop.shop_id)),
         # Connecting checked the credentials just now: a shop marked disconnected is connected again.
-        UpdateExpression=f"SET {sets} REMOVE disconnected_at, disconnected_reason",
-        ExpressionAttributeNames={f"#{k}": k for k in item if k not in ("pk", "sk")},
-        ExpressionAttributeValues={f":{k}": value(v) for k, v in item.items() if k not in ("pk", "sk")},
-    )
+        "UpdateExpression": f"SET {sets} REMOVE disconnected_at, disconnected_reason",
+        "ExpressionAttributeNames": {f"#{k}": k for k in item if k not in ("pk", "sk")},
+        "ExpressionAttributeValues": {f":{k}": value(v) for k, v in item.items() if k not in ("pk", "sk")},
+    }}
+    # New thresholds or periods may make the shop due sooner: the schedule looks at it at its next tick, and in
+    # the same transaction, so no crash can leave new settings behind a due time computed from the old ones.
+    now = int(time.time()) if now is None else now
+    looks = [due.mark_request(shop.shop_id, kind, now) for kind in (due.STALE, due.RECONCILE)] \
+        if shop.bsale_account else []
+    client().transact_write_items(TransactItems=[settings_write, *looks])
 
 
 def get(shop_id: str) -> Shop | None:
@@ -52,6 +59,12 @@ def require(shop_id: str) -> Shop:
     if shop is None:
         raise UnknownShop(f"no shop '{shop_id}' is connected")
     return shop
+
+
+def get_many(shop_ids: list[str]) -> dict[str, Shop]:
+    """These shops by id (consistent reads, 100 a call); a shop that does not exist is absent."""
+    found = [_shop(item) for item in batch_get([keys.shop(s) for s in dict.fromkeys(shop_ids)])]
+    return {shop.shop_id: shop for shop in found}
 
 
 def all_shops() -> list[Shop]:
@@ -151,7 +164,7 @@ def mark_disconnected(shop_id: str, reason: str, now: int) -> None:
 
 
 def mark_reconnected(shop_id: str) -> None:
-    """The app was installed again: the shop is called again."""
+    """The app was installed again: the shop is called again, and reconciled at the schedule's next tick."""
     try:
         client().update_item(
             TableName=name(), Key=serialize(keys.shop(shop_id)),
@@ -160,6 +173,10 @@ def mark_reconnected(shop_id: str) -> None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+        return
+    # While disconnected the schedule looked at the shop once a period; a crash here delays its reconcile by at
+    # most that period (the item is never later than one period ahead).
+    due.mark(shop_id, due.RECONCILE, int(time.time()))
 
 
 def record_event(shop_id: str, kind: str, ident: str, body: dict[str, Any], now: int, ttl_days: int = 30) -> None:

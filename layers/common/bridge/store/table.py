@@ -70,3 +70,24 @@ def query_all(condition: str, values: dict[str, Any], **options: Any) -> list[di
 def query_prefix(partition: str, prefix: str, **options: Any) -> list[dict[str, Any]]:
     """Every item of a partition whose sort key starts with `prefix`, as raw DynamoDB items."""
     return query_all("pk = :p AND begins_with(sk, :s)", {":p": {"S": partition}, ":s": {"S": prefix}}, **options)
+
+
+def batch_get(item_keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The items of these keys that exist (consistent reads), 100 keys a call, as raw DynamoDB items."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(item_keys), 100):
+        pending: dict[str, Any] = {name(): {"Keys": [serialize(k) for k in item_keys[start:start + 100]],
+                                           "ConsistentRead": True}}
+        while pending:
+            answer = client().batch_get_item(RequestItems=pending)
+            found += answer.get("Responses", {}).get(name(), [])
+            pending = answer.get("UnprocessedKeys") or {}
+    return found
+
+
+def batch_put(items: list[dict[str, Any]]) -> None:
+    """Put these (plain) items, 25 a call, retrying what DynamoDB left unprocessed."""
+    for start in range(0, len(items), 25):
+        pending: dict[str, Any] = {name(): [{"PutRequest": {"Item": serialize(i)}} for i in items[start:start + 25]]}
+        while pending:
+            pending = client().batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}

@@ -19,7 +19,6 @@ from bridge.orders.problems import Verdict, diagnose, problem
 from bridge.orders.protocol import Done, ExactlyOnceStep, ForAPerson, Result, to_int
 from bridge.orders.steps import bsale_document
 from bridge.shops.context import ShopContext
-from bridge.store import held
 
 S = OrderState
 CREDIT_NOTE = "nota de crédito"
@@ -123,10 +122,7 @@ def finish_credit(ctx: ShopContext, settled: OrderRecord, done: Done, attempt: s
         return bsale_document.create(ctx, settled, attempt, from_states=[S.RECEIVED])
     made = settled.credit_note
     assert made is not None
-    held.release(ctx.shop_id, settled.order_id, "canceled", protocol.now())
-    followups.follow_up(ctx, settled)
-    return Result("credited", f"nota de crédito N° {made.number}" + (" (found, not sent again)" if done.found else ""),
-                  settled)
+    return protocol.undone(ctx, settled, "credited", f"nota de crédito N° {made.number}", found=done.found)
 
 
 STEP = BsaleReturn()

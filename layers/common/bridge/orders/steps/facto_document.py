@@ -45,15 +45,12 @@ from bridge.orders.protocol import Done, ExactlyOnceStep, ForAPerson, Result
 from bridge.orders.steps import bsale_document, consumption, reception
 from bridge.orders.steps.bsale_return import CREDIT_NOTE as CREDIT_NOTE_KIND
 from bridge.orders.steps.bsale_return import MOTIVES
+from bridge.orders.steps.facto_marks import DRAFT, PROVIDER, UNKNOWN
 from bridge.shops.context import ShopContext
-from bridge.store import held
 from bridge.store import orders as records
 
 S = OrderState
-PROVIDER = "facto"
 KINDS = {39: DocumentKind.BOLETA.value, 33: DocumentKind.FACTURA.value, CREDIT_NOTE: CREDIT_NOTE_KIND}
-UNKNOWN = "facto_unknown"
-DRAFT = "facto_draft"
 REFUSED = "facto_refused"
 # Facto's status-1 words → what the shop owner does (its words are kept verbatim beside this).
 EXPLANATIONS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -223,14 +220,8 @@ def after_credit(ctx: ShopContext, settled: OrderRecord, attempt: str) -> Result
     if ctx.shop.bsale_account and move is not None and move.id is not None and settled.reception is None:
         followups.document_follow_ups(ctx, settled, note, voids=settled.document)
         return reception.restock(ctx, settled, attempt, from_states=[S.CREDITED])
-    held.release(ctx.shop_id, settled.order_id, "canceled", protocol.now())
-    followups.follow_up(ctx, settled)
-    return Result("credited", f"nota de crédito N° {note.number} (Facto)", settled)
+    return protocol.undone(ctx, settled, "credited", f"nota de crédito N° {note.number} (Facto)")
 
 
 EMISSION = FactoEmission(Step.DOCUMENT, S.CREATING, S.CREATED)
 CREDITING = FactoEmission(Step.CREDIT, S.CREDITING, S.CREDITED)
-
-
-def is_facto(record: OrderRecord) -> bool:
-    return (record.intent or {}).get("provider") == PROVIDER

@@ -9,10 +9,9 @@ from typing import Any
 
 from bridge.clients import bsale_documents
 from bridge.models.order_record import OrderRecord, OrderState, Step, StockMove
-from bridge.orders import followups, protocol
+from bridge.orders import protocol
 from bridge.orders.protocol import Done, ExactlyOnceStep, ForAPerson, Result, to_int
 from bridge.shops.context import ShopContext
-from bridge.store import held
 
 S = OrderState
 
@@ -51,10 +50,7 @@ class Reception(ExactlyOnceStep):
     def finish(self, ctx: ShopContext, settled: OrderRecord, done: Done, attempt: str) -> Result:
         move = settled.reception
         assert move is not None
-        held.release(ctx.shop_id, settled.order_id, "canceled", protocol.now())
-        followups.follow_up(ctx, settled)
-        return Result("restocked", f"reception {move.id}" + (" (found, not sent again)" if done.found else ""),
-                      settled)
+        return protocol.undone(ctx, settled, "restocked", f"reception {move.id}", found=done.found)
 
 
 STEP = Reception()
