@@ -19,13 +19,15 @@ from bench import (  # noqa: E402
     import_cycles,
     notifications,
     propagation,
+    quota,
     reconcile,
     sii_watch,
 )
 
 BENCHES = {"cold_start": cold_start.run, "notifications": notifications.run, "reconcile": reconcile.run,
            "fairness": fairness.run, "sii_watch": sii_watch.run, "cost": cost.run,
-           "imports": import_cycles.run, "fleet": fleet.run, "propagation": propagation.run}
+           "imports": import_cycles.run, "fleet": fleet.run, "propagation": propagation.run,
+           "quota": quota.run}
 
 if __name__ == "__main__":
     logging.disable(logging.INFO)

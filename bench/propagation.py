@@ -93,21 +93,18 @@ def _add_skus(shop: Any, bsale: Any, stack: Any, count: int) -> list[str]:
     return skus
 
 
-def _bsale_windows(shop_id: str, start: float, end: float) -> dict[str, Any]:
-    """How the burst used the shop's shared Bsale quota: the calls taken in each one-second window it spanned
-    (the table's own counters, bridge/store/rate.py), to tell the quota's pace from the pipeline's."""
-    from bridge import aws
-    from bridge.settings import settings
+def _bsale_windows(bsale: Any, token: str, start: float, end: float) -> dict[str, Any]:
+    """How the burst used the shop's Bsale limit: the calls Bsale answered in each one-second window it spanned
+    (the sandbox's request log), to tell the quota's pace from the pipeline's. The quota itself is a rolling
+    log (bridge/store/rate.py) that keeps only its last seconds."""
     from bridge.shops.context import QUOTAS
 
     first, last = int(start), int(end)
-    answer = aws.client("dynamodb").query(
-        TableName=settings().table_name, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
-        ExpressionAttributeValues={":pk": {"S": f"SHOP#{shop_id}"}, ":a": {"S": f"RATE#bsale1#{first}"},
-                                   ":b": {"S": f"RATE#bsale1#{last}"}})
-    used = {int(i["sk"]["S"].rsplit("#", 1)[1]): int(i["calls"]["N"]) for i in answer["Items"]}
-    per_window = [used.get(w, 0) for w in range(first, last + 1)]
-    cap = QUOTAS[("bsale", False)][0].cap
+    per_window = [0] * (last - first + 1)
+    for r in bsale.requests:
+        if r.credential == token and r.status != 429 and first <= r.at < last + 1:
+            per_window[int(r.at) - first] += 1
+    cap = QUOTAS["bsale"][0].cap
     return {"windows": len(per_window), "cap_per_window": cap, "calls": sum(per_window),
             "full_windows": sum(1 for n in per_window if n >= cap), "empty_windows": per_window.count(0),
             "mean_calls_per_window": round(sum(per_window) / max(1, len(per_window)), 2)}
@@ -198,7 +195,7 @@ def run() -> dict[str, Any]:
                     if sku not in landed and shows(sku) == quantity:
                         landed[sku] = time.perf_counter() - t0
                 time.sleep(0.005)
-            windows = _bsale_windows(shop.code, epoch0, epoch0 + max(landed.values()))
+            windows = _bsale_windows(bsale, shop.bsale.token, epoch0, epoch0 + max(landed.values()))
             stack.drain(60)
             b2, j2 = answered(bsale, shop.bsale.token), answered(jumpseller, shop.store.login)
             refused_burst = {"bsale": bsale.count(status=429) - refused_steady["bsale"],

@@ -4,7 +4,7 @@ The sandboxes and moto run in a child process, so the memory figure is the recon
 Python allocations (tracemalloc) while the job runs in this process, slice after slice. Printed next to:
 - API calls made against the minimum: the pages of both catalogs plus one write per drifted SKU;
 - elapsed time against the time the rate limits alone impose on those calls, at the published limits and
-  at the share a bulk job takes (see bridge/shops/context.py QUOTAS);
+  at the pace the shared quota lets a bulk job keep while no live call competes (bridge/store/rate.py);
 - the manual link of the same catalog, which the reconcile needs first.
 """
 
@@ -79,7 +79,7 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
     from bridge.queue import WorkMessage
     from bridge.settings import settings
     from bridge.shops.connect import ConnectRequest, connect
-    from bridge.store import jobs
+    from bridge.store import jobs, rate
     from devstack import LocalStack
 
     child = subprocess.Popen([sys.executable, "-m", "bench.reconcile", CHILD, str(skus), str(drift_percent)],
@@ -138,7 +138,12 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
     reads = bsale_calls.get("GET", 0) + js_calls.get("GET", 0)
     writes = js_calls.get("PUT", 0)
     floor_published = bsale_calls.get("GET", 0) / 8 + (js_calls.get("GET", 0) + writes) / 20
-    floor_bulk_share = bsale_calls.get("GET", 0) / 5 + (js_calls.get("GET", 0) + writes) / 12
+    from bridge.shops.context import QUOTAS
+
+    # The pace a bulk job may keep while no live call competes: the quota's cap per stretched window
+    bsale_pace = QUOTAS["bsale"][0].cap / (1 + rate.JITTER + rate.SLOT + rate.ROUNDING)
+    js_pace = QUOTAS["jumpseller"][0].cap / (1 + rate.JITTER + rate.SLOT + rate.ROUNDING)
+    floor_bulk_share = bsale_calls.get("GET", 0) / bsale_pace + (js_calls.get("GET", 0) + writes) / js_pace
     return {
         "benchmark": "reconcile",
         "skus": skus, "drifted": drifted,
@@ -149,7 +154,10 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
                                          "writes": drifted}},
         "elapsed_s": round(seconds, 1),
         "rate_limit_floor_s": {"published_limits": round(floor_published, 1),
-                               "bulk_share_of_limits": round(floor_bulk_share, 1)},
+                               "bulk_quota_pace": round(floor_bulk_share, 1)},
+        "elapsed_over_published_floor": round(seconds / floor_published, 2),
+        "rate_limited_429_answers": {"bsale": bsale_calls.get("GET 429", 0) + bsale_calls.get("PUT 429", 0),
+                                     "jumpseller": sum(v for k, v in js_calls.items() if k.endswith("429"))},
         "slices": slices,
         "peak_python_memory_mb": round(peak / 2**20, 1),
         "manual_link_first": {"elapsed_s": round(link_seconds, 1), "linked": link_report.get("linked")},

@@ -69,7 +69,7 @@ class Pace:
     two must not tip a full window over the limit.
     """
 
-    MARGIN = 1.1
+    MARGIN = 1.05  # no more than the shared quota's stretch (bridge.store.rate), or bulk would miss its slots
 
     def __init__(self, per_second: int, per_minute: int | None = None, clock: Callable[[], float] = time.monotonic):
         self.per_second = per_second
@@ -125,40 +125,121 @@ class RateLimited(Exception):
 
 @dataclass(frozen=True)
 class Quota:
-    """A shared per-shop quota: `cap` calls per `window` seconds (one of them per API window)."""
+    """A shared per-shop quota: at most `cap` calls in any rolling `window` seconds (one per API window)."""
 
     window: int
     cap: int
 
 
-# (shop, counter, window seconds, cap) -> 0, or the seconds until the counter's next window
-TakeQuota = Callable[[str, str, int, int], float]
+class QuotaGrant(Protocol):
+    @property
+    def units(self) -> int: ...  # calls granted (0: none, wait `wait` seconds)
+
+    @property
+    def until(self) -> float: ...  # epoch seconds by which the granted calls must have left
+
+    @property
+    def wait(self) -> float: ...
+
+    @property
+    def start(self) -> float: ...  # epoch seconds: unit i may leave from start + i * step, for `slot` seconds
+
+    @property
+    def step(self) -> float: ...
+
+    @property
+    def slot(self) -> float: ...
+
+
+# (shop, api, [(window seconds, cap)], units wanted, hold seconds) -> what was granted (bridge.store.rate.take)
+TakeQuota = Callable[[str, str, list[tuple[int, int]], int, float], QuotaGrant]
 
 
 class SharedPace:
     """The local pace plus the shop's quotas shared through the table, for every process of the deployment.
 
-    `max_wait` is how long a caller accepts to wait for a full window to pass: a webhook worker gives up
-    quickly (its message goes back to the queue, delayed, and the worker serves other shops meanwhile);
-    a bulk job waits. `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
+    `max_wait` is how long a caller accepts to wait for the quota to free up (never past the invocation's
+    time): a webhook worker waits a moment for the next unit, and gives up when it is further off (its message
+    goes back to the queue, delayed, and the worker serves other shops meanwhile); a bulk job waits.
+    `take` is the table's counter (bridge.store.rate.take), handed in: clients know no storage.
+    `batch` > 1 (bulk work, which knows more calls follow) takes that many units in one write, each with its
+    own short slot, spaced as this caller has lately been spacing its calls (at most `hold` seconds for the
+    batch): it waits for a unit's slot when early, and lets go of the units whose slots it missed (the quota
+    counted them: never more than allowed). The quota counts each unit only around its slot.
     """
 
     def __init__(self, local: Pace, shop_id: str, api: str, quotas: list[Quota], max_wait: float,
-                 take: TakeQuota) -> None:
+                 take: TakeQuota, batch: int = 1, hold: float = 0.0) -> None:
         self.local, self.shop_id, self.api, self.quotas, self.max_wait = local, shop_id, api, quotas, max_wait
-        self.take = take
+        self.take, self.batch, self.hold = take, batch, hold
+        self._slots: deque[float] = deque()  # when each unit granted and not yet spent may leave (epoch)
+        self._slot = 0.0  # for how long after that
+        self._gaps: deque[float] = deque(maxlen=8)  # the caller's last times between two calls
+        self._last = 0.0
+        self._lock = threading.Lock()
 
     def wait(self) -> float:
-        waited = self.local.wait(self.max_wait)
-        for quota in self.quotas:
-            while (delay := self.take(self.shop_id, f"{self.api}{quota.window}", quota.window, quota.cap)) > 0:
-                if waited + delay > self.max_wait:
-                    raise RateLimited(delay, f"the shop's {self.api} quota ({quota.cap} calls a {quota.window} s) "
-                                             "is spent")
-                time.sleep(delay)
-                waited += delay
-        return waited
+        with self._lock:
+            if self._last:  # the caller's own time from one call's start to asking for the next
+                self._gaps.append(time.time() - self._last)
+        try:
+            return self._wait()
+        finally:
+            with self._lock:
+                self._last = time.time()
 
+    def _patience(self) -> float:
+        """How long this call may wait in all: `max_wait`, and never past the invocation's time."""
+        left = seconds_left()
+        return self.max_wait if left is None else max(0.0, min(self.max_wait, left - MIN_CALL_SECONDS))
+
+    def _wait(self) -> float:
+        patience = self._patience()
+        waited = self.local.wait(patience)
+        late = 0
+        with self._lock:
+            while True:
+                now = time.time()
+                while self._slots and self._slots[0] + self._slot < now:
+                    self._slots.popleft()  # missed: let go
+                if self._slots:
+                    early = self._slots[0] - now
+                    if early > 0:  # then look again: a sleep that overran the slot lets the unit go
+                        time.sleep(early)
+                        waited += early
+                        continue
+                    self._slots.popleft()
+                    return waited
+                # Spaced at the slowest recent gap (a unit whose slot passes unspent costs a write).
+                gap = max(self._gaps, default=0.0)
+                hold = min(self.hold, 1.1 * gap * self.batch) if self.batch > 1 else 0.0
+                grant = self.take(self.shop_id, self.api, [(q.window, q.cap) for q in self.quotas], self.batch,
+                                  hold)
+                if grant.units == 1:
+                    early = grant.start - time.time()
+                    if early > 0:  # granted from when the write was expected back
+                        time.sleep(early)
+                        waited += early
+                    if time.time() <= grant.start + grant.slot:
+                        return waited  # a single call leaves now, as the quota counted it
+                    # The write came back too late for the call to leave when the quota counted it: let the
+                    # unit go (it stays counted) rather than tip a window over the API's limit.
+                    late += 1
+                    if late >= MAX_LATE:
+                        raise RateLimited(1.0, f"the shop's {self.api} quota answers too slowly")
+                    continue
+                if grant.units:
+                    self._slots = deque(grant.start + i * grant.step for i in range(grant.units))
+                    self._slot = grant.slot
+                    continue
+                if waited + grant.wait > patience:
+                    caps = ", ".join(f"{q.cap} calls in any {q.window} s" for q in self.quotas)
+                    raise RateLimited(grant.wait, f"the shop's {self.api} quota ({caps}) is spent")
+                time.sleep(grant.wait)
+                waited += grant.wait
+
+
+MAX_LATE = 3  # single units whose write came back too late, in a row, before the work is handed back
 
 _paces: dict[tuple[str, str], Pace] = {}
 _paces_lock = threading.Lock()

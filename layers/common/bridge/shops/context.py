@@ -21,18 +21,25 @@ from bridge.store import rate, shops
 if TYPE_CHECKING:
     from bridge.clients import facto as facto_api
 
-# Each shop's share of the published limits (Bsale 8/s; Jumpseller 20/s and 800/min), one step below them.
-# Bulk jobs get less than webhooks, so a running reconcile always leaves room for the shop's live changes.
+# Each shop's quota is the published limit (Bsale 8/s; Jumpseller 20/s and 800/min) in any rolling window,
+# stretched by bridge.store.rate.JITTER so the time between our count and the API's cannot tip a window over.
+# Live and bulk work draw on one log per shop and API: bulk may use the whole cap while no live call is recent,
+# and otherwise leaves room in every window for the live ones (bridge.store.rate), so live changes come first.
 QUOTAS = {
-    ("bsale", False): [Quota(1, 7)],
-    ("bsale", True): [Quota(1, 5)],
-    ("jumpseller", False): [Quota(1, 18), Quota(60, 760)],
-    ("jumpseller", True): [Quota(1, 12), Quota(60, 600)],
+    "bsale": [Quota(1, 8)],
+    "jumpseller": [Quota(1, 20), Quota(60, 800)],
 }
-# A webhook worker never sleeps on a shop's spent quota: it hands the message back (delayed) at once and takes
-# the next one, which may be another shop's. Sleeping would let one shop's burst occupy every worker.
-# Bulk jobs and operator commands have nothing better to do than wait their turn.
-WEBHOOK_MAX_WAIT = 0.0
+# A live (webhook) call whose shop's quota is spent waits for the next unit when it is this close (never past
+# the invocation's time): a bulk batch books at most ~0.56 s ahead (4 x 1.122 / 8), so a live call that finds
+# the window full of bulk work waits for it rather than handing its message back. A unit further off (the
+# shop's own burst) hands the message back, delayed, and the worker takes the next one, which may be another
+# shop's: sleeping longer would let one shop's burst occupy every worker.
+WEBHOOK_MAX_WAIT = 0.6
+# Bulk work takes its quota units this many at a time (one table write for BULK_BATCH calls), spaced at its own
+# pace and never faster than the cap's; each unit counts only around its own slot (bridge.store.rate), so a
+# batch holds back the shop's other calls no more than the same calls made one by one.
+BULK_BATCH = {"bsale": 4, "jumpseller": 8}
+BULK_HOLD = 2.0
 PATIENT_MAX_WAIT = 120.0
 # The catalog worker's calls (`impatient`): an answer slower than this counts as none, and is not waited for
 # twice (SQS retries the message later). One slow shop then costs a batch seconds, not the invocation (F16).
@@ -56,7 +63,8 @@ def _pace(shop: Shop, api: str, local: Pace, bulk: bool, webhook: bool) -> Waits
     if not settings().shared_rate_limits:
         return local
     max_wait = WEBHOOK_MAX_WAIT if webhook else PATIENT_MAX_WAIT
-    return SharedPace(local, shop.shop_id, api, QUOTAS[(api, bulk)], max_wait, rate.take)
+    return SharedPace(local, shop.shop_id, api, QUOTAS[api], max_wait, rate.take,
+                      batch=BULK_BATCH[api] if bulk else 1, hold=BULK_HOLD if bulk else 0.0)
 
 
 def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: bool = False,

@@ -55,8 +55,9 @@ def job_chunk(shop_id: str, kind: str, run: str, part: str) -> dict[str, str]:
     return {"pk": f"SHOP#{shop_id}#JOBDATA#{kind}#{run}", "sk": part}
 
 
-def rate_window(shop_id: str, api: str, window: int) -> dict[str, str]:
-    return {"pk": f"SHOP#{shop_id}", "sk": f"RATE#{api}#{window}"}
+def rate(shop_id: str, api: str) -> dict[str, str]:
+    """The shop's rolling-window quota log for one API (bridge.store.rate)."""
+    return {"pk": f"SHOP#{shop_id}", "sk": f"RATE#{api}"}
 
 
 def shops_index(shop_id: str) -> dict[str, str]:

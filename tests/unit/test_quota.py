@@ -1,0 +1,300 @@
+"""The shared per-shop quota (bridge.store.rate): no rolling window ever holds more than its cap, across
+concurrent takers, and bulk work takes several units in one write."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bridge.clients.http import Pace, Quota, SharedPace
+from bridge.store import rate
+from bridge.store.table import client
+from tests.unit.orders.conftest import atomic_writes, table  # noqa: F401  (fixtures)
+
+Grants = list[tuple[float, float, int]]  # (from, until, units) as the takers recorded them
+
+
+class FakeClock:
+    """Shared by every thread; each reading moves it on, so the threads interleave at distinct times."""
+
+    def __init__(self, start: float = 1_000_000.0, step: float = 0.004) -> None:
+        self.now, self.step, self._lock = start, step, threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.now += self.step
+            return self.now
+
+
+@pytest.fixture
+def quota_table(table: str, atomic_writes: None) -> Iterator[str]:  # noqa: F811
+    rate.forget()
+    yield table
+    rate.forget()
+
+
+def hammer(clock: FakeClock, quotas: list[tuple[int, int]], until: float, threads: int = 2, units: int = 1,
+           hold: float = 0.0) -> Grants:
+    """`threads` takers taking as fast as they can; each decides on the state it last saw, so they race."""
+    grants: Grants = []
+    lock = threading.Lock()
+
+    def taker() -> None:
+        while (now := clock()) < until:
+            grant = rate.take("tienda", "bsale", quotas, units, hold, now=now)
+            if grant.units == 1:
+                with lock:
+                    grants.append((now, grant.until, 1))
+            elif grant.units:  # each unit of a batch leaves in its own slot
+                with lock:
+                    grants.extend((grant.start + i * grant.step, grant.start + i * grant.step + grant.slot, 1)
+                                  for i in range(grant.units))
+            if len(grants) % 3 == 0:
+                rate.forget()  # now and then a take starts from no view at all, as a new Lambda's would
+
+    workers = [threading.Thread(target=taker) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return grants
+
+
+def busiest_window(grants: Grants, window: float) -> int:
+    """The most units whose calls may fall in one closed window of `window` seconds, wherever it lies."""
+    starts = [g[1] for g in grants] + [g[0] - window for g in grants]  # where the set of grants in it changes
+    return max(sum(units for first, last, units in grants if last >= s and first <= s + window) for s in starts)
+
+
+def test_no_rolling_second_holds_more_than_the_cap_across_two_threads(quota_table: str) -> None:
+    clock = FakeClock()
+    grants = hammer(clock, [(1, 7)], until=clock.now + 6)
+    assert busiest_window(grants, 1.0) <= 7
+    # ...and the quota is used, not merely refused: 7 a window, windows a little longer than a second
+    assert sum(g[2] for g in grants) >= 6 * 7 / (1 + rate.JITTER) - 7
+
+
+def test_a_fixed_window_would_have_let_twice_the_cap_through() -> None:
+    """The check above can fail: grants a fixed-window counter allows (7 at the end of one second, 7 at the
+    start of the next) are caught."""
+    grants = [(10.95 + i * 0.001, 10.95 + i * 0.001, 1) for i in range(7)]
+    grants += [(11.0 + i * 0.001, 11.0 + i * 0.001, 1) for i in range(7)]
+    assert busiest_window(grants, 1.0) == 14
+
+
+def test_a_batch_counts_as_its_units(quota_table: str) -> None:
+    first = rate.take("tienda", "bsale", [(1, 7)], units=4, hold=0.2, now=100.0)
+    single = rate.take("tienda", "bsale", [(1, 7)], units=1, now=100.2)
+    fourth = rate.take("tienda", "bsale", [(1, 7)], units=1, now=100.3)
+    third = rate.take("tienda", "bsale", [(1, 7)], units=1, now=100.35)
+    # The batch counts as 4 of 7: singles fit beside it until the window is full
+    assert (first.units, single.units, fourth.units, third.units) == (4, 1, 1, 1)
+    assert rate.take("tienda", "bsale", [(1, 7)], units=1, now=100.4).units == 0
+    # Another batch does not fit now: it is given the first start at which it does (its caller sleeps till
+    # then). Live calls are recent, so a batch keeps reserve(7) = 1 unit free beside them: it fits once the first
+    # batch's second unit stops counting (3 live + 2 units + its first = 6; its units spread at the cap's pace)
+    second = rate.take("tienda", "bsale", [(1, 7)], units=4, hold=0.2, now=100.5)
+    assert second.units == 4
+    assert second.start == pytest.approx(first.start + first.step + rate.SLOT + 1 + rate.JITTER, abs=0.002)
+    assert second.step == pytest.approx((1 + rate.JITTER + rate.SLOT + rate.ROUNDING) / 7)
+
+
+def test_a_batch_yields_to_live_calls(quota_table: str) -> None:
+    assert rate.take("tienda", "bsale", [(1, 5)], units=1, now=100.0).units == 1
+    # 1 live call + 4 would make the cap of 5, but a batch leaves reserve(5) = 1 free while live calls are recent
+    late = rate.take("tienda", "bsale", [(1, 5)], units=4, hold=0.4, now=100.2)
+    assert late.units == 4 and late.start == pytest.approx(100.0 + 1 + rate.JITTER)
+
+
+def test_each_unit_of_a_batch_counts_only_around_its_own_slot(quota_table: str) -> None:
+    """A batch spread over 2 s (units at 100, 100.5, 101, 101.5) does not hold back the shop's other calls for
+    its whole spread plus the window: by 101.2 its first unit has stopped counting."""
+    batch = rate.take("tienda", "bsale", [(1, 5)], units=4, hold=2.0, now=100.0)
+    assert (batch.units, batch.start, batch.step) == (4, 100.0, 0.5)
+    singles = [rate.take("tienda", "bsale", [(1, 5)], units=1, now=101.2 + i * 0.01).units for i in range(3)]
+    assert singles == [1, 1, 0]  # units 1, 2, 3 and two singles make the window's 5
+    spans = [(batch.start + i * batch.step, batch.start + i * batch.step + batch.slot, 1) for i in range(4)]
+    assert busiest_window(spans + [(101.2, 101.2, 1), (101.21, 101.21, 1)], 1.0) <= 5
+
+
+def test_a_bulk_caller_waits_for_each_unit_s_slot(quota_table: str) -> None:
+    pace = SharedPace(Pace(10_000), "tienda", "bsale", [Quota(1, 1_000)], max_wait=5, take=rate.take,
+                      batch=4, hold=0.4)
+    times = []
+    for _ in range(8):
+        pace._gaps.extend([0.1] * 8)  # a caller that makes a call every 0.1 s: its units are spaced so
+        pace.wait()
+        times.append(rate.time.time())
+    first = times[0]
+    assert all(t >= first + i * 0.1 - 0.01 for i, t in enumerate(times[:4]))
+
+
+def test_batches_from_two_threads_never_overfill_a_window(quota_table: str) -> None:
+    clock = FakeClock()
+    grants = hammer(clock, [(1, 5)], until=clock.now + 6, units=4, hold=0.3)
+    assert busiest_window(grants, 1.0) <= 5
+
+
+def test_bulk_work_writes_the_quota_at_most_once_every_four_calls(quota_table: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # about the accounting, not the machine's timing: a busy machine's late wake-ups would cost units
+    monkeypatch.setattr(rate, "SLOT", 0.2)
+    puts: list[dict[str, Any]] = []
+    client().meta.events.register("before-parameter-build.dynamodb.PutItem", lambda params, **_: puts.append(params))
+    client().meta.events.register("before-parameter-build.dynamodb.UpdateItem", lambda params, **_: puts.append(params))
+    pace = SharedPace(Pace(10_000), "tienda", "bsale", [Quota(1, 1_000)], max_wait=5, take=rate.take,
+                      batch=4, hold=5.0)
+    for _ in range(100):
+        pace.wait()
+    # one write for every 4 calls, none refused (one process); a stall of the machine may cost one batch its slots
+    assert len(puts) <= 26
+    item = client().get_item(TableName=quota_table, Key={"pk": {"S": "SHOP#tienda"}, "sk": {"S": "RATE#bsale"}},
+                             ConsistentRead=True)["Item"]
+    assert sum(g[2] for g in rate._decode(item["grants"]["S"])) == 4 * len(puts)  # every unit counted, once
+
+
+def test_the_jumpseller_minute_holds_beside_the_second(quota_table: str) -> None:
+    clock = FakeClock(step=0.02)
+    quotas = [(1, 18), (60, 760)]
+    grants = hammer(clock, quotas, until=clock.now + 130)
+    assert busiest_window(grants, 1.0) <= 18
+    assert busiest_window(grants, 60.0) <= 760
+    # The minute, not the second, is what stopped them (18/s would be over 1,000 a minute)
+    assert busiest_window(grants, 60.0) >= 700
+    # Old grants are merged: the item stays small whatever the minute holds
+    item = client().get_item(TableName=quota_table, Key={"pk": {"S": "SHOP#tienda"}, "sk": {"S": "RATE#bsale"}},
+                             ConsistentRead=True)["Item"]
+    assert len(item["grants"]["S"]) < 1_200
+
+
+def test_a_caller_that_will_not_wait_is_told_how_long(quota_table: str) -> None:
+    from bridge.clients.http import RateLimited
+
+    pace = SharedPace(Pace(1_000), "tienda", "bsale", [Quota(1, 2)], max_wait=0, take=rate.take)
+    pace.wait()
+    pace.wait()
+    with pytest.raises(RateLimited) as caught:
+        pace.wait()
+    assert 0 < caught.value.seconds <= 1 + rate.JITTER
+
+
+def test_bulk_alone_uses_the_whole_cap_spaced_evenly(quota_table: str) -> None:
+    """With no live call lately, a batch may fill the window up to the cap, its units spread at the cap's pace
+    (not bunched: a live call arriving later waits at most one batch's span)."""
+    grants: Grants = []
+    at = 100.0
+    while at < 110.0:
+        grant = rate.take("tienda", "bsale", [(1, 8)], units=4, hold=0.0, now=at)
+        assert grant.units == 4
+        grants += [(grant.start + i * grant.step, grant.start + i * grant.step + grant.slot, 1) for i in range(4)]
+        at = grant.start + 3 * grant.step + 0.01  # the caller asks again once it spent its last unit
+    assert busiest_window(grants, 1.0) <= 8
+    assert grants[1][0] - grants[0][0] == pytest.approx((1 + rate.JITTER + rate.SLOT + rate.ROUNDING) / 8)
+    # about 8 every 1 + JITTER + SLOT seconds: the whole cap, less only the stretch for jitter
+    assert len(grants) >= 10 * 8 / (1 + rate.JITTER + rate.SLOT + rate.ROUNDING) - 5
+
+
+def test_a_live_call_preempts_bulk_within_one_batch_span(quota_table: str) -> None:
+    at = 100.0
+    while at < 103.0:  # bulk saturating the window
+        grant = rate.take("tienda", "bsale", [(1, 8)], units=4, hold=0.0, now=at)
+        at = grant.start + 3 * grant.step + 0.01
+    live = rate.take("tienda", "bsale", [(1, 8)], units=1, now=at + 0.01)
+    # the window is full of bulk: the live call waits, but no longer than the batch booked ahead of it
+    assert 0 < live.wait <= 4 * (1 + rate.JITTER + rate.SLOT + rate.ROUNDING) / 8 + rate.SLOT
+    assert rate.take("tienda", "bsale", [(1, 8)], units=1, now=at + 0.01 + live.wait).units == 1
+    # from now on bulk leaves room: a live call made later finds a unit at once
+    later = at + 0.01 + live.wait
+    for _ in range(4):
+        grant = rate.take("tienda", "bsale", [(1, 8)], units=4, hold=0.0, now=later)
+        later = grant.start + 3 * grant.step + 0.01
+    assert rate.take("tienda", "bsale", [(1, 8)], units=1, now=later + 0.01).units == 1
+    assert rate.take("tienda", "bsale", [(1, 8)], units=1, now=later + 0.02).units == 1
+
+
+def test_bulk_gets_the_whole_cap_again_once_live_calls_stop(quota_table: str) -> None:
+    rate.take("tienda", "bsale", [(1, 8)], units=1, now=100.0)
+    during = rate.take("tienda", "bsale", [(1, 8)], units=8, hold=0.0, now=102.0)
+    assert during.units == 8 - rate.reserve(8)  # a batch never takes the room kept for live calls
+    quiet = 100.0 + rate.LIVE_RECENT + 5
+    assert rate.take("tienda", "bsale", [(1, 8)], units=8, hold=0.0, now=quiet).units == 8
+
+
+def test_live_callers_under_concurrency_never_overfill_a_window_beside_bulk(quota_table: str) -> None:
+    clock = FakeClock()
+    end = clock.now + 6
+    grants: Grants = []
+    lock = threading.Lock()
+
+    def bulk() -> None:
+        grants.extend(hammer(clock, [(1, 8)], until=end, threads=1, units=4))
+
+    thread = threading.Thread(target=bulk)
+    thread.start()
+    live = hammer(clock, [(1, 8)], until=end, threads=2)
+    thread.join()
+    with lock:
+        everything = grants + live
+    assert busiest_window(everything, 1.0) <= 8
+    assert live and grants
+
+
+def test_a_live_caller_waits_briefly_for_the_next_unit_instead_of_giving_up(quota_table: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rate, "LIVE_SLOT", 1.0)  # a busy machine's slow write must not make a unit late here
+    pace = SharedPace(Pace(1_000), "tienda", "bsale", [Quota(1, 3)], max_wait=0.5, take=rate.take)
+    for _ in range(3):
+        pace.wait()
+    started = time.monotonic()
+    # a fourth within the second: the first unit frees up in under a second... longer than 0.5 s: given up
+    from bridge.clients.http import RateLimited
+
+    with pytest.raises(RateLimited):
+        pace.wait()
+    assert time.monotonic() - started < 0.1  # told at once, not after sleeping the half second
+    time.sleep(0.7)
+    assert pace.wait() <= 0.5  # the first unit stops counting within the half second: waited for, not handed back
+
+
+def test_a_live_caller_never_waits_past_the_invocation_s_time(quota_table: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rate, "LIVE_SLOT", 1.0)
+    from bridge.clients.http import MIN_CALL_SECONDS, RateLimited, calls_end_by
+
+    pace = SharedPace(Pace(1_000), "tienda", "bsale", [Quota(1, 1)], max_wait=0.5, take=rate.take)
+    pace.wait()
+    time.sleep(0.7)  # the next unit is ~0.35 s away: within max_wait, but not within what is left
+    with calls_end_by(time.monotonic() + MIN_CALL_SECONDS + 0.1), pytest.raises(RateLimited):
+        pace.wait()
+
+
+def test_a_single_unit_granted_too_late_to_leave_in_time_is_let_go() -> None:
+    """The quota counts a live call from its grant's start: a call leaving later than LIVE_SLOT after it could
+    arrive in a window the quota thought had room, so it takes another unit (and hands back after MAX_LATE)."""
+    from bridge.clients.http import MAX_LATE, RateLimited
+
+    taken: list[float] = []
+
+    def take(*_: object) -> rate.Grant:
+        now = rate.time.time()
+        taken.append(now)
+        late = len(taken) == 1  # the first answer comes back after its slot
+        return rate.Grant(1, until=now, start=now - 1.0 if late else now, slot=0.05)
+
+    pace = SharedPace(Pace(1_000), "tienda", "bsale", [Quota(1, 8)], max_wait=0.5, take=take)
+    pace.wait()
+    assert len(taken) == 2
+
+    def always_late(*_: object) -> rate.Grant:
+        taken.append(0.0)
+        return rate.Grant(1, until=0.0, start=rate.time.time() - 1.0, slot=0.05)
+
+    taken.clear()
+    pace.take = always_late
+    with pytest.raises(RateLimited):
+        pace.wait()
+    assert len(taken) == MAX_LATE
