@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bench.notifications import QUIET
+
 SKUS = ("POL-S", "POL-M", "TAZA-1")
 A_LATENCY = 11.0
 PACE = 0.2  # seconds between two changes of one shop
@@ -104,7 +106,7 @@ def run(changes: int = 30) -> dict[str, Any]:
     from sandboxes.bsale import BsaleSandbox
     from sandboxes.jumpseller import JumpsellerSandbox
 
-    stack = LocalStack(schedules=False).start()
+    stack = LocalStack(schedules=False, parameters=QUIET).start()
     aws.reset()
     settings.cache_clear()
     watcher = Watcher()

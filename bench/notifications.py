@@ -28,12 +28,16 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"p50_ms": pct(values, 50), "p99_ms": pct(values, 99), "mean_ms": round(statistics.mean(values) * 1000, 2)}
 
 
+# The functions run in processes of their own and log at the template's level: benches print JSON on stdout.
+QUIET = {"LogLevel": "WARNING"}
+
+
 def _stack(**kwargs: Any) -> Any:
     from bridge import aws
     from bridge.settings import settings
     from devstack import LocalStack
 
-    stack = LocalStack(schedules=False, **kwargs).start()
+    stack = LocalStack(schedules=False, parameters=QUIET, **kwargs).start()
     aws.reset()
     settings.cache_clear()
     return stack

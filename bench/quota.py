@@ -84,21 +84,6 @@ def _live_waits(clients: Any, role: Any, n: int, seconds: float) -> dict[str, An
             "max": round(1000 * waits[-1], 1) if waits else None}
 
 
-def _atomic_moto() -> None:
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.RLock()
-    for method in ("put_item", "update_item", "get_item"):
-        original = getattr(DynamoHandler, method)
-
-        @functools.wraps(original)
-        def locked(self: object, *args: object, __original: Any = original, **kwargs: object) -> object:
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        setattr(DynamoHandler, method, locked)
-
-
 def run() -> dict[str, Any]:
     import boto3
     from moto import mock_aws
@@ -118,7 +103,9 @@ def run() -> dict[str, Any]:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     settings.cache_clear()
     aws.reset()
-    _atomic_moto()
+    from devstack.moto_server import atomic_dynamodb_writes
+
+    atomic_dynamodb_writes()  # DynamoDB applies a conditional write atomically; moto needs the lock for that
     role = threading.local()
     writes = {"webhook": 0, "bulk": 0}
     reads = {"webhook": 0, "bulk": 0}

@@ -21,6 +21,8 @@ from typing import Any
 
 import requests
 
+from bench.notifications import QUIET
+
 CHILD = "--servers"
 
 
@@ -87,7 +89,8 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
                              env={**os.environ, "PYTHONPATH": ".:layers/common"})
     assert child.stdout is not None
     where = json.loads(child.stdout.readline())
-    stack = LocalStack(moto_endpoint=where["moto"], pollers=False, api=False, schedules=False).start()
+    stack = LocalStack(moto_endpoint=where["moto"], pollers=False, api=False, schedules=False,
+                       parameters=QUIET).start()
     try:
         aws.reset()
         settings.cache_clear()

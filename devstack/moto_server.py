@@ -111,3 +111,34 @@ class MotoServer:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+_atomic_lock = threading.RLock()
+
+
+def atomic_dynamodb_writes() -> None:
+    """Make moto apply each DynamoDB write atomically, as DynamoDB does.
+
+    moto checks a condition and then writes, and its server threads can interleave in between: two conditional
+    claims could both win. One process-wide lock around its write operations restores DynamoDB's guarantee, so
+    what the local stack shows about concurrency is about our conditions, not moto's races. Reads take the lock
+    too, around moto's whole request handler: it copies an item outside the backend, and fails ("dictionary
+    changed size during iteration") if another thread writes it meanwhile. Idempotent, and for the life of the
+    process: unit tests and benches that run moto in process call it too.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+
+    writes = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+    reads = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
+    for owner, method in [*((DynamoDBBackend, m) for m in writes), *((DynamoHandler, m) for m in writes + reads)]:
+        original = getattr(owner, method, None)
+        if original is None or getattr(original, "_devstack_atomic", False):
+            continue
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _atomic_lock:
+                return __original(self, *args, **kwargs)
+
+        locked._devstack_atomic = True  # type: ignore[attr-defined]
+        setattr(owner, method, locked)

@@ -21,7 +21,7 @@ from botocore.config import Config
 from devstack.functions import EventSource, Invocation, LocalFunction, access_key, host_environment
 from devstack.functions import timeout_scale as resolve_timeout_scale
 from devstack.gateway import Gateway, Route
-from devstack.moto_server import AwsCall, MotoServer
+from devstack.moto_server import AwsCall, MotoServer, atomic_dynamodb_writes
 from devstack.pollers import SqsPoller, SqsSource
 from devstack.resources import CreatedResources, QueueInfo, ResourceCreator, TableInfo
 from devstack.schedules import Schedule, ScheduleTimer
@@ -48,36 +48,6 @@ DEFAULT_SQS_CONCURRENCY = 2
 # Who signs the SQS event sources' receives and deletes (Lambda's own service on AWS), as AwsCall.function.
 SQS_POLLER = "devstack:sqs-poller"
 DEFAULT_API_CONCURRENCY = 4  # execution environments an API function may have at once (more requests wait)
-
-
-_atomic_lock = threading.RLock()
-
-
-def atomic_dynamodb_writes() -> None:
-    """Make moto apply each DynamoDB write atomically, as DynamoDB does.
-
-    moto checks a condition and then writes, and its server threads can interleave in between: two conditional
-    claims could both win. One process-wide lock around its write operations restores DynamoDB's guarantee, so
-    what the local stack shows about concurrency is about our conditions, not moto's races. Reads take the lock
-    too, around moto's whole request handler: it copies an item outside the backend, and fails ("dictionary
-    changed size during iteration") if another thread writes it meanwhile. Idempotent.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.responses import DynamoHandler
-
-    writes = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
-    reads = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
-    for owner, method in [*((DynamoDBBackend, m) for m in writes), *((DynamoHandler, m) for m in writes + reads)]:
-        original = getattr(owner, method, None)
-        if original is None or getattr(original, "_devstack_atomic", False):
-            continue
-
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with _atomic_lock:
-                return __original(self, *args, **kwargs)
-
-        locked._devstack_atomic = True  # type: ignore[attr-defined]
-        setattr(owner, method, locked)
 
 
 class LocalStack:

@@ -48,26 +48,9 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies a conditional write atomically; moto checks then writes, and threads can interleave.
+def atomic_writes() -> None:
+    """DynamoDB applies a conditional write atomically; moto checks then writes, and threads can interleave: the
+    local stack's lock around moto's DynamoDB gives it that guarantee, so concurrency tests test our conditions."""
+    from devstack.moto_server import atomic_dynamodb_writes
 
-    One lock around each whole moto request gives it DynamoDB's guarantee, so concurrency tests test our
-    conditions. Reads take it too, and it wraps moto's request handler, not only its backend: the handler copies
-    an item outside the backend ("dictionary changed size during iteration" while another thread writes it).
-    """
-    import functools
-    import threading
-
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.RLock()
-    for method in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item",
-                   "get_item", "query", "scan", "batch_get_item", "transact_get_items"):
-        original = getattr(DynamoHandler, method)
-
-        @functools.wraps(original)
-        def locked(self: object, *args: object, __original: object = original, **kwargs: object) -> object:
-            with lock:
-                return __original(self, *args, **kwargs)  # type: ignore[operator]
-
-        monkeypatch.setattr(DynamoHandler, method, locked)
+    atomic_dynamodb_writes()
