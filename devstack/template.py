@@ -8,7 +8,6 @@ resource exists).
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import logging
@@ -45,10 +44,8 @@ class TemplateError(Exception):
 # YAML with CloudFormation short tags
 # ---------------------------------------------------------------------------------------------------------------
 
-_FN_TAGS = (
-    "And", "Base64", "Cidr", "Equals", "FindInMap", "GetAZs", "If", "ImportValue", "Join", "Length", "Not", "Or",
-    "Select", "Split", "Sub", "ToJsonString", "Transform",
-)  # fmt: skip
+# Only the intrinsics template.yaml uses (with Ref, GetAtt and Condition); any other is refused by name.
+_FN_TAGS = ("Equals", "If", "Not", "Sub")
 
 
 class CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
@@ -140,7 +137,6 @@ class Template:
         self.base_dir = Path(base_dir).resolve()
         self.path = path
         self.parameters: dict[str, dict[str, Any]] = dict(body.get("Parameters") or {})
-        self.mappings: dict[str, Any] = dict(body.get("Mappings") or {})
         self.conditions: dict[str, Any] = dict(body.get("Conditions") or {})
         self.outputs: dict[str, Any] = dict(body.get("Outputs") or {})
         self.globals: dict[str, Any] = dict(body.get("Globals") or {})
@@ -509,31 +505,6 @@ class Resolver:
 
         return _SUB_VAR.sub(substitute, text)
 
-    def _fn_join(self, arg: Any) -> str:
-        if not isinstance(arg, list) or len(arg) != 2:
-            raise TemplateError(f"Fn::Join needs [delimiter, [values]], got {arg!r}")
-        delimiter, values = self.resolve(arg[0]), self.resolve(arg[1])
-        if not isinstance(values, list):
-            raise TemplateError(f"Fn::Join needs a list of values, got {values!r}")
-        return str(delimiter).join(_to_str(v) for v in values)
-
-    def _fn_select(self, arg: Any) -> Any:
-        if not isinstance(arg, list) or len(arg) != 2:
-            raise TemplateError(f"Fn::Select needs [index, [values]], got {arg!r}")
-        index, values = int(self.resolve(arg[0])), self.resolve(arg[1])
-        if not isinstance(values, list) or not 0 <= index < len(values):
-            raise TemplateError(f"Fn::Select index {index} out of range for {values!r}")
-        return values[index]
-
-    def _fn_split(self, arg: Any) -> list[str]:
-        if not isinstance(arg, list) or len(arg) != 2:
-            raise TemplateError(f"Fn::Split needs [delimiter, string], got {arg!r}")
-        return str(self.resolve(arg[1])).split(str(self.resolve(arg[0])))
-
-    def _fn_getazs(self, arg: Any) -> list[str]:
-        region = self.resolve(arg) or self.region
-        return [f"{region}{zone}" for zone in "abcdef"]
-
     def _fn_if(self, arg: Any) -> Any:
         if not isinstance(arg, list) or len(arg) != 3:
             raise TemplateError(f"Fn::If needs [condition, then, else], got {arg!r}")
@@ -548,45 +519,6 @@ class Resolver:
     def _fn_not(self, arg: Any) -> bool:
         items = arg if isinstance(arg, list) else [arg]
         return not self._condition_value(items[0])
-
-    def _fn_and(self, arg: Any) -> bool:
-        return all(self._condition_value(item) for item in arg)
-
-    def _fn_or(self, arg: Any) -> bool:
-        return any(self._condition_value(item) for item in arg)
-
-    def _fn_findinmap(self, arg: Any) -> Any:
-        if not isinstance(arg, list) or len(arg) not in (3, 4):
-            raise TemplateError(f"Fn::FindInMap needs [map, key, key], got {arg!r}")
-        map_name, top, second = (str(self.resolve(v)) for v in arg[:3])
-        try:
-            return self.template.mappings[map_name][top][second]
-        except KeyError:
-            if len(arg) == 4 and isinstance(arg[3], dict) and "DefaultValue" in arg[3]:
-                return self.resolve(arg[3]["DefaultValue"])
-            raise TemplateError(f"Fn::FindInMap: no {map_name}/{top}/{second}") from None
-
-    def _fn_importvalue(self, arg: Any) -> str:
-        name = self.resolve(arg)
-        log.warning("Fn::ImportValue %s: no other stacks exist locally; using a placeholder", name)
-        return f"imported-{name}"
-
-    def _fn_base64(self, arg: Any) -> str:
-        return base64.b64encode(_to_str(self.resolve(arg)).encode()).decode()
-
-    def _fn_length(self, arg: Any) -> int:
-        value = self.resolve(arg)
-        return len(value) if isinstance(value, list) else 0
-
-    def _fn_tojsonstring(self, arg: Any) -> str:
-        return json.dumps(self.resolve(arg), separators=(",", ":"))
-
-    def _fn_cidr(self, arg: Any) -> list[str]:
-        count = int(self.resolve(arg[1])) if isinstance(arg, list) and len(arg) > 1 else 1
-        return [f"10.0.{i}.0/24" for i in range(count)]
-
-    def _fn_transform(self, arg: Any) -> str:
-        return "transform-placeholder"
 
 
 def _truthy(value: Any) -> bool:

@@ -109,7 +109,7 @@ def test_disabled_source_is_not_polled(stack: LocalStack) -> None:
     assert stack.drain(timeout=60)  # the idle queue is not a source queue
     time.sleep(0.3)
     assert stack.queue_depth("IdleQueue") == 1
-    assert stack.queue_name("IdleQueue") == "devstack-idle-b"
+    assert stack.queue_name("IdleQueue") == "devstack-idle"
     assert sorted(q.logical_id for q in stack.source_queues()) == ["OrderQueue", "PtQueue", "WorkQueue"]
 
 
