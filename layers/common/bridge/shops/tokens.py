@@ -1,8 +1,9 @@
 """A shop's OAuth access token (F17): refreshed before its hour is over; Jumpseller refusing it disconnects the shop.
 
 Several Lambdas may hold the same shop's token. Before refreshing, the stored token is read again (another one
-may have refreshed already); a refresh refused because another process just rotated the refresh token is
-recovered by reading again. Only a refresh Jumpseller refuses with nothing newer stored means the app was
+may have refreshed already). Jumpseller rotates the refresh token, so when two refresh at once the slower is
+refused while the winner has not stored its tokens yet: the refused one reads again for up to REFUSAL_WAIT seconds
+and takes the winner's. Only a refresh Jumpseller refuses with nothing newer stored by then means the app was
 removed: the shop is marked disconnected, so nothing calls it until it installs the app again.
 """
 
@@ -19,6 +20,7 @@ from bridge.observability import logger
 from bridge.store import shops
 
 REFRESH_MARGIN = 300  # seconds before expiry a token is refreshed, so no call goes out with a dying token
+REFUSAL_WAIT = 5.0  # a winner's refresh and its SSM write take well under this; a removed app costs the wait once
 REMOVED = "Jumpseller ya no acepta el acceso de la app: se desinstaló o se revocó. Instala la app de nuevo."
 
 
@@ -53,10 +55,15 @@ class AppToken:
         try:
             tokens = app.accounts().refresh(stored.jumpseller_refresh_token)
         except GrantRefused as exc:
-            again = secrets.get(self.shop_id, fresh=True)
-            if again.jumpseller_refresh_token != stored.jumpseller_refresh_token:
-                self._creds = again  # lost a race with another refresh: use its result
-                return again.jumpseller_access_token
+            deadline = time.monotonic() + REFUSAL_WAIT
+            while True:
+                again = secrets.get(self.shop_id, fresh=True)
+                if again.jumpseller_refresh_token != stored.jumpseller_refresh_token:
+                    self._creds = again  # lost a race with another refresh: use its result
+                    return again.jumpseller_access_token
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.25)
             logger.warning("app removed from the store (Jumpseller refused the refresh); shop disconnected",
                            extra={"error": exc.error})
             shops.mark_disconnected(self.shop_id, REMOVED, int(self._now()))
