@@ -37,4 +37,11 @@ if __name__ == "__main__":
         print(f"usage: ./dev bench [{'|'.join(BENCHES)} ...]" + (
             "" if unknown in (["-h"], ["--help"]) else f"\nno bench named {', '.join(unknown)}"), file=sys.stderr)
         sys.exit(0 if unknown in (["-h"], ["--help"]) else 2)
-    print(json.dumps({name: BENCHES[name]() for name in chosen}, indent=2))
+    # The local stack forwards its functions' log lines (botocore's INFO among them, as on Lambda) to this
+    # process's stdout: while the benches run they go to stderr with the tables, so stdout is the JSON alone.
+    out, sys.stdout = sys.stdout, sys.stderr
+    try:
+        results = {name: BENCHES[name]() for name in chosen}
+    finally:
+        sys.stdout = out
+    print(json.dumps(results, indent=2))
