@@ -19,15 +19,40 @@ Grants = list[tuple[float, float, int]]  # (from, until, units) as the takers re
 
 
 class FakeClock:
-    """Shared by every thread; each reading moves it on, so the threads interleave at distinct times."""
+    """Shared by every thread; each reading moves it on, so the threads interleave at distinct times.
+
+    The threads read it in turn (each once per round), so their takes still race, but none runs ahead while
+    another is starved of the CPU: a thread's reading is never more than a round old when it decides, as on a
+    machine whose processes all keep time (a stale decision is tested on its own, in the test of `pruned`).
+    """
 
     def __init__(self, start: float = 1_000_000.0, step: float = 0.004) -> None:
-        self.now, self.step, self._lock = start, step, threading.Lock()
+        self.now, self.step = start, step
+        self._turns = threading.Condition()
+        self._order: list[int] = []  # the readers, in turn order
+        self._next = 0  # whose turn it is: an index into _order
 
     def __call__(self) -> float:
-        with self._lock:
+        me = threading.get_ident()
+        with self._turns:
+            if me not in self._order:
+                self._order.append(me)
+            self._turns.wait_for(lambda: self._order[self._next % len(self._order)] == me)
+            self._next = (self._next + 1) % len(self._order)
             self.now += self.step
+            self._turns.notify_all()
             return self.now
+
+    def leave(self) -> None:
+        """The calling thread reads no more: the others stop waiting for its turn."""
+        me = threading.get_ident()
+        with self._turns:
+            if me in self._order:
+                if self._order.index(me) < self._next % len(self._order):
+                    self._next -= 1
+                self._order.remove(me)
+                self._next = self._next % len(self._order) if self._order else 0
+            self._turns.notify_all()
 
 
 @pytest.fixture
@@ -44,6 +69,12 @@ def hammer(clock: FakeClock, quotas: list[tuple[int, int]], until: float, thread
     lock = threading.Lock()
 
     def taker() -> None:
+        try:
+            take_until(clock, until)
+        finally:
+            clock.leave()
+
+    def take_until(clock: FakeClock, until: float) -> None:
         while (now := clock()) < until:
             grant = rate.take("tienda", "bsale", quotas, units, hold, now=now)
             if grant.units == 1:
@@ -298,3 +329,37 @@ def test_a_single_unit_granted_too_late_to_leave_in_time_is_let_go() -> None:
     with pytest.raises(RateLimited):
         pace.wait()
     assert len(taken) == MAX_LATE
+
+
+def test_a_take_decided_at_a_time_older_than_the_log_was_pruned_at_waits_instead_of_overfilling(
+        quota_table: str) -> None:
+    """A process whose decision time lags (a stalled thread, a clock behind) must not grant into a past the log
+    no longer remembers: the grants another process pruned at a later time still counted then."""
+    for i in range(8):  # a full second's worth, from 100.0 on
+        assert rate.take("tienda", "bsale", [(1, 8)], units=1, now=100.0 + i * 0.1).units == 1
+    # another process, later, prunes them all (they stopped counting at about 101.8)
+    assert rate.take("tienda", "bsale", [(1, 8)], units=1, now=103.5).units == 1
+    rate.forget()
+    stale = rate.take("tienda", "bsale", [(1, 8)], units=1, now=100.75)
+    # at 100.75 the window already holds 8: granting here would make 9 in that second
+    assert stale.units == 0 and stale.wait > 0
+    batch = rate.take("tienda", "bsale", [(1, 8)], units=4, hold=0.0, now=100.75)
+    assert batch.units == 0 or batch.start >= 103.5 - rate.KEEP
+
+
+def test_a_refused_live_call_makes_bulk_that_books_ahead_leave_room_for_the_next(quota_table: str) -> None:
+    """Bulk work that asks as often as it may books the freed units ahead of any live call; the live call's
+    refusal alone must make it yield (a live call is only ever refused while bulk fills the window)."""
+    at = 100.0
+    while at < 103.0:  # no live call yet: bulk takes the whole cap, asking every 50 ms
+        rate.take("tienda", "bsale", [(1, 8)], units=4, hold=0.0, now=at)
+        at += 0.05
+    live_granted = []
+    while at < 106.0:  # bulk keeps asking first at every tick; a live caller asks right after it
+        rate.take("tienda", "bsale", [(1, 8)], units=4, hold=0.0, now=at)
+        if rate.take("tienda", "bsale", [(1, 8)], units=1, now=at + 0.001).units:
+            live_granted.append(at)
+        at += 0.05
+    assert live_granted, "bulk booked every freed unit ahead of the live caller"
+    # room comes once the units bulk booked before the refusal stop counting: within AHEAD, a batch and a window
+    assert live_granted[0] <= 103.0 + rate.AHEAD + 4 * 0.15 + 1 + rate.JITTER + 0.1

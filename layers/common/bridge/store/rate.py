@@ -13,13 +13,17 @@ own grant, so the window counts each unit only around the time it may really lea
 its hold plus the window would block the shop's other calls for seconds). A batch that does not fit now is
 given the earliest start that fits, up to AHEAD seconds on; a caller that misses a unit's slot lets it go.
 Refusals cost no write: they are decided on the state last seen, which can only hold fewer grants than the
-table (a stale "full" is still full).
+table (a stale "full" is still full). The item keeps how far its log has been pruned (`pruned`): a take whose
+time lags behind that (a stalled process, a clock behind) never grants before it, since the log no longer holds
+every grant that counted then.
 
-Live calls come first. Bulk work may use the whole cap while no live call was made for LIVE_RECENT seconds (the
-item keeps when the last one was, `live_at`); after one, a batch leaves `reserve(cap)` units of every window
-free beside the live calls in it, so the shop's live changes find room at once. A batch's units are
-spread at least at the cap's pace (never bunched), so the first live call after a quiet spell waits at most
-for the units the last batch booked ahead of it (4 x (1 + JITTER + SLOT) / 8 for Bsale: about half a second).
+Live calls come first. Bulk work may use the whole cap while no live call asked for LIVE_RECENT seconds (the
+item keeps when the last one did, `live_at`: a live call refused because bulk filled the window records its
+demand too, or bulk, booking each freed unit ahead, would never let it in); after one, a batch leaves
+`reserve(cap)` units of every window free beside the live calls in it, so the shop's live changes find room.
+A batch's units are spread at least at the cap's pace (never bunched), so the first live call after a quiet
+spell waits at most for the units the last batch booked ahead of it (4 x (1 + JITTER + SLOT) / 8 for Bsale:
+about half a second).
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class _Seen:
     version: int
     log: Log
     live_at: float = 0.0  # the last live (single) grant's time, epoch seconds
+    pruned: float = 0.0  # grants that still counted from here on are all in the log; earlier ones may be gone
 
 
 def reserve(cap: int) -> int:
@@ -105,6 +110,9 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         at = time.time() if now is None else now
         log = _prune(seen.log if seen else [], at, quotas)
         live_at = seen.live_at if seen else 0.0
+        # Another process may have pruned at a later time than ours: nothing is granted before what it let go.
+        pruned = max(seen.pruned if seen else 0.0, at - KEEP)
+        floor = seen.pruned if seen else 0.0
         bulk = units > 1
         # Bulk yields: while live calls are recent, a batch keeps room for them in every window.
         caps = [(w, cap - reserve(cap) if bulk and at - live_at < LIVE_RECENT else cap) for w, cap in quotas]
@@ -118,22 +126,28 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         # Bulk keeps its pace across batches too: its next unit no sooner than a step after its last one.
         # A single call is granted from when this process's write is likely back (it sleeps till then if early):
         # its departure then lies within LIVE_SLOT of what the quota counted, without wasting units on slow writes.
-        after = max([at + (0.0 if bulk else lead)] + [g[0] + step for g in log if bulk and g[0] != g[1]])
+        after = max([at + (0.0 if bulk else lead), floor] + [g[0] + step for g in log if bulk and g[0] != g[1]])
         start = _earliest(log, after, caps, granted, step, slot if bulk else 0.0)
         if start > at + (AHEAD if bulk else lead):
-            return Grant(0, wait=start - at)
-        # A single call is logged at its start alone (from == until: how live calls are told from batches);
-        # it leaves within LIVE_SLOT or not at all, which JITTER covers.
-        new = [(start + i * step, start + i * step + (slot if bulk else 0.0), 1) for i in range(granted)]
+            if bulk or at - live_at < LIVE_RECENT:
+                return Grant(0, wait=start - at)
+            # A live call refused while bulk had the whole cap: bulk books freed units ahead, so it must learn of
+            # the live demand now, not once a live call got through. One write per LIVE_RECENT at most.
+            new, live_at = [], at
+        else:
+            # A single call is logged at its start alone (from == until: how live calls are told from batches);
+            # it leaves within LIVE_SLOT or not at all, which JITTER covers.
+            new = [(start + i * step, start + i * step + (slot if bulk else 0.0), 1) for i in range(granted)]
+            live_at = live_at if bulk else start
         log = sorted(log + new)
         version = (seen.version if seen else 0) + 1
-        live_at = live_at if bulk else start
         writes += 1
         try:
             client().put_item(
                 TableName=name(),
                 Item=serialize({**keys.rate(shop_id, api), "version": version, "grants": _encode(log),
-                                "live_at": int(live_at * 1000), "expires_at": int(at) + 3600}),
+                                "live_at": int(live_at * 1000), "pruned": math.ceil(pruned * 1000),
+                                "expires_at": int(at) + 3600}),
                 ConditionExpression="attribute_not_exists(version) OR version = :seen",
                 ExpressionAttributeValues={":seen": {"N": str(seen.version if seen else 0)}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -146,9 +160,11 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
             seen = _parse(dict(exc.response.get("Item") or {}))  # type: ignore[call-overload]
             continue
         _learn(at)
-        seen = _Seen(version, log, live_at)
+        seen = _Seen(version, log, int(live_at * 1000) / 1000, math.ceil(pruned * 1000) / 1000)
         with _seen_lock:
             _seen[key] = seen
+        if not new:
+            return Grant(0, wait=start - at)
         return Grant(granted, until=new[-1][1], start=start, step=step, slot=slot)
     return Grant(0, wait=JITTER)
 
@@ -169,7 +185,7 @@ def _read(shop_id: str, api: str) -> _Seen:
 def _parse(item: dict[str, Any]) -> _Seen:
     current = deserialize(item)
     return _Seen(int(current.get("version", 0)), _decode(str(current.get("grants", ""))),
-                 int(current.get("live_at", 0)) / 1000)
+                 int(current.get("live_at", 0)) / 1000, int(current.get("pruned", 0)) / 1000)
 
 
 def _counts_until(grant: tuple[float, float, int], window: int) -> float:
