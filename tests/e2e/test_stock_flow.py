@@ -19,6 +19,12 @@ def calls(sandbox: BsaleSandbox | JumpsellerSandbox, credential: str, method: st
     return sum(1 for r in sandbox.requests if r.credential == credential and (method is None or r.method == method))
 
 
+def made(sandbox: BsaleSandbox | JumpsellerSandbox, credential: str, since: int) -> list[str]:
+    """The calls made with `credential` after its first `since`: what a failed count shows."""
+    mine = [r for r in sandbox.requests if r.credential == credential]
+    return [f"{r.method} {r.path} {r.query} -> {r.status}" for r in mine[since:]]
+
+
 def notification(demo: DemoShop, sku: str, office_id: int | None = None) -> dict:
     variant = demo.variant_id(sku)
     office = office_id or demo.office_id
@@ -49,7 +55,7 @@ def test_steady_state_costs_one_bsale_read_and_one_jumpseller_write(
     eventually(lambda: shop.jumpseller_stock("TAZA-1") == 7)
     assert stack.drain(60)
     # Then it took exactly one read and one write
-    assert calls(bsale, shop.bsale.token) - bsale_before == 1
+    assert calls(bsale, shop.bsale.token) - bsale_before == 1, made(bsale, shop.bsale.token, bsale_before)
     assert calls(jumpseller, shop.store.login) - js_before == 1
     # And a repeated notification with no change writes nothing
     requests.post(shop.notification_url, json=notification(shop, "TAZA-1"), timeout=30).raise_for_status()
