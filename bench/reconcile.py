@@ -5,6 +5,7 @@ Python allocations (tracemalloc) while the job runs in this process, slice after
 - API calls made against the minimum: the pages of both catalogs plus one write per drifted SKU;
 - elapsed time against the time the rate limits alone impose on those calls, at the published limits and
   at the pace the shared quota lets a bulk job keep while no live call competes (bridge/store/rate.py);
+- the DynamoDB calls the reconcile made, by operation and by the kind of item named (the sort key's prefix);
 - the manual link of the same catalog, which the reconcile needs first.
 """
 
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -76,6 +79,32 @@ def _calls(url: str) -> dict[str, int]:
     return counted
 
 
+@contextmanager
+def _counting_dynamodb() -> Iterator[dict[str, int]]:
+    """This process's DynamoDB calls meanwhile: by "Operation", and by "Operation KIND" where the call names an item
+    or a sort key prefix (KIND: the sort key up to its first #, e.g. LINK, RATE, JOB)."""
+    from bridge import aws
+
+    calls: dict[str, int] = {}
+
+    def count(params: dict[str, Any], event_name: str, **_: Any) -> None:
+        op = event_name.rsplit(".", 1)[-1]
+        key = params.get("Key") or params.get("Item") or {}
+        sk = str(key.get("sk", {}).get("S", "")) or str(params.get("ExpressionAttributeValues", {}).get(
+            ":s", {}).get("S", ""))
+        calls[op] = calls.get(op, 0) + 1
+        if sk:
+            kind = f"{op} {sk.split('#', 1)[0]}"
+            calls[kind] = calls.get(kind, 0) + 1
+
+    events = aws.client("dynamodb").meta.events
+    events.register("before-parameter-build.dynamodb", count, unique_id="bench-reconcile")
+    try:
+        yield calls
+    finally:
+        events.unregister("before-parameter-build.dynamodb", unique_id="bench-reconcile")
+
+
 def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
     from bridge import aws
     from bridge.queue import WorkMessage
@@ -125,10 +154,11 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
         for url in (where["bsale"], where["jumpseller"]):
             requests.delete(f"{url}/_sandbox/requests", timeout=10)
 
-        tracemalloc.start()
-        seconds, slices, result = job("reconcile", {})
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        with _counting_dynamodb() as dynamodb:
+            tracemalloc.start()
+            seconds, slices, result = job("reconcile", {})
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
         bsale_calls, js_calls = _calls(where["bsale"]), _calls(where["jumpseller"])
     finally:
         stack.stop()
@@ -162,6 +192,8 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
         "rate_limited_429_answers": {"bsale": bsale_calls.get("GET 429", 0) + bsale_calls.get("PUT 429", 0),
                                      "jumpseller": sum(v for k, v in js_calls.items() if k.endswith("429"))},
         "slices": slices,
+        "dynamodb_calls": {"total": sum(v for k, v in dynamodb.items() if " " not in k),
+                           **dict(sorted(dynamodb.items()))},
         "peak_python_memory_mb": round(peak / 2**20, 1),
         "manual_link_first": {"elapsed_s": round(link_seconds, 1), "linked": link_report.get("linked")},
     }

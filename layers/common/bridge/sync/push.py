@@ -11,6 +11,9 @@ an earlier one saw (Bsale's stock and the link's `held`). `sync` then:
 3. remembers what Jumpseller now shows, only if its claims still stand (`record_if_claimed`). If they do not, a
    newer reader overlapped the write and ours may have landed after its one: read Jumpseller again and fix it
    (`resync`, a few times at most), so the newest truth is what stays.
+A caller that compares with a reading of Jumpseller (`observed`: reconcile, manual overwrite) and finds nothing
+to write stops before 1: it writes and remembers nothing, so it cannot undo a newer change, and a reconcile of a
+shop in sync makes no DynamoDB write per SKU (issue 12). Only the drifted SKUs are claimed.
 
 What Jumpseller shows. Jumpseller moves stock itself: it takes an order's units when the order becomes
 `pending_payment` and gives them back on cancel or abandon (F6). So the link's memory of Jumpseller's stock
@@ -117,6 +120,14 @@ def sync(
     `link` must have been read after the truths' versions were taken. `observed`: what Jumpseller showed (else the
     link's memory is compared); `fresh`: it was read just now, after the versions, so it is worth remembering.
     """
+    if observed is not None and not fresh and not link.first_push_due:
+        # Compared with what Jumpseller showed when read: where nothing differs nothing is written or remembered,
+        # so nothing newer can be undone and no claim is due. A reconcile of a shop in sync claims nothing.
+        fields, before = changes_for(
+            link, stock=desired_stock(ctx, link, stock.value) if stock is not None else None,
+            price=price.value if price is not None else None, observed=observed)
+        if not fields:
+            return Change(link.sku, {}, before, f"already {_shown(before)}", "unchanged")
     claims: dict[str, int] = {}
     claimed: Link | None = None
     lost = False
