@@ -25,7 +25,7 @@ SCOPES = (
 
 
 class Tokens(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     access_token: str
     refresh_token: str

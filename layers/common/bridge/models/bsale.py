@@ -17,7 +17,7 @@ def _as_str(value: Any) -> Any:
 class BsaleNotification(BaseModel):
     """A Bsale webhook: a pointer to what changed, never the data itself, and no signature."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     # Bounded: a number is stored and compared in DynamoDB, whose numbers stop at 38 digits.
     cpn_id: int = Field(alias="cpnId", ge=1, le=2**53)
@@ -38,7 +38,7 @@ class BsaleNotification(BaseModel):
 
 
 class Relation(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     id: str
     href: str | None = None
@@ -47,7 +47,7 @@ class Relation(BaseModel):
 
 
 class Stock(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     quantity: float = 0
     quantity_reserved: float = Field(default=0, alias="quantityReserved")
@@ -57,7 +57,7 @@ class Stock(BaseModel):
 
 
 class Product(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     id: int
     name: str = ""
@@ -67,7 +67,7 @@ class Product(BaseModel):
 
 
 class Variant(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     id: int
     code: str | None = None
@@ -86,7 +86,7 @@ class Variant(BaseModel):
 
 
 class Office(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     id: int
     name: str = ""
@@ -94,7 +94,7 @@ class Office(BaseModel):
 
 
 class PriceList(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     id: int
     name: str = ""
@@ -102,7 +102,7 @@ class PriceList(BaseModel):
 
 
 class PriceDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     id: int
     variant_value: float = Field(default=0, alias="variantValue")
@@ -111,7 +111,7 @@ class PriceDetail(BaseModel):
 
 
 class DocumentType(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     id: int
     name: str = ""
@@ -124,7 +124,7 @@ class DocumentType(BaseModel):
 class Instance(BaseModel):
     """What credential.bsale.io says about a token: its `id` is the `cpnId` of notifications."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     id: int
     code: str | None = None

@@ -21,7 +21,7 @@ def _sku(value: Any) -> Any:
 
 
 class JsVariant(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     id: int
     sku: str | None = None
@@ -33,7 +33,7 @@ class JsVariant(BaseModel):
 
 
 class JsProduct(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     id: int
     name: str = ""
@@ -48,7 +48,7 @@ class JsProduct(BaseModel):
 
 
 class Hook(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     id: int
     event: str

@@ -123,7 +123,7 @@ def _timestamp(value: Any) -> Any:
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class OrderCustomer(_Lenient):

@@ -66,7 +66,7 @@ class Step(StrEnum):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class OrderError(_Model):

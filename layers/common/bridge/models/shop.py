@@ -29,7 +29,7 @@ class CheckoutFields:
 
 
 class ShopOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     sync_price: bool = False
     presale: bool = False
@@ -58,7 +58,7 @@ class ShopOptions(BaseModel):
 
 
 class Shop(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     shop_id: str = Field(pattern=SHOP_ID_PATTERN)
     cpn_id: int
@@ -87,7 +87,7 @@ class ShopSecrets(BaseModel):
     Fields this code does not know (added by a newer version) are kept, so reading and writing back loses none.
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     bsale_token: str = ""  # empty while a shop that installed the app has not connected Bsale yet
     jumpseller_login: str = ""  # login + auth token, or the OAuth tokens below (a shop that installed the app)

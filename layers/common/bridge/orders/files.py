@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import TYPE_CHECKING
 
 from bridge import aws
 from bridge.errors import UpstreamError
-from bridge.models.order_record import IssuedDocument
 from bridge.observability import logger
 from bridge.settings import settings
+
+if TYPE_CHECKING:  # annotations only: the file route (functions/document_files) needs no order models (issue 12)
+    from bridge.models.order_record import IssuedDocument
 
 PREFIX = "documents/"
 KINDS = {"pdf": ("dte_pdf", "application/pdf"), "xml": ("dte_xml", "application/xml")}

@@ -19,7 +19,7 @@ from bridge.settings import settings
 
 
 class AppCredentials(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     client_id: str = Field(min_length=1)
     client_secret: str = Field(min_length=1)

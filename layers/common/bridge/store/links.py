@@ -21,7 +21,7 @@ CLAIMS = {"stock": "stock_read_at", "price": "price_read_at"}
 
 
 class Link(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     shop_id: str
     variant_id: str  # Bsale variant id

@@ -18,7 +18,7 @@ from bridge.store.table import client, deserialize, name, query_prefix, serializ
 
 
 class Watched(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     document_id: int
     order_id: int
