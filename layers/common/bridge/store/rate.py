@@ -111,8 +111,8 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         log = _prune(seen.log if seen else [], at, quotas)
         live_at = seen.live_at if seen else 0.0
         # Another process may have pruned at a later time than ours: nothing is granted before what it let go.
-        pruned = max(seen.pruned if seen else 0.0, at - KEEP)
         floor = seen.pruned if seen else 0.0
+        pruned = max(floor, at - KEEP)  # how far the log this take writes is complete
         bulk = units > 1
         # Bulk yields: while live calls are recent, a batch keeps room for them in every window.
         caps = [(w, cap - reserve(cap) if bulk and at - live_at < LIVE_RECENT else cap) for w, cap in quotas]
