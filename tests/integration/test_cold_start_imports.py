@@ -23,7 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER = ["bridge.ops.dead_letters"]
 DEFERRED: dict[str, list[str]] = {
     "BsaleWorkerFunction": WORKER,
-    "JumpsellerOrderWorkerFunction": WORKER,
+    # The Bsale steps, imported by bridge/orders/flow.py where they run: an order event that only holds or gives
+    # back stock (pending payment, abandoned, canceled before any document) needs no document rules.
+    "JumpsellerOrderWorkerFunction": [*WORKER, "bridge.orders.steps.bsale_document", "bridge.orders.steps.bsale_return",
+                                      "bridge.orders.steps.consumption", "bridge.orders.steps.reception",
+                                      "bridge.documents.builder", "bridge.orders.sii"],
     "SyncWorkerFunction": WORKER,
 }
 
