@@ -27,7 +27,10 @@ DEFERRED: dict[str, list[str]] = {
     # back stock (pending payment, abandoned, canceled before any document) needs no document rules.
     "JumpsellerOrderWorkerFunction": [*WORKER, "bridge.orders.steps.bsale_document", "bridge.orders.steps.bsale_return",
                                       "bridge.orders.steps.consumption", "bridge.orders.steps.reception",
-                                      "bridge.documents.builder", "bridge.orders.sii"],
+                                      "bridge.documents.builder", "bridge.orders.sii",
+                                      # Bsale's catalog models: bridge/clients/bsale.py imports them per read
+                                      "bridge.models.bsale"],
+    "PanelFunction": ["bridge.models.bsale"],  # read only when a shop connects
     "SyncWorkerFunction": WORKER,
 }
 
