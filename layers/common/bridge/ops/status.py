@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import aws, secrets
 from bridge.errors import UnknownShop
@@ -24,8 +24,13 @@ from bridge.store import jobs, links, orders, shops
 
 WAITING_FOR_A_PERSON = ("failed", "needs_manual", "rejected")
 
+# Each model is built on its first validation (defer_build, bridge/models/__init__.py): the panel imports this
+# module for its status page, which alone validates a ShopHealth, and never a FleetPage (issue 12: cold start).
+
 
 class OrderProblem(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     order_id: int
     state: str
     reason: str
@@ -36,6 +41,8 @@ class OrderProblem(BaseModel):
 class OverdueDocument(BaseModel):
     """F19: a document the SII has not decided on past the shop's limit."""
 
+    model_config = ConfigDict(defer_build=True)
+
     order_id: int
     kind: str
     number: int | None
@@ -43,6 +50,8 @@ class OverdueDocument(BaseModel):
 
 
 class JobSummary(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     status: str
     started_at: int | None = None
     finished_at: int | None = None
@@ -50,6 +59,8 @@ class JobSummary(BaseModel):
 
 
 class ShopHealth(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     shop_id: str
     connected: bool
     stale: bool
@@ -100,6 +111,8 @@ class ShopHealth(BaseModel):
 
 class FleetPage(BaseModel):
     """One page of every shop's health, and where the next page starts (None: this was the last)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     shops: list[ShopHealth]
     next_cursor: str | None
