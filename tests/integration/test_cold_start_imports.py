@@ -30,7 +30,9 @@ DEFERRED: dict[str, list[str]] = {
                                       "bridge.documents.builder", "bridge.orders.sii",
                                       # Bsale's catalog models: bridge/clients/bsale.py imports them per read
                                       "bridge.models.bsale"],
-    "PanelFunction": ["bridge.models.bsale"],  # read only when a shop connects
+    # Bsale's catalog models, read only when a shop connects; the SII watch (the status page reads the documents'
+    # labels from the order records)
+    "PanelFunction": ["bridge.models.bsale", "bridge.orders.sii"],
     "SyncWorkerFunction": WORKER,
 }
 

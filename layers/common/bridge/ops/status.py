@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from bridge import aws, secrets
 from bridge.errors import UnknownShop
 from bridge.models.shop import Shop
-from bridge.orders import sii
 from bridge.store import jobs, links, orders, shops
 
 WAITING_FOR_A_PERSON = ("failed", "needs_manual", "rejected")
@@ -173,9 +172,9 @@ def _health(shop: Shop, with_dead_letters: bool) -> ShopHealth:
         last_manual_sync=_job(shop.shop_id, "manual"),
         catalog_problems=[str(e.get("body", {}).get("reason", "")) for e in shops.events(shop.shop_id, "problem")],
         dead_letters=dead_letters.counts(shop.shop_id) if with_dead_letters else None,
-        sii_documents=dict(Counter(sii.label(d) for r in records for d in sii.documents_of(r))),
+        sii_documents=dict(Counter(d.sii_label for r in records for d in r.documents)),
         sii_overdue=[OverdueDocument(order_id=r.order_id, kind=d.kind, number=d.number, since=d.sii_overdue_at)
-                     for r in records for d in sii.documents_of(r) if d.sii_overdue_at and d.sii_status == "sent"],
+                     for r in records for d in r.documents if d.sii_overdue_at and d.sii_status == "sent"],
     )
 
 
