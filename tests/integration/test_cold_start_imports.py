@@ -28,11 +28,11 @@ DEFERRED: dict[str, list[str]] = {
     "JumpsellerOrderWorkerFunction": [*WORKER, "bridge.orders.steps.bsale_document", "bridge.orders.steps.bsale_return",
                                       "bridge.orders.steps.consumption", "bridge.orders.steps.reception",
                                       "bridge.documents.builder", "bridge.orders.sii",
-                                      # Bsale's catalog models: bridge/clients/bsale.py imports them per read
-                                      "bridge.models.bsale"],
+                                      # both catalogs' models: each client imports them per read
+                                      "bridge.models.bsale", "bridge.models.jumpseller"],
     # Bsale's catalog models, read only when a shop connects; the SII watch (the status page reads the documents'
     # labels from the order records)
-    "PanelFunction": ["bridge.models.bsale", "bridge.orders.sii"],
+    "PanelFunction": ["bridge.models.bsale", "bridge.models.jumpseller", "bridge.orders.sii"],
     "SyncWorkerFunction": WORKER,
 }
 
