@@ -205,7 +205,6 @@ def list_orders(
     as_json: Json = False,
 ) -> None:
     """A shop's orders by state, with their documents, errors and warnings, and the stock they hold."""
-    from bridge.orders import sii
     from bridge.store import held, shops
     from bridge.store import orders as records
 
@@ -217,7 +216,7 @@ def list_orders(
     chosen.sort(key=lambda r: (order[r.state.value], r.order_id))
     holding = held.held_by_sku(store_code)
     if as_json:
-        emit_json({"shop": store_code, "orders": [_order_json(r, sii) for r in chosen], "held": holding})
+        emit_json({"shop": store_code, "orders": [_order_json(r) for r in chosen], "held": holding})
         finish(0)
     grid = table("order", "state", "document", "updated", "needs a person / warnings",
                  title=f"{store_code}: {len(chosen)} order(s)")
@@ -230,19 +229,19 @@ def list_orders(
                 notes.append(f"{source} dijo: «{record.problem.upstream}»")
         notes += [f"aviso: {w}" for w in record.warnings]
         notes += [f"aviso: la {d.kind} N° {d.number} sigue sin respuesta del SII"
-                  for d in sii.documents_of(record) if d.sii_overdue_at and d.sii_status == "sent"]
-        row(grid, record.order_id, record.state.value, _document(record, sii), when(record.updated_at),
+                  for d in record.documents if d.sii_overdue_at and d.sii_status == "sent"]
+        row(grid, record.order_id, record.state.value, _document(record), when(record.updated_at),
             "\n".join(notes))
     show(grid)
     say("held by pending orders: " + (", ".join(f"{sku}={qty}" for sku, qty in holding.items()) or "nothing"))
     finish(0)
 
 
-def _document(record: Any, sii: Any) -> str:
+def _document(record: Any) -> str:
     document = record.document
-    what = f"{document.kind} N° {document.number} ({sii.label(document)})" if document else ""
+    what = f"{document.kind} N° {document.number} ({document.sii_label})" if document else ""
     if record.credit_note:
-        what += f", nota de crédito N° {record.credit_note.number} ({sii.label(record.credit_note)})"
+        what += f", nota de crédito N° {record.credit_note.number} ({record.credit_note.sii_label})"
     if record.consumption and record.consumption.id:
         what += f"consumo {record.consumption.id}"
     if record.skip_reason:
@@ -250,9 +249,9 @@ def _document(record: Any, sii: Any) -> str:
     return what
 
 
-def _order_json(record: Any, sii: Any) -> dict[str, Any]:
+def _order_json(record: Any) -> dict[str, Any]:
     def doc(d: Any) -> dict[str, Any] | None:
-        return None if d is None else {"kind": d.kind, "number": d.number, "sii": sii.label(d)}
+        return None if d is None else {"kind": d.kind, "number": d.number, "sii": d.sii_label}
 
     return {"order": record.order_id, "state": record.state.value, "document": doc(record.document),
             "credit_note": doc(record.credit_note),

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from bridge.documents.choice import DocumentKind, read_choice
 from bridge.models.jumpseller_order import parse_order_webhook
 from bridge.models.shop import Shop, ShopOptions
-from bridge.orders.flow import document_settings
+from bridge.orders.steps.bsale_document import document_settings
 from tests.conftest import official
 
 

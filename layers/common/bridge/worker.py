@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,6 @@ from bridge.batch import TimeBox, by_shop
 from bridge.clients.http import RateLimited, calls_end_by
 from bridge.errors import UnknownShop
 from bridge.observability import logger, metrics
-from bridge.ops.dead_letters import failures_recorded
 from bridge.queue import WorkMessage
 from bridge.settings import settings
 
@@ -82,8 +82,8 @@ def run_batch(event: dict[str, Any], context: LambdaContext, queue_name: str, ha
         remaining = context.get_remaining_time_in_millis()
         work = Work(message, record.message_id, remaining)
         # With its queue, the last attempt SQS allows also marks the message dead-lettered for its shop's status.
-        with failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count),
-                               queue=queue_name):
+        with _failures_recorded(record.message_id, message, int(record.attributes.approximate_receive_count),
+                                queue=queue_name):
             if box is not None:
                 return box.run(message, lambda: served(queue_name, queue_url, work, handle))
             # No call may outlive the invocation, whatever the slice does.
@@ -91,6 +91,19 @@ def run_batch(event: dict[str, Any], context: LambdaContext, queue_name: str, ha
                 return served(queue_name, queue_url, work, handle)
 
     return by_shop(event, queue_name, record_handler)
+
+
+@contextmanager
+def _failures_recorded(message_id: str, message: WorkMessage, receive_count: int, *, queue: str) -> Iterator[None]:
+    """`dead_letters.failures_recorded` around the work, imported by the first record that fails: the dead-letter
+    module (its registry, listings and replays) is no part of a worker's cold start (issue 12)."""
+    try:
+        yield
+    except Exception:
+        from bridge.ops.dead_letters import failures_recorded
+
+        with failures_recorded(message_id, message, receive_count, queue=queue):
+            raise  # the same exception, recorded on its way out
 
 
 def served(queue_name: str, queue_url: str, work: Work, handle: Handle) -> str:

@@ -222,7 +222,7 @@ def test_a_document_without_a_known_verdict_shows_as_sent_never_accepted() -> No
     from bridge.models.order_record import IssuedDocument
 
     facto = IssuedDocument(id=991, kind="boleta", code_sii="39", number=991, provider="facto")  # Facto status 0
-    assert sii.label(facto) == "sent to the SII"
-    assert sii.label(facto.model_copy(update={"sii_status": "sent"})) == "sent to the SII"
-    assert sii.label(facto.model_copy(update={"sii_status": "accepted"})) == "accepted by the SII"
-    assert sii.label(facto.model_copy(update={"sii_status": "rejected"})) == "rejected by the SII"
+    assert facto.sii_label == "sent to the SII"
+    assert facto.model_copy(update={"sii_status": "sent"}).sii_label == "sent to the SII"
+    assert facto.model_copy(update={"sii_status": "accepted"}).sii_label == "accepted by the SII"
+    assert facto.model_copy(update={"sii_status": "rejected"}).sii_label == "rejected by the SII"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from bridge.clients.http import ApiSession, Pace, Waits, origin, pace_for
 from bridge.errors import ConfigurationError, UpstreamError
-from bridge.models.bsale import DocumentType, Instance, Office, PriceDetail, PriceList, Stock, Variant
 from bridge.models.shop import BSALE_API_URL, BSALE_CREDENTIAL_URL
+
+if TYPE_CHECKING:
+    from bridge.models.bsale import DocumentType, Instance, Office, PriceDetail, PriceList, Variant
 
 PAGE_LIMIT = 50  # Bsale's maximum
 MAX_PAGES = 2000  # 100,000 items: more than any listing this product reads (a 10,000-SKU shop is 200 pages)
@@ -60,24 +62,36 @@ class BsaleClient(ApiSession):
         return str(body)[:500]
 
     # -- reads ----------------------------------------------------------------------------------------------
+    # Each imports its models (bridge/models/bsale.py) itself: the order worker holds a BsaleClient for documents
+    # and stock movements and reads none of these, the panel only when a shop connects (issue 12: cold start).
     def instance(self) -> Instance:
         """The company behind the token (its id is the `cpnId` notifications carry)."""
+        from bridge.models.bsale import Instance
+
         return Instance.model_validate(self.get_json(f"{self.credential_url}/v1/instances/basic/{self._token}.json"))
 
     def office(self, office_id: int) -> Office:
+        from bridge.models.bsale import Office
+
         return Office.model_validate(self._get_one(f"/v1/offices/{office_id}.json", "office", office_id))
 
     def price_list(self, price_list_id: int) -> PriceList:
+        from bridge.models.bsale import PriceList
+
         return PriceList.model_validate(
             self._get_one(f"/v1/price_lists/{price_list_id}.json", "price list", price_list_id)
         )
 
     def document_types(self, code_sii: str) -> list[DocumentType]:
+        from bridge.models.bsale import DocumentType
+
         items = self.pages("/v1/document_types.json", {"codesii": code_sii, "state": 0})
         return [DocumentType.model_validate(item) for item in items]
 
     def available_stock(self, variant_id: str, office_id: str) -> float:
         """Available quantity of one variant in one office: the one read a stock notification needs."""
+        from bridge.models.bsale import Stock
+
         body = self.get_json("/v1/stocks.json", {"variantid": variant_id, "officeid": office_id})
         rows = [Stock.model_validate(item) for item in body.get("items", [])]
         rows = [row for row in rows if row.office.id == str(office_id) and row.variant.id == str(variant_id)]
@@ -88,10 +102,14 @@ class BsaleClient(ApiSession):
         return sum(row.quantity_available for row in rows)
 
     def variant(self, variant_id: str) -> Variant:
+        from bridge.models.bsale import Variant
+
         body = self._get_one(f"/v1/variants/{variant_id}.json", "variant", variant_id, {"expand": "[product]"})
         return Variant.model_validate(body)
 
     def price(self, price_list_id: str, variant_id: str) -> PriceDetail | None:
+        from bridge.models.bsale import PriceDetail
+
         body = self.get_json(f"/v1/price_lists/{price_list_id}/details.json", {"variantid": variant_id})
         items = [PriceDetail.model_validate(item) for item in body.get("items", [])]
         return next((item for item in items if item.variant.id == str(variant_id)), None)
@@ -110,10 +128,14 @@ class BsaleClient(ApiSession):
         return ids
 
     def variants_by_code(self, code: str) -> list[Variant]:
+        from bridge.models.bsale import Variant
+
         return [Variant.model_validate(v) for v in self.pages("/v1/variants.json", {"code": code,
                                                                                    "expand": "[product]"})]
 
     def variants_of_product(self, product_id: str) -> list[Variant]:
+        from bridge.models.bsale import Variant
+
         return [Variant.model_validate(v) for v in self.pages("/v1/variants.json", {"productid": product_id,
                                                                                    "expand": "[product]"})]
 

@@ -11,10 +11,12 @@ Functions over a shop's BsaleClient (its token, its pace, its retries). Which PO
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.clients.bsale import BsaleClient
-from bridge.models.bsale import Variant
+
+if TYPE_CHECKING:
+    from bridge.models.bsale import Variant
 
 # A consumption can only be found by reading the office's consumptions (no documented filter by note);
 # beyond this many the search gives up and says so, rather than risk a second consumption.
@@ -72,6 +74,8 @@ def receptions_numbered(bsale: BsaleClient, document_number: str) -> list[dict[s
 
 
 def variants_with_code(bsale: BsaleClient, code: str) -> list[Variant]:
+    from bridge.models.bsale import Variant  # only for a SKU the catalog has not linked (issue 12: cold start)
+
     return [Variant.model_validate(item) for item in bsale.pages("/v1/variants.json", {"code": code})]
 
 

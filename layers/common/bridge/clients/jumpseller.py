@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
 from bridge.clients.http import ApiSession, Pace, Waits, pace_for
 from bridge.errors import UpstreamError
-from bridge.models.jumpseller import Hook, JsProduct, JsVariant, Target
 from bridge.models.shop import JUMPSELLER_API_URL
+
+if TYPE_CHECKING:
+    from bridge.models.jumpseller import Hook, JsProduct, JsVariant, Target
 
 PAGE_LIMIT = 100  # Jumpseller's maximum
 MAX_PAGES = 1000  # 100,000 products
@@ -85,6 +87,8 @@ class JumpsellerClient(ApiSession):
         return super()._retry_after(response, attempt)
 
     # -- catalog --------------------------------------------------------------------------------------------
+    # The reads import their models (bridge/models/jumpseller.py) themselves: the order worker holds a
+    # JumpsellerClient for its orders' notes and files and reads none of them (issue 12: cold start).
     def products(self) -> Iterator[JsProduct]:
         for page in range(1, MAX_PAGES + 1):
             items = self.products_page(page)
@@ -96,15 +100,21 @@ class JumpsellerClient(ApiSession):
 
     def products_page(self, page: int) -> list[JsProduct]:
         """One page of products (100, Jumpseller's maximum); a short page is the last."""
+        from bridge.models.jumpseller import JsProduct
+
         items = self.get_json("/products.json", {"page": page, "limit": PAGE_LIMIT})
         return [JsProduct.model_validate(item.get("product", item)) for item in items]
 
     def product(self, product_id: int) -> JsProduct:
+        from bridge.models.jumpseller import JsProduct
+
         body = self.get_json(f"/products/{product_id}.json")
         return JsProduct.model_validate(body.get("product", body))
 
     def find_sku(self, sku: str) -> list[tuple[JsProduct, Target]]:
         """Every product or variant whose SKU is exactly `sku` (the search itself matches loosely)."""
+        from bridge.models.jumpseller import JsProduct, Target
+
         items = self.get_json("/products/search.json", {"query": sku, "fields": "sku,variants"})
         found: list[tuple[JsProduct, Target]] = []
         for item in items:
@@ -138,19 +148,27 @@ class JumpsellerClient(ApiSession):
         self.write(target, changes, name=name, current_price=price)
 
     def create_product(self, fields: dict[str, Any]) -> JsProduct:
+        from bridge.models.jumpseller import JsProduct
+
         body = self.request("POST", "/products.json", json={"product": fields}).json()
         return JsProduct.model_validate(body.get("product", body))
 
     def create_variant(self, product_id: int, fields: dict[str, Any]) -> JsVariant:
+        from bridge.models.jumpseller import JsVariant
+
         body = self.request("POST", f"/products/{product_id}/variants.json", json={"variant": fields}).json()
         return JsVariant.model_validate(body.get("variant", body))
 
     # -- hooks ----------------------------------------------------------------------------------------------
     def hooks(self) -> list[Hook]:
+        from bridge.models.jumpseller import Hook
+
         items = self.get_json("/hooks.json", {"limit": PAGE_LIMIT})
         return [Hook.model_validate(item.get("hook", item)) for item in items]
 
     def create_hook(self, event: str, url: str) -> Hook:
+        from bridge.models.jumpseller import Hook
+
         body = self.request("POST", "/hooks.json", json={"hook": {"event": event, "url": url}}).json()
         return Hook.model_validate(body.get("hook", body))
 

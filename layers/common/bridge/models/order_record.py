@@ -89,6 +89,9 @@ class IssuedLine(_Model):
     variant_id: int | None = None
 
 
+SII_LABELS = {"accepted": "accepted by the SII", "rejected": "rejected by the SII"}
+
+
 class IssuedDocument(_Model):
     """A Bsale document made for the order: the sale (boleta / factura) or a credit note."""
 
@@ -112,6 +115,12 @@ class IssuedDocument(_Model):
     sii_status: str | None = None
     sii_message: str | None = None  # the SII's words (Bsale's responseMsgSii), verbatim
     sii_overdue_at: int | None = None  # flagged: still not final after the shop's limit
+
+    @property
+    def sii_label(self) -> str:
+        """What the operator and the shop read: "accepted" only on a known verdict. A document of a provider whose
+        answer carries no later verdict (Facto) stays "sent to the SII"."""
+        return SII_LABELS.get(self.sii_status or "sent", "sent to the SII")
 
 
 class StockMove(_Model):
@@ -156,6 +165,11 @@ class OrderRecord(_Model):
     @property
     def problem(self) -> OrderError | None:
         return self.error or self.last_error
+
+    @property
+    def documents(self) -> list[IssuedDocument]:
+        """Every tax document made for the order (its sale documents and credit notes, replaced ones included)."""
+        return [d for d in (self.document, self.credit_note, *self.previous_documents) if d is not None]
 
 
 def sales_id(store_code: str, order_id: int) -> str:

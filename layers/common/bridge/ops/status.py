@@ -14,18 +14,22 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import aws, secrets
 from bridge.errors import UnknownShop
 from bridge.models.shop import Shop
-from bridge.orders import sii
 from bridge.store import jobs, links, orders, shops
 
 WAITING_FOR_A_PERSON = ("failed", "needs_manual", "rejected")
 
+# Each model is built on its first validation (defer_build, bridge/models/__init__.py): the panel imports this
+# module for its status page, which alone validates a ShopHealth, and never a FleetPage (issue 12: cold start).
+
 
 class OrderProblem(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     order_id: int
     state: str
     reason: str
@@ -36,6 +40,8 @@ class OrderProblem(BaseModel):
 class OverdueDocument(BaseModel):
     """F19: a document the SII has not decided on past the shop's limit."""
 
+    model_config = ConfigDict(defer_build=True)
+
     order_id: int
     kind: str
     number: int | None
@@ -43,6 +49,8 @@ class OverdueDocument(BaseModel):
 
 
 class JobSummary(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     status: str
     started_at: int | None = None
     finished_at: int | None = None
@@ -50,6 +58,8 @@ class JobSummary(BaseModel):
 
 
 class ShopHealth(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     shop_id: str
     connected: bool
     stale: bool
@@ -100,6 +110,8 @@ class ShopHealth(BaseModel):
 
 class FleetPage(BaseModel):
     """One page of every shop's health, and where the next page starts (None: this was the last)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     shops: list[ShopHealth]
     next_cursor: str | None
@@ -160,9 +172,9 @@ def _health(shop: Shop, with_dead_letters: bool) -> ShopHealth:
         last_manual_sync=_job(shop.shop_id, "manual"),
         catalog_problems=[str(e.get("body", {}).get("reason", "")) for e in shops.events(shop.shop_id, "problem")],
         dead_letters=dead_letters.counts(shop.shop_id) if with_dead_letters else None,
-        sii_documents=dict(Counter(sii.label(d) for r in records for d in sii.documents_of(r))),
+        sii_documents=dict(Counter(d.sii_label for r in records for d in r.documents)),
         sii_overdue=[OverdueDocument(order_id=r.order_id, kind=d.kind, number=d.number, since=d.sii_overdue_at)
-                     for r in records for d in sii.documents_of(r) if d.sii_overdue_at and d.sii_status == "sent"],
+                     for r in records for d in r.documents if d.sii_overdue_at and d.sii_status == "sent"],
     )
 
 

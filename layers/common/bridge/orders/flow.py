@@ -22,13 +22,12 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from bridge.clients import jumpseller_orders
 from bridge.clients.http import RateLimited
-from bridge.documents.builder import DocumentPlan as Plan
 from bridge.errors import BridgeError, UpstreamError
 from bridge.models.jumpseller_order import JumpsellerOrder, OrderStatus
 from bridge.models.order_record import (
@@ -44,11 +43,19 @@ from bridge.observability import logger
 from bridge.orders import followups, protocol
 from bridge.orders.problems import problem
 from bridge.orders.protocol import LEASE_SECONDS, ExactlyOnceStep, OrderBusy, Result
-from bridge.orders.steps import bsale_document, bsale_return, consumption, facto_marks, reception
+from bridge.orders.steps import facto_marks
 from bridge.redact import scrub_text
 from bridge.shops.context import ShopContext
 from bridge.store import held, links
 from bridge.store import orders as records
+
+if TYPE_CHECKING:
+    from bridge.documents.builder import DocumentPlan as Plan
+
+# The Bsale steps (bridge/orders/steps/) are imported where they run, as Facto's are: an event that only holds or
+# gives back stock (pending payment, abandoned, canceled before anything reached Bsale) never loads the document
+# rules, the Bsale documents client or the SII watch. The first event of a Lambda environment that makes or undoes
+# a document (paid, canceled after it) imports them (issue 12: cold start).
 
 __all__ = ["LEASE_SECONDS", "OrderBusy", "Result", "create_document", "new_attempt", "on_abandoned",
            "on_canceled", "on_paid", "on_pending", "resolve", "retry", "fix_rejected"]
@@ -56,8 +63,6 @@ __all__ = ["LEASE_SECONDS", "OrderBusy", "Result", "create_document", "new_attem
 S = OrderState
 _follow_up = followups.follow_up
 _note = followups.note
-_consume = consumption.consume
-_restock = reception.restock
 
 
 def _facto(shop: Shop) -> bool:
@@ -72,6 +77,8 @@ def _create(ctx: ShopContext, record: OrderRecord, attempt: str, *, from_states:
         from bridge.orders.steps import facto_document
 
         return facto_document.create(ctx, record, attempt, from_states=from_states)
+    from bridge.orders.steps import bsale_document
+
     return bsale_document.create(ctx, record, attempt, from_states=from_states)
 
 
@@ -82,6 +89,8 @@ def _credit(ctx: ShopContext, record: OrderRecord, attempt: str, purpose: str, *
         from bridge.orders.steps import facto_document
 
         return facto_document.credit(ctx, record, attempt, from_states=from_states)
+    from bridge.orders.steps import bsale_return
+
     return bsale_return.credit(ctx, record, attempt, purpose, from_states=from_states)
 
 
@@ -89,8 +98,18 @@ def _stock_left_in_bsale(ctx: ShopContext, record: OrderRecord) -> bool:
     """Facto emitted the document and Bsale keeps the stock: its units still have to leave Bsale."""
     return (_facto(ctx.shop) and ctx.shop.bsale_account and record.document is not None
             and record.document.provider == facto_marks.PROVIDER and record.consumption is None)
-document_settings = bsale_document.document_settings
-resolve_links = bsale_document.resolve_links
+
+
+def _consume(ctx: ShopContext, record: OrderRecord, attempt: str, *, from_states: list[OrderState]) -> Result:
+    from bridge.orders.steps import consumption
+
+    return consumption.consume(ctx, record, attempt, from_states=from_states)
+
+
+def _restock(ctx: ShopContext, record: OrderRecord, attempt: str, *, from_states: list[OrderState]) -> Result:
+    from bridge.orders.steps import reception
+
+    return reception.restock(ctx, record, attempt, from_states=from_states)
 
 
 def new_attempt(prefix: str = "cli") -> str:
@@ -192,6 +211,8 @@ def _retry(ctx: ShopContext, order_id: int, attempt: str, *, force: bool) -> Res
                                     now=_now(), what="retry")
             if claimed is None:
                 return Result("in_progress", "the order moved meanwhile")
+            from bridge.orders.steps import consumption
+
             return protocol.run(ctx, consumption.STEP, claimed, attempt, look_first=not force)
         if step is Step.CONSUMPTION:
             return _consume(ctx, record, attempt, from_states=[state])
@@ -240,6 +261,8 @@ def _create_document(ctx: ShopContext, order_id: int, attempt: str, *, replace: 
                       + ("; --replace no está disponible con Facto: anula con la cancelación del pedido"
                          if replace else ""), record)
     if state is S.CREATED and record.document is not None:
+        from bridge.documents.builder import DocumentPlan as Plan
+
         plan = _plan(ctx, order)
         if not isinstance(plan, Plan):
             return Result("refused", f"no se puede emitir otro documento: {plan.reason}", record)
@@ -367,12 +390,16 @@ def _in_flight_step(record: OrderRecord) -> ExactlyOnceStep:
         from bridge.orders.steps import facto_document
 
         return facto_document.EMISSION if record.state is S.CREATING else facto_document.CREDITING
+    from bridge.orders.steps import bsale_document, bsale_return, consumption, reception
+
     steps: dict[OrderState, ExactlyOnceStep] = {S.CREATING: bsale_document.STEP, S.CONSUMING: consumption.STEP,
                                                 S.CREDITING: bsale_return.STEP, S.RESTOCKING: reception.STEP}
     return steps[record.state]
 
 
 def _plan(ctx: ShopContext, order: JumpsellerOrder) -> Plan | Any:
+    from bridge.orders.steps import bsale_document
+
     return bsale_document.plan(ctx, order)
 
 
@@ -395,6 +422,13 @@ def _purpose(record: OrderRecord) -> str:
     return str((record.intent or {}).get("purpose") or "cancel")
 
 
+def _next_generation(record: OrderRecord) -> bool:
+    """The order's credit note is on its way to a new document (a factura instead, or a reissue)."""
+    from bridge.orders.steps import bsale_return
+
+    return _purpose(record) in bsale_return.NEXT_GENERATION
+
+
 def _step(record: OrderRecord) -> Step:
     return record.error.step if record.error and record.error.step else Step.DOCUMENT
 
@@ -402,8 +436,7 @@ def _step(record: OrderRecord) -> Step:
 def _cancel(ctx: ShopContext, record: OrderRecord, attempt: str, depth: int = 0) -> Result:
     state = record.state
     now = _now()
-    if state in (S.CREATING, S.CONSUMING) or (state is S.CREDITING
-                                              and _purpose(record) in bsale_return.NEXT_GENERATION):
+    if state in (S.CREATING, S.CONSUMING) or (state is S.CREDITING and _next_generation(record)):
         raise OrderBusy(f"order {record.order_id} is {state}; its cancellation waits for that step to end")
     if state in (S.CREDITING, S.RESTOCKING):
         return _resume(ctx, record, attempt, force=False)

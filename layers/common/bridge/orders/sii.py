@@ -223,22 +223,8 @@ def _mark(shop_id: str, order_id: int, document_id: int, update: dict[str, Any],
                          sets=_with(record, document_id, update))
 
 
-LABELS = {ACCEPTED: "accepted by the SII", REJECTED: "rejected by the SII"}
-
-
-def label(document: IssuedDocument) -> str:
-    """What the operator and the shop read: "accepted" only on a known verdict. A document of a provider whose
-    answer carries no later verdict (Facto) stays "sent to the SII"."""
-    return LABELS.get(document.sii_status or SENT, "sent to the SII")
-
-
-def documents_of(record: OrderRecord) -> list[IssuedDocument]:
-    """Every tax document made for the order (its sale documents and credit notes, replaced ones included)."""
-    return [d for d in (record.document, record.credit_note, *record.previous_documents) if d is not None]
-
-
 def _find(record: OrderRecord, document_id: int) -> IssuedDocument | None:
-    return next((d for d in documents_of(record) if d.id == document_id), None)
+    return next((d for d in record.documents if d.id == document_id), None)
 
 
 def _with(record: OrderRecord, document_id: int, update: dict[str, Any]) -> dict[str, Any]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from bridge.models.jumpseller import Target
 from bridge.store import keys
 from bridge.store.table import client, deserialize, name, query_prefix, serialize, value
+
+if TYPE_CHECKING:
+    from bridge.models.jumpseller import Target
 
 # Items per Query page when reading a whole catalog: small enough that every call stays short, even on moto
 # (whose Query time grows with the partition), large enough for few round trips on DynamoDB.
@@ -48,6 +50,8 @@ class Link(BaseModel):
 
     @property
     def target(self) -> Target:
+        from bridge.models.jumpseller import Target  # the catalog's: the order worker reads links, never writes
+
         return Target(self.js_product_id, self.js_variant_id)
 
 
