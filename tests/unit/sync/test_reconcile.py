@@ -205,7 +205,7 @@ def test_a_reconcile_paused_at_every_step_reads_no_page_twice_and_fixes_every_dr
     drifted = drift(w, skus)
     reads = Reads(w, js_seconds=0.01)
     n = slices(w, "run-1", lambda: Budget(0))  # each slice takes one step, then hands over
-    assert n > 10
+    assert n > 5  # many hand-overs, some in the middle of each catalog
     result = jobs.result_of(jobs.get(w.shop_id, reconcile.KIND) or {}) or {}
     assert result["fixed"] == len(drifted) and {sku: w.shown(sku) for sku in drifted} == drifted
     assert reads.read_twice() == [] and w.puts() == len(drifted) and readers_alive() == []

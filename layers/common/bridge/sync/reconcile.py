@@ -40,7 +40,7 @@ KIND = "reconcile"
 CHECKPOINT_EVERY = 25  # steps (a page taken, or a page's worth of rows fixed); a crash loses at most this much
 FIXES_KEPT = 500  # fixes listed in the result (all are counted)
 AHEAD = {"jumpseller": 4, "bsale": 4}  # pages each reader may read before they are taken
-PENDING_MAX = 3_000  # stock rows kept waiting for Jumpseller's pages (they go into the checkpoint): then wait
+PENDING_MAX = 10_000  # stock rows kept waiting for the links and Jumpseller's pages (in the checkpoint too): then wait
 FIX_STEP = 50  # stock rows looked at per step (a Bsale page's worth)
 NEXT = {"prices": "stocks", "stocks": "done"}  # Bsale's lists, in the order they are read
 
@@ -72,7 +72,7 @@ class Run:
         # Taken before this slice reads the links (their held units) and Bsale's stock pages: a live change read
         # after it wins over this slice's older reading (sync/push.py).
         self.version = push.version()
-        self.links = {link.variant_id: link for link in links.all_links(ctx.shop_id)}
+        self._links: dict[str, Link] | None = None  # read beside the pages (`read`), or when first needed
         self.observed: dict[str, JsItem] = {}
         for chunk in jobs.chunks(ctx.shop_id, KIND, run, "js#"):
             self._observe(chunk)
@@ -84,6 +84,12 @@ class Run:
         self.pending: deque[tuple[str, float]] = deque((str(v), float(q)) for v, q in self.cp["pending"])
         self.pending_version: int = self.cp.get("pending_version") or self.version
         self.steps_since_checkpoint = 0
+
+    @property
+    def links(self) -> dict[str, Link]:
+        if self._links is None:
+            self._links = next(self.links_read())
+        return self._links
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
     def count(self, what: str, n: int = 1) -> None:
@@ -102,6 +108,9 @@ class Run:
             self.observed[sku] = JsItem(sku, Target(product_id, variant_id), name, price, stock, unlimited)
 
     # -- reading (in the readers' threads: they touch no state of the run) ---------------------------------
+    def links_read(self) -> Iterator[dict[str, Link]]:
+        yield {link.variant_id: link for link in links.all_links(self.ctx.shop_id)}
+
     def js_pages(self, page: int) -> Iterator[JsPage]:
         while True:
             products = self.ctx.jumpseller.products_page(page)
@@ -132,15 +141,17 @@ class Run:
                 kind, offset = NEXT[kind], 0
 
     # -- taking what was read (this thread) ----------------------------------------------------------------
-    def take(self, api: str, page: Any) -> None:
+    def take(self, series: str, page: Any) -> None:
         """Keep a page read: only the one the checkpoint expects next (after a failed take, the rest is left)."""
         cp = self.cp
-        if api == "jumpseller" and not cp["js_done"] and page.page == cp["page"]:
+        if series == "links":
+            self._links = page
+        elif series == "jumpseller" and not cp["js_done"] and page.page == cp["page"]:
             jobs.put_chunk(self.ctx.shop_id, KIND, self.run, f"js#{page.page:06d}", page.rows, jobs.now())
             self._observe(page.rows)
             self.count("jumpseller_pages")
             cp.update(page=page.page + 1, js_done=not page.more)
-        elif api == "bsale" and page.kind == cp["bsale"] and page.offset == cp["offset"]:
+        elif series == "bsale" and page.kind == cp["bsale"] and page.offset == cp["offset"]:
             if page.kind == "prices":
                 jobs.put_chunk(self.ctx.shop_id, KIND, self.run, f"pr#{page.offset:08d}", page.data, jobs.now())
                 self.prices.update(page.data)
@@ -153,8 +164,9 @@ class Run:
                       offset=page.next_offset if page.more else 0)
 
     def fixable(self) -> bool:
-        """Stock rows can be fixed once Jumpseller's pages (and the prices) are all read."""
-        return bool(self.pending) and self.cp["js_done"] and self.cp["bsale"] != "prices"
+        """Stock rows can be fixed once the links, Jumpseller's pages (and the prices) are all read."""
+        return (bool(self.pending) and self._links is not None and self.cp["js_done"]
+                and self.cp["bsale"] != "prices")
 
     def fix_pending(self, rows: int) -> None:
         for _ in range(min(rows, len(self.pending))):
@@ -173,14 +185,19 @@ class Run:
                 ahead.start("jumpseller", self.js_pages(cp["page"]), AHEAD["jumpseller"])
             if cp["bsale"] != "done":
                 ahead.start("bsale", self.bsale_pages(cp["bsale"], cp["offset"]), AHEAD["bsale"])
+            if self._links is None:  # DynamoDB's pages of links, read meanwhile
+                ahead.start("links", self.links_read(), 1)
             try:
-                while not (cp["js_done"] and cp["bsale"] == "done" and not self.pending):
+                while not (cp["js_done"] and cp["bsale"] == "done" and not self.pending and self._links is not None):
                     fixable = self.fixable()
                     # Stock rows wait for Jumpseller's pages in memory and in the checkpoint: not too many.
-                    wanted = ["jumpseller"] + (["bsale"] if fixable or len(self.pending) < PENDING_MAX else [])
+                    wanted = ["links", "jumpseller"] + (["bsale"] if fixable or len(self.pending) < PENDING_MAX
+                                                        else [])
                     got = ahead.take(wanted, wait=not fixable)
                     if got is not None:
                         self.take(*got)
+                        if got[0] == "links":
+                            continue  # not a step: the slice still owes one, however small its budget
                     elif fixable:
                         self.fix_pending(FIX_STEP)
                     else:
@@ -204,7 +221,7 @@ class Run:
         """Take the pages the stopped readers had read (and the one each was reading)."""
         while True:
             try:
-                got = ahead.take(["jumpseller", "bsale"])
+                got = ahead.take(["links", "jumpseller", "bsale"])
             except Exception:  # a reader failed meanwhile: its pages before the failure are taken all the same
                 continue
             if got is None:
