@@ -7,6 +7,7 @@ Jumpseller write (the window between its claim and its record), or by taking an 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from bridge.models.bsale import BsaleNotification
 from bridge.store import held, links
 from bridge.store.links import Link
 from bridge.sync import catalog, linking, manual, price, push, reconcile, stock
+from bridge.sync.jobs import Budget
 from sandboxes.bsale import BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox
 from tests.unit.orders.conftest import table  # noqa: F401  (fixture)
@@ -362,15 +364,12 @@ def test_a_reconcile_slice_that_read_before_a_live_change_cannot_undo_it(world: 
     w.link("POL-S")
     w.set_bsale("POL-S", 3)
     run = reconcile.Run(w.ctx, "run-1", {})  # the slice starts: it reads the links...
-    while run.read_jumpseller_page():
-        pass
-    run.cp.update(phase="stocks", offset=0)
     stale = w.ctx.bsale.page  # ...and its stock page holds the 3 Bsale had then
     first_page = stale("/v1/stocks.json", 0, {"officeid": w.ctx.shop.office_id})
     w.set_bsale("POL-S", 11)
     assert w.notify("POL-S").action == "written"  # the live change lands meanwhile
     w.ctx.bsale.page = lambda *args, **kwargs: first_page  # type: ignore[method-assign]
-    run.read_stock_page()
+    run.read(Budget(math.inf))  # Jumpseller's pages, then the stale stock page
     assert w.shown("POL-S") == 11 and run.cp["counts"].get("superseded") == 1
 
 

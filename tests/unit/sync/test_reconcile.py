@@ -7,13 +7,21 @@ DynamoDB in memory (moto), Bsale and Jumpseller sandboxes on loopback; every Dyn
 from __future__ import annotations
 
 import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from bridge import aws
+from bridge.clients import bsale as bsale_api
+from bridge.clients import jumpseller as jumpseller_api
+from bridge.clients.http import RateLimited
+from bridge.errors import UpstreamError
 from bridge.store import jobs
-from bridge.sync import reconcile
+from bridge.sync import push, reconcile
 from bridge.sync.jobs import Budget
 from sandboxes.bsale import BsaleSandbox
 from sandboxes.jumpseller import JumpsellerSandbox
@@ -98,13 +106,184 @@ def test_a_reconcile_still_makes_a_new_links_first_push_though_jumpseller_alread
 
 def test_a_reconcile_that_finds_jumpseller_in_sync_leaves_a_newer_live_change_alone(w: World) -> None:
     catalog(w, 3)
-    run = reconcile.Run(w.ctx, "run-1", {})  # the slice starts: it reads the links and Jumpseller's pages...
-    while run.read_jumpseller_page():
-        pass
-    run.cp.update(phase="stocks", offset=0)
+    run = reconcile.Run(w.ctx, "run-1", {})  # the slice starts: it reads the links...
     stale = w.ctx.bsale.page("/v1/stocks.json", 0, {"officeid": w.ctx.shop.office_id})  # ...and Bsale's stock
     w.set_bsale("REC-001", 9)
     assert w.notify("REC-001").action == "written"  # the live change lands meanwhile
     w.ctx.bsale.page = lambda *args, **kwargs: stale  # type: ignore[method-assign]
-    run.read_stock_page()
+    run.read(Budget(math.inf))  # Jumpseller's pages, then the stale stock page
     assert w.shown("REC-001") == 9 and w.saved("REC-001").pushed_stock == 9 and w.puts() == 1
+
+
+# ----------------------------------------------------------------------------- both catalogs read side by side
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 4 products and 5 stock rows: a 30-SKU catalog (and the demo's own products) spans many pages."""
+    monkeypatch.setattr(jumpseller_api, "PAGE_LIMIT", 4)
+    monkeypatch.setattr(bsale_api, "PAGE_LIMIT", 5)
+
+
+class Reads:
+    """Every page read and every write made, with when (monotonic): wraps the shop's clients."""
+
+    def __init__(self, w: World, js_seconds: float = 0.0, bsale_seconds: float = 0.0) -> None:
+        self.log: list[tuple[str, Any, float]] = []
+        self.fail: Callable[[str, Any], None] = lambda api, at: None
+        self.bsale_over = False  # Bsale's last page read
+        products_page, page, write = w.ctx.jumpseller.products_page, w.ctx.bsale.page, w.ctx.jumpseller.write
+
+        def js(number: int) -> Any:
+            self.fail("jumpseller", number)
+            time.sleep(js_seconds)
+            found = products_page(number)
+            self.log.append(("jumpseller", number, time.monotonic()))
+            return found
+
+        def bsale(path: str, offset: int, params: Any = None) -> Any:
+            self.fail("bsale", (path, offset))
+            time.sleep(bsale_seconds)
+            found = page(path, offset, params)
+            self.log.append(("bsale", (path, offset), time.monotonic()))
+            self.bsale_over = not found[1]
+            return found
+
+        def put(*args: Any, **kwargs: Any) -> None:
+            write(*args, **kwargs)
+            self.log.append(("put", None, time.monotonic()))
+
+        w.ctx.jumpseller.products_page = js  # type: ignore[method-assign]
+        w.ctx.bsale.page = bsale  # type: ignore[method-assign]
+        w.ctx.jumpseller.write = put  # type: ignore[method-assign]
+
+    def times(self, what: str) -> list[float]:
+        return [at for kind, _, at in self.log if kind == what]
+
+    def read_twice(self) -> list[Any]:
+        counted = Counter((kind, page) for kind, page, _ in self.log if kind != "put")
+        return [page for page, n in counted.items() if n > 1]
+
+
+def readers_alive() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("read-ahead")]
+
+
+def drift(w: World, skus: list[str]) -> dict[str, int]:
+    """Every fifth SKU changed in Bsale without a notification."""
+    drifted = {sku: 20 + n for n, sku in enumerate(skus[::5])}
+    for sku, quantity in drifted.items():
+        w.set_bsale(sku, quantity)
+    return drifted
+
+
+def slices(w: World, run: str, budget: Callable[[], Any], until: int = 500) -> int:
+    """Run the job's slices as the sync worker does (resuming from the checkpoint) until it is done."""
+    assert jobs.start(w.shop_id, reconcile.KIND, run, {}, jobs.now())
+    for n in range(1, until):
+        record = jobs.resume(w.shop_id, reconcile.KIND, run, jobs.now())
+        assert record is not None
+        if reconcile.run_slice(w.ctx, run, record["checkpoint"], budget()).action == "done":
+            return n
+    raise AssertionError("never done")
+
+
+def test_bsale_s_pages_are_read_while_jumpseller_s_still_are_and_fixes_while_bsale_s_still_are(
+        w: World, small_pages: None) -> None:
+    skus = catalog(w)
+    drifted = drift(w, skus)
+    reads = Reads(w, js_seconds=0.01, bsale_seconds=0.05)  # Bsale's quota is the slower
+    result = reconcile_all(w)
+    assert result["fixed"] == len(drifted) and {sku: w.shown(sku) for sku in drifted} == drifted
+    assert min(reads.times("bsale")) < max(reads.times("jumpseller"))  # the two APIs read side by side
+    assert min(reads.times("put")) < max(reads.times("bsale"))  # Jumpseller written while Bsale is read
+    assert reads.read_twice() == [] and readers_alive() == []
+
+
+def test_a_reconcile_paused_at_every_step_reads_no_page_twice_and_fixes_every_drift(
+        w: World, small_pages: None) -> None:
+    skus = catalog(w)
+    drifted = drift(w, skus)
+    reads = Reads(w, js_seconds=0.01)
+    n = slices(w, "run-1", lambda: Budget(0))  # each slice takes one step, then hands over
+    assert n > 5  # many hand-overs, some in the middle of each catalog
+    result = jobs.result_of(jobs.get(w.shop_id, reconcile.KIND) or {}) or {}
+    assert result["fixed"] == len(drifted) and {sku: w.shown(sku) for sku in drifted} == drifted
+    assert reads.read_twice() == [] and w.puts() == len(drifted) and readers_alive() == []
+
+
+class Until:
+    """A budget spent once `done()` says so."""
+
+    def __init__(self, done: Callable[[], bool]) -> None:
+        self.done = done
+
+    def spent(self) -> bool:
+        return self.done()
+
+
+def test_stock_read_in_an_earlier_slice_never_undoes_a_live_change_made_since(w: World, small_pages: None) -> None:
+    skus = catalog(w)
+    w.set_bsale(skus[0], 50)  # drifted, unnoticed...
+    reads = Reads(w, js_seconds=0.1)
+    # the first slice hands over once Bsale's stock is all read, before Jumpseller's pages are
+    assert jobs.start(w.shop_id, reconcile.KIND, "run-1", {}, jobs.now())
+    record = jobs.resume(w.shop_id, reconcile.KIND, "run-1", jobs.now()) or {}
+    outcome = reconcile.run_slice(w.ctx, "run-1", record["checkpoint"],
+                                  Until(lambda: reads.bsale_over))
+    assert outcome.action == "paused" and w.puts() == 0
+    w.set_bsale(skus[0], 9)  # ...then changed again, and this change notified
+    assert w.notify(skus[0]).action == "written"
+    record = jobs.resume(w.shop_id, reconcile.KIND, "run-1", jobs.now()) or {}
+    assert reconcile.run_slice(w.ctx, "run-1", record["checkpoint"], Budget(math.inf)).action == "done"
+    assert w.shown(skus[0]) == 9 and w.saved(skus[0]).pushed_stock == 9  # the older reading stood down
+    assert reads.read_twice() == []
+
+
+def test_a_reader_s_rate_limit_surfaces_and_the_run_resumes_reading_no_page_twice(
+        w: World, small_pages: None) -> None:
+    skus = catalog(w)
+    drifted = drift(w, skus)
+    reads = Reads(w)
+    failed: list[Any] = []
+
+    def fail(api: str, at: Any) -> None:
+        if api == "bsale" and at[1] == 20 and not failed:
+            failed.append(at)
+            raise RateLimited(5.0)
+
+    reads.fail = fail
+    assert jobs.start(w.shop_id, reconcile.KIND, "run-1", {}, jobs.now())
+    record = jobs.resume(w.shop_id, reconcile.KIND, "run-1", jobs.now()) or {}
+    with pytest.raises(RateLimited):
+        reconcile.run_slice(w.ctx, "run-1", record["checkpoint"], Budget(math.inf))
+    assert failed and readers_alive() == []
+    record = jobs.resume(w.shop_id, reconcile.KIND, "run-1", jobs.now()) or {}
+    assert reconcile.run_slice(w.ctx, "run-1", record["checkpoint"], Budget(math.inf)).action == "done"
+    assert {sku: w.shown(sku) for sku in drifted} == drifted and w.puts() == len(drifted)
+    assert reads.read_twice() == []
+
+
+def test_a_failed_fix_leaves_no_reader_behind_and_the_run_resumes_without_writing_a_fix_twice(
+        w: World, small_pages: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    skus = catalog(w)
+    drifted = drift(w, skus)
+    reads = Reads(w)
+    sync, calls = push.sync, []
+
+    def failing_once(ctx: Any, link: Any, **kwargs: Any) -> push.Change:
+        if link.sku in drifted:
+            calls.append(link.sku)
+        if len(calls) == 3 and link.sku in drifted:
+            raise UpstreamError("jumpseller", "503 try later", status_code=503, retryable=True)
+        return sync(ctx, link, **kwargs)
+
+    monkeypatch.setattr(push, "sync", failing_once)
+    assert jobs.start(w.shop_id, reconcile.KIND, "run-1", {}, jobs.now())
+    record = jobs.resume(w.shop_id, reconcile.KIND, "run-1", jobs.now()) or {}
+    with pytest.raises(UpstreamError):
+        reconcile.run_slice(w.ctx, "run-1", record["checkpoint"], Budget(math.inf))
+    assert readers_alive() == [] and w.puts() == 2
+    record = jobs.resume(w.shop_id, reconcile.KIND, "run-1", jobs.now()) or {}
+    assert reconcile.run_slice(w.ctx, "run-1", record["checkpoint"], Budget(math.inf)).action == "done"
+    assert {sku: w.shown(sku) for sku in drifted} == drifted and w.puts() == len(drifted)
+    assert reads.read_twice() == []

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from bridge.store import keys
-from bridge.store.table import client, deserialize, name, query_prefix, serialize, value
+from bridge.store.table import client, deserialize, name, query_pages, query_prefix, serialize, value
 
 if TYPE_CHECKING:
     from bridge.models.jumpseller import Target
@@ -239,8 +239,10 @@ def remember_shown(link: Link, read_at: int, **fields: object) -> bool:
 
 
 def all_links(shop_id: str) -> list[Link]:
-    items = query_prefix(keys.links_partition(shop_id), keys.link_prefix(), Limit=PAGE_ITEMS)
-    return [Link.model_validate(deserialize(item)) for item in items]
+    # Converted page by page: only one page of raw items is held at a time (issue 12: a reconcile's memory).
+    pages = query_pages("pk = :p AND begins_with(sk, :s)", {":p": {"S": keys.links_partition(shop_id)},
+                                                            ":s": {"S": keys.link_prefix()}}, Limit=PAGE_ITEMS)
+    return [Link.model_validate(deserialize(item)) for page in pages for item in page]
 
 
 def record_unlinked(shop_id: str, variant_id: str, sku: str | None, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -56,14 +57,18 @@ def client() -> Any:
 
 def query_all(condition: str, values: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
     """Every item a Query matches, page after page, as raw DynamoDB items (`options`: IndexName, Limit...)."""
+    return [item for page in query_pages(condition, values, **options) for item in page]
+
+
+def query_pages(condition: str, values: dict[str, Any], **options: Any) -> Iterator[list[dict[str, Any]]]:
+    """The pages of raw items a Query matches, one at a time (a caller that converts them keeps one page raw)."""
     kwargs: dict[str, Any] = {"TableName": name(), "KeyConditionExpression": condition,
                               "ExpressionAttributeValues": values, **options}
-    items: list[dict[str, Any]] = []
     while True:
         page = client().query(**kwargs)
-        items += page.get("Items", [])
+        yield page.get("Items", [])
         if "LastEvaluatedKey" not in page:
-            return items
+            return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 

@@ -1,21 +1,30 @@
 """F11: compare Bsale and Jumpseller for every linked product and fix the drift, page by page, resumably.
 
-Phases, in order: check the shop's Jumpseller hooks (Jumpseller pauses or deletes hooks that keep failing)
-and register again any that is missing; read every Jumpseller product page (what the store shows); read the
-price list pages (when prices are synced); read the office's stock pages and fix each linked variant on the
-way; then fix the linked variants Bsale listed no stock for (their stock is 0). Each page read is kept as a
-chunk and the position as a checkpoint, so a slice that runs out of time hands over without reading anything
-twice. A fix is one write per product or variant, and only where Jumpseller differs from Bsale.
+First check the shop's Jumpseller hooks (Jumpseller pauses or deletes hooks that keep failing) and register again
+any that is missing. Then read both catalogs side by side, each API's pages in its own thread a few pages ahead
+(sync/ahead.py), so each API's calls leave at its quota's pace while this thread works: every Jumpseller product
+page (what the store shows), and meanwhile the price list pages (when prices are synced) then the office's stock
+pages. Each stock row waits (`pending`) until Jumpseller's pages are all read, then its linked variant is fixed;
+those fixes (Jumpseller writes) overlap the rest of Bsale's reading. Last, fix the linked variants Bsale listed no
+stock for (their stock is 0). A fix is one write per product or variant, and only where Jumpseller differs.
+
+Resumable: each page taken is kept, as a chunk (Jumpseller's pages, price pages) or in the checkpoint (stock rows
+not fixed yet), and the checkpoint holds both positions. A slice whose budget is spent stops its readers, takes
+the pages they had read and checkpoints; so does a slice that fails (a reader's error is raised here). A slice
+resumes without reading a page twice, unless it crashed between two checkpoints.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from bridge.clients.jumpseller import PAGE_LIMIT
+from bridge.clients import jumpseller as jumpseller_api
 from bridge.models.jumpseller import Target
 from bridge.observability import logger, metrics
 from bridge.shops.connect import ensure_hooks
@@ -23,12 +32,33 @@ from bridge.shops.context import ShopContext
 from bridge.store import jobs, links
 from bridge.store.links import Link
 from bridge.sync import catalog, push
+from bridge.sync.ahead import ReadAhead
 from bridge.sync.catalog import JsItem
 from bridge.sync.stock import Outcome
 
 KIND = "reconcile"
-CHECKPOINT_EVERY = 25  # pages; a crash loses at most this much reading
+CHECKPOINT_EVERY = 25  # steps (a page taken, or a page's worth of rows fixed); a crash loses at most this much
 FIXES_KEPT = 500  # fixes listed in the result (all are counted)
+AHEAD = {"jumpseller": 4, "bsale": 4}  # pages each reader may read before they are taken
+PENDING_MAX = 10_000  # stock rows kept waiting for the links and Jumpseller's pages (in the checkpoint too): then wait
+FIX_STEP = 50  # stock rows looked at per step (a Bsale page's worth)
+NEXT = {"prices": "stocks", "stocks": "done"}  # Bsale's lists, in the order they are read
+
+
+@dataclass(frozen=True)
+class JsPage:
+    page: int
+    rows: list[list[Any]]  # [sku, product id, variant id, name, price, stock, unlimited] of each SKU shown
+    more: bool
+
+
+@dataclass(frozen=True)
+class BsalePage:
+    kind: str  # "prices" or "stocks"
+    offset: int
+    data: Any  # prices: {variant id: price}; stocks: [[variant id, available]] of the shop's office
+    next_offset: int
+    more: bool
 
 
 class Run:
@@ -36,12 +66,13 @@ class Run:
 
     def __init__(self, ctx: ShopContext, run: str, checkpoint: dict[str, Any]) -> None:
         self.ctx, self.run = ctx, run
-        self.cp = checkpoint or {"phase": "hooks", "page": 1, "offset": 0, "seen": [], "fixes": [],
-                                 "counts": {}, "started": time.time()}
+        self.cp = _upgrade(checkpoint, ctx.shop.options.sync_price) if checkpoint else {
+            "phase": "hooks", "page": 1, "js_done": False, "bsale": "prices" if ctx.shop.options.sync_price
+            else "stocks", "offset": 0, "pending": [], "seen": [], "fixes": [], "counts": {}, "started": time.time()}
         # Taken before this slice reads the links (their held units) and Bsale's stock pages: a live change read
         # after it wins over this slice's older reading (sync/push.py).
         self.version = push.version()
-        self.links = {link.variant_id: link for link in links.all_links(ctx.shop_id)}
+        self._links: dict[str, Link] | None = None  # read beside the pages (`read`), or when first needed
         self.observed: dict[str, JsItem] = {}
         for chunk in jobs.chunks(ctx.shop_id, KIND, run, "js#"):
             self._observe(chunk)
@@ -49,61 +80,155 @@ class Run:
         for chunk in jobs.chunks(ctx.shop_id, KIND, run, "pr#"):
             self.prices.update(chunk)
         self.seen: set[str] = set(self.cp["seen"])
-        self.pages_since_checkpoint = 0
+        # Stock rows read and not fixed yet; read by an earlier slice, they keep that slice's (older) version.
+        self.pending: deque[tuple[str, float]] = deque((str(v), float(q)) for v, q in self.cp["pending"])
+        self.pending_version: int = self.cp.get("pending_version") or self.version
+        self.steps_since_checkpoint = 0
+
+    @property
+    def links(self) -> dict[str, Link]:
+        if self._links is None:
+            self._links = next(self.links_read())
+        return self._links
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
     def count(self, what: str, n: int = 1) -> None:
         self.cp["counts"][what] = self.cp["counts"].get(what, 0) + n
 
     def checkpoint(self, force: bool = False) -> None:
-        self.pages_since_checkpoint += 1
-        if force or self.pages_since_checkpoint >= CHECKPOINT_EVERY:
-            self.cp["seen"] = sorted(self.seen)
+        self.steps_since_checkpoint += 1
+        if force or self.steps_since_checkpoint >= CHECKPOINT_EVERY:
+            self.cp.update(seen=sorted(self.seen), pending=[list(row) for row in self.pending],
+                           pending_version=self.pending_version if self.pending else None)
             jobs.save_checkpoint(self.ctx.shop_id, KIND, self.run, self.cp)
-            self.pages_since_checkpoint = 0
+            self.steps_since_checkpoint = 0
 
     def _observe(self, rows: list[list[Any]]) -> None:
         for sku, product_id, variant_id, name, price, stock, unlimited in rows:
             self.observed[sku] = JsItem(sku, Target(product_id, variant_id), name, price, stock, unlimited)
 
-    # -- phases ----------------------------------------------------------------------------------------------
-    def read_jumpseller_page(self) -> bool:
-        page = self.cp["page"]
-        products = self.ctx.jumpseller.products_page(page)
-        rows = [[j.sku, j.target.product_id, j.target.variant_id, j.name, j.price, j.stock, j.unlimited]
-                for product in products for j in catalog.js_items(product) if j.sku]
-        jobs.put_chunk(self.ctx.shop_id, KIND, self.run, f"js#{page:06d}", rows, jobs.now())
-        self._observe(rows)
-        self.count("jumpseller_pages")
-        self.cp["page"] = page + 1
-        return len(products) == PAGE_LIMIT
+    # -- reading (in the readers' threads: they touch no state of the run) ---------------------------------
+    def links_read(self) -> Iterator[dict[str, Link]]:
+        yield {link.variant_id: link for link in links.all_links(self.ctx.shop_id)}
 
-    def read_price_page(self) -> bool:
-        offset = self.cp["offset"]
-        items, more = self.ctx.bsale.page(f"/v1/price_lists/{self.ctx.shop.price_list_id}/details.json", offset)
-        prices = {str(item["variant"]["id"]): float(item.get("variantValueWithTaxes") or 0) for item in items}
-        jobs.put_chunk(self.ctx.shop_id, KIND, self.run, f"pr#{offset:08d}", prices, jobs.now())
-        self.prices.update(prices)
-        self.count("bsale_pages")
-        self.cp["offset"] = offset + len(items)
-        return more
+    def js_pages(self, page: int) -> Iterator[JsPage]:
+        while True:
+            products = self.ctx.jumpseller.products_page(page)
+            rows = [[j.sku, j.target.product_id, j.target.variant_id, j.name, j.price, j.stock, j.unlimited]
+                    for product in products for j in catalog.js_items(product) if j.sku]
+            more = len(products) == jumpseller_api.PAGE_LIMIT
+            yield JsPage(page, rows, more)
+            if not more:
+                return
+            page += 1
 
-    def read_stock_page(self) -> bool:
-        offset = self.cp["offset"]
-        items, more = self.ctx.bsale.page("/v1/stocks.json", offset, {"officeid": self.ctx.shop.office_id})
-        for row in items:
-            variant_id = str(row["variant"]["id"])
-            if str(row.get("office", {}).get("id", self.ctx.shop.office_id)) != str(self.ctx.shop.office_id):
-                continue
+    def bsale_pages(self, kind: str, offset: int) -> Iterator[BsalePage]:
+        office = str(self.ctx.shop.office_id)
+        while kind != "done":
+            if kind == "prices":
+                items, more = self.ctx.bsale.page(f"/v1/price_lists/{self.ctx.shop.price_list_id}/details.json",
+                                                  offset)
+                data: Any = {str(item["variant"]["id"]): float(item.get("variantValueWithTaxes") or 0)
+                             for item in items}
+            else:
+                items, more = self.ctx.bsale.page("/v1/stocks.json", offset, {"officeid": office})
+                # Only what a fix needs: the rows wait, maybe in the checkpoint, till Jumpseller's pages are read.
+                data = [[str(row["variant"]["id"]), float(row.get("quantityAvailable") or 0)] for row in items
+                        if str(row.get("office", {}).get("id", office)) == office]
+            yield BsalePage(kind, offset, data, offset + len(items), more)
+            offset += len(items)
+            if not more:
+                kind, offset = NEXT[kind], 0
+
+    # -- taking what was read (this thread) ----------------------------------------------------------------
+    def take(self, series: str, page: Any) -> None:
+        """Keep a page read: only the one the checkpoint expects next (after a failed take, the rest is left)."""
+        cp = self.cp
+        if series == "links":
+            self._links = page
+        elif series == "jumpseller" and not cp["js_done"] and page.page == cp["page"]:
+            jobs.put_chunk(self.ctx.shop_id, KIND, self.run, f"js#{page.page:06d}", page.rows, jobs.now())
+            self._observe(page.rows)
+            self.count("jumpseller_pages")
+            cp.update(page=page.page + 1, js_done=not page.more)
+        elif series == "bsale" and page.kind == cp["bsale"] and page.offset == cp["offset"]:
+            if page.kind == "prices":
+                jobs.put_chunk(self.ctx.shop_id, KIND, self.run, f"pr#{page.offset:08d}", page.data, jobs.now())
+                self.prices.update(page.data)
+            else:
+                if not self.pending:
+                    self.pending_version = self.version
+                self.pending.extend((variant_id, available) for variant_id, available in page.data)
+            self.count("bsale_pages")
+            cp.update(bsale=cp["bsale"] if page.more else NEXT[page.kind],
+                      offset=page.next_offset if page.more else 0)
+
+    def fixable(self) -> bool:
+        """Stock rows can be fixed once the links, Jumpseller's pages (and the prices) are all read."""
+        return (bool(self.pending) and self._links is not None and self.cp["js_done"]
+                and self.cp["bsale"] != "prices")
+
+    def fix_pending(self, rows: int) -> None:
+        for _ in range(min(rows, len(self.pending))):
+            variant_id, available = self.pending[0]
             link = self.links.get(variant_id)
             if link is not None and variant_id not in self.seen:
-                self.fix(link, float(row.get("quantityAvailable") or 0))
+                self.fix(link, available, self.pending_version)
             self.seen.add(variant_id)
-        self.count("bsale_pages")
-        self.cp["offset"] = offset + len(items)
-        return more
+            self.pending.popleft()  # only once fixed: a fix that fails is tried again
 
-    def fix(self, link: Link, available: float) -> None:
+    def read(self, budget: Any) -> None:
+        """Read both catalogs side by side and fix on the way, until all is read and fixed or `budget` is spent."""
+        cp = self.cp
+        with ReadAhead[Any]() as ahead:
+            if not cp["js_done"]:
+                ahead.start("jumpseller", self.js_pages(cp["page"]), AHEAD["jumpseller"])
+            if cp["bsale"] != "done":
+                ahead.start("bsale", self.bsale_pages(cp["bsale"], cp["offset"]), AHEAD["bsale"])
+            if self._links is None:  # DynamoDB's pages of links, read meanwhile
+                ahead.start("links", self.links_read(), 1)
+            try:
+                while not (cp["js_done"] and cp["bsale"] == "done" and not self.pending and self._links is not None):
+                    fixable = self.fixable()
+                    # Stock rows wait for Jumpseller's pages in memory and in the checkpoint: not too many.
+                    wanted = ["links", "jumpseller"] + (["bsale"] if fixable or len(self.pending) < PENDING_MAX
+                                                        else [])
+                    got = ahead.take(wanted, wait=not fixable)
+                    if got is not None:
+                        self.take(*got)
+                        if got[0] == "links":
+                            continue  # not a step: the slice still owes one, however small its budget
+                    elif fixable:
+                        self.fix_pending(FIX_STEP)
+                    else:
+                        raise RuntimeError("the reconcile's readers stopped before their last page")
+                    if budget.spent():
+                        break
+                    self.checkpoint()
+                ahead.stop()
+                self._drain(ahead)
+            except Exception:
+                # Keep what was read and fixed, so the slice that takes over reads and writes nothing twice.
+                ahead.stop()
+                try:
+                    self._drain(ahead)
+                    self.checkpoint(force=True)
+                except Exception:
+                    logger.exception("reconcile: no checkpoint after a failure; the last one stands")
+                raise
+
+    def _drain(self, ahead: ReadAhead[Any]) -> None:
+        """Take the pages the stopped readers had read (and the one each was reading)."""
+        while True:
+            try:
+                got = ahead.take(["links", "jumpseller", "bsale"])
+            except Exception:  # a reader failed meanwhile: its pages before the failure are taken all the same
+                continue
+            if got is None:
+                return
+            self.take(*got)
+
+    def fix(self, link: Link, available: float, version: int) -> None:
         observed = self.observed.get(link.sku)
         if observed is None:
             links.record_unlinked(self.ctx.shop_id, link.variant_id, link.sku, "missing in Jumpseller")
@@ -114,7 +239,7 @@ class Run:
                                    js_variant_id=observed.target.variant_id)
             link.js_product_id, link.js_variant_id = observed.target.product_id, observed.target.variant_id
         price = self.prices.get(link.variant_id) if self.ctx.shop.options.sync_price else None
-        change = push.sync(self.ctx, link, stock=push.Truth(available, self.version),
+        change = push.sync(self.ctx, link, stock=push.Truth(available, version),
                            price=push.Truth(price, self.cp.get("price_version") or self.version)
                            if price is not None else None, observed=observed)
         if change.action == "unchanged":
@@ -133,6 +258,18 @@ class Run:
         self.count("fixed")
         if len(self.cp["fixes"]) < FIXES_KEPT:
             self.cp["fixes"].append(change.describe())
+
+
+def _upgrade(cp: dict[str, Any], sync_price: bool) -> dict[str, Any]:
+    """A checkpoint saved before both catalogs were read side by side (phases jumpseller, prices, stocks)."""
+    phase = cp.get("phase")
+    if phase in ("jumpseller", "prices", "stocks"):
+        if phase == "jumpseller":  # Bsale not begun
+            cp.update(bsale="prices" if sync_price else "stocks", offset=0, price_version=push.version())
+        else:
+            cp["bsale"] = phase
+        cp.update(phase="read", js_done=phase != "jumpseller", pending=[])
+    return cp
 
 
 def check_hooks(ctx: ShopContext) -> list[str]:
@@ -157,21 +294,16 @@ def run_slice(ctx: ShopContext, run_id: str, checkpoint: dict[str, Any], budget:
         phase = cp["phase"]
         if phase == "hooks":
             cp["hooks_restored"] = check_hooks(ctx)
-            cp.update(phase="jumpseller", js_version=push.version())  # before the first product page is read
-        elif phase == "jumpseller":
-            if not run.read_jumpseller_page():
-                cp.update(phase="prices" if ctx.shop.options.sync_price else "stocks", offset=0,
-                          price_version=push.version())  # before the first price page is read
-        elif phase == "prices":
-            if not run.read_price_page():
-                cp.update(phase="stocks", offset=0)
-        elif phase == "stocks":
-            if not run.read_stock_page():
+            # Before the first product page and the first price page are read
+            cp.update(phase="read", js_version=push.version(), price_version=push.version())
+        elif phase == "read":
+            run.read(budget)
+            if cp["js_done"] and cp["bsale"] == "done" and not run.pending:
                 cp["phase"] = "unseen"
         elif phase == "unseen":
             for variant_id, link in run.links.items():
                 if variant_id not in run.seen:
-                    run.fix(link, 0.0)  # Bsale lists no stock for it in this office: none to sell
+                    run.fix(link, 0.0, run.version)  # Bsale lists no stock for it in this office: none to sell
                     run.seen.add(variant_id)
             cp["phase"] = "done"
         else:
