@@ -20,7 +20,7 @@ from bridge.clients import bsale as bsale_api
 from bridge.clients import jumpseller as jumpseller_api
 from bridge.clients.http import RateLimited
 from bridge.errors import UpstreamError
-from bridge.store import jobs
+from bridge.store import jobs, links
 from bridge.sync import push, reconcile
 from bridge.sync.jobs import Budget
 from sandboxes.bsale import BsaleSandbox
@@ -96,6 +96,29 @@ def test_a_reconcile_claims_only_the_drifted_skus_and_fixes_them(w: World) -> No
     # Each drifted SKU: its claim, then what Jumpseller now shows recorded under it. Nothing for the others.
     assert sorted(link_writes(calls)) == sorted(f"LINK#{w.variant(sku)}" for sku in drifted for _ in range(2))
     assert all(w.saved(sku).pushed_stock == quantity for sku, quantity in drifted.items())
+
+
+def test_a_reconcile_reads_links_for_comparing_and_writes_a_drifted_one_from_the_whole_link(w: World) -> None:
+    skus = catalog(w)
+    for sku in skus:  # live changes had claimed each link's stock and price (product PUTs carry the price)
+        for kind in ("stock", "price"):
+            assert links.claim(w.saved(sku), kind, push.version())
+    queries: list[dict[str, Any]] = []
+    aws.client("dynamodb").meta.events.register(
+        "before-parameter-build.dynamodb.Query",
+        lambda params, **_: queries.append(params) if params.get("ExpressionAttributeValues", {}).get(
+            ":s", {}).get("S") == "LINK#" else None)
+    w.set_bsale(skus[5], 40)
+    w.js.requests.clear()
+    assert reconcile_all(w)["fixed"] == 1
+    # The catalog-wide read takes only what the comparison needs, never the write claims...
+    assert queries and all("price_read_at" not in str(q.get("ExpressionAttributeNames")) and
+                           q.get("ProjectionExpression") for q in queries)
+    # ...and the drifted SKU is written with its whole link: its one PUT stands, with no look at Jumpseller again
+    # (a write made from the partial link would miss the price claim a product PUT carries, and read it again).
+    assert w.puts() == 1 and w.shown(skus[5]) == 40 and w.saved(skus[5]).pushed_stock == 40
+    product_reads = [r for r in w.js.requests if r.method == "GET" and "/products/" in r.path]
+    assert product_reads == []
 
 
 def test_a_reconcile_still_makes_a_new_links_first_push_though_jumpseller_already_agrees(w: World) -> None:

@@ -151,7 +151,7 @@ def dead_letter_totals() -> dict[str, int] | None:
 def _health(shop: Shop, with_dead_letters: bool) -> ShopHealth:
     from bridge.ops import dead_letters
 
-    all_links = links.all_links(shop.shop_id)
+    all_links = links.all_links(shop.shop_id, links.HELD)
     records = orders.for_shop(shop.shop_id)
     problems = [OrderProblem(order_id=r.order_id, state=str(r.state), reason=r.error.reason if r.error else "",
                              upstream=r.error.upstream if r.error else None, code=r.error.code if r.error else None)

@@ -153,7 +153,7 @@ def _settle_link(shop_id: str, variant_id: str, order_id: int, now: int) -> None
 def held_by_sku(shop_id: str) -> dict[str, int]:
     """Units held per SKU, as the stock push uses them (the links' `held`)."""
     held: dict[str, int] = {}
-    for link in links.all_links(shop_id):
+    for link in links.all_links(shop_id, links.HELD):
         if link.held:
             held[link.sku] = held.get(link.sku, 0) + link.held
     return dict(sorted(held.items()))

@@ -238,11 +238,24 @@ def remember_shown(link: Link, read_at: int, **fields: object) -> bool:
         raise
 
 
-def all_links(shop_id: str) -> list[Link]:
+# What a catalog-wide comparison reads of each link (the reconcile; a status counts and sums `held`): the
+# Jumpseller side and what decides the stock to show. Not the write claims nor what Jumpseller last showed, so
+# a link read this way is for comparing only; a write re-reads it whole (`get`). Half the attributes: half the
+# bytes read and, on moto, half of a whole-catalog Query's time, most of which goes to serializing attributes.
+COMPARED = ("variant_id", "sku", "js_product_id", "js_variant_id", "js_name", "js_price", "allow_negative",
+            "untracked", "first_push_due", "held")
+HELD = ("variant_id", "sku", "js_product_id", "held")  # what counting links and their held units needs
+
+
+def all_links(shop_id: str, attributes: Sequence[str] | None = None) -> list[Link]:
+    """Every link of the shop; with `attributes` (e.g. COMPARED), only those are read, the rest keep defaults."""
+    projection = {"ProjectionExpression": ", ".join(f"#{a}" for a in attributes),
+                  "ExpressionAttributeNames": {f"#{a}": a for a in attributes}} if attributes else {}
     # Converted page by page: only one page of raw items is held at a time (issue 12: a reconcile's memory).
     pages = query_pages("pk = :p AND begins_with(sk, :s)", {":p": {"S": keys.links_partition(shop_id)},
-                                                            ":s": {"S": keys.link_prefix()}}, Limit=PAGE_ITEMS)
-    return [Link.model_validate(deserialize(item)) for page in pages for item in page]
+                                                            ":s": {"S": keys.link_prefix()}},
+                        Limit=PAGE_ITEMS, **projection)
+    return [Link.model_validate({"shop_id": shop_id, **deserialize(item)}) for page in pages for item in page]
 
 
 def record_unlinked(shop_id: str, variant_id: str, sku: str | None, reason: str) -> None:

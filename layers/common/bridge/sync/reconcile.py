@@ -109,7 +109,8 @@ class Run:
 
     # -- reading (in the readers' threads: they touch no state of the run) ---------------------------------
     def links_read(self) -> Iterator[dict[str, Link]]:
-        yield {link.variant_id: link for link in links.all_links(self.ctx.shop_id)}
+        # Only what the comparison needs: a drifted SKU's link is read again whole before its write (`fix`)
+        yield {link.variant_id: link for link in links.all_links(self.ctx.shop_id, links.COMPARED)}
 
     def js_pages(self, page: int) -> Iterator[JsPage]:
         while True:
@@ -239,6 +240,14 @@ class Run:
                                    js_variant_id=observed.target.variant_id)
             link.js_product_id, link.js_variant_id = observed.target.product_id, observed.target.variant_id
         price = self.prices.get(link.variant_id) if self.ctx.shop.options.sync_price else None
+        fields, _ = push.changes_for(link, stock=push.desired_stock(self.ctx, link, available), price=price,
+                                     observed=observed)
+        if fields or link.first_push_due:
+            # A write: `links` holds only what the comparison needs; the write path takes the link whole.
+            whole = links.get(self.ctx.shop_id, link.variant_id)
+            if whole is None:  # unlinked since the links were read
+                return
+            link = whole
         change = push.sync(self.ctx, link, stock=push.Truth(available, version),
                            price=push.Truth(price, self.cp.get("price_version") or self.version)
                            if price is not None else None, observed=observed)
