@@ -164,6 +164,19 @@ def test_a_bulk_caller_waits_for_each_unit_s_slot(quota_table: str) -> None:
     assert all(t >= first + i * 0.1 - 0.01 for i, t in enumerate(times[:4]))
 
 
+def test_a_bulk_caller_s_units_are_spaced_at_its_usual_gap_not_its_longest_pause(quota_table: str) -> None:
+    holds: list[float] = []
+
+    def take(*args: Any) -> Any:
+        holds.append(args[4])  # the seconds the batch's units are spread over
+        return rate.take(*args)
+
+    pace = SharedPace(Pace(10_000), "tienda", "bsale", [Quota(1, 1_000)], max_wait=5, take=take, batch=4, hold=0.4)
+    pace._gaps.extend([0.02] * 7 + [0.5])  # callers side by side, and one pause between two steps of their work
+    pace.wait()
+    assert holds == [pytest.approx(1.1 * 0.02 * 4)]  # the longest gap would spread them over the whole 0.4 s
+
+
 def test_batches_from_two_threads_never_overfill_a_window(quota_table: str) -> None:
     clock = FakeClock()
     grants = hammer(clock, [(1, 5)], until=clock.now + 6, units=4, hold=0.3)

@@ -305,8 +305,31 @@ def test_a_failed_fix_leaves_no_reader_behind_and_the_run_resumes_without_writin
     record = jobs.resume(w.shop_id, reconcile.KIND, "run-1", jobs.now()) or {}
     with pytest.raises(UpstreamError):
         reconcile.run_slice(w.ctx, "run-1", record["checkpoint"], Budget(math.inf))
-    assert readers_alive() == [] and w.puts() == 2
+    # Drifted SKUs are fixed side by side: those begun beside the failed one finish; only it is left undone.
+    assert readers_alive() == [] and w.puts() == len(calls) - 1 < len(drifted)
     record = jobs.resume(w.shop_id, reconcile.KIND, "run-1", jobs.now()) or {}
     assert reconcile.run_slice(w.ctx, "run-1", record["checkpoint"], Budget(math.inf)).action == "done"
     assert {sku: w.shown(sku) for sku in drifted} == drifted and w.puts() == len(drifted)
     assert reads.read_twice() == []
+
+
+def test_drifted_skus_are_written_side_by_side_each_once(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    skus = catalog(w)
+    drifted = drift(w, skus)
+    write, in_flight, most, lock = w.ctx.jumpseller.write, [0], [0], threading.Lock()
+
+    def slow_write(*args: Any, **kwargs: Any) -> Any:  # a write that takes a while, as Jumpseller's do
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05)
+            return write(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(w.ctx.jumpseller, "write", slow_write)
+    assert reconcile_all(w)["fixed"] == len(drifted)
+    assert most[0] > 1  # one at a time would leave Jumpseller's quota idle while each write waits
+    assert {sku: w.shown(sku) for sku in drifted} == drifted and w.puts() == len(drifted)

@@ -210,8 +210,10 @@ class SharedPace:
                         continue
                     self._slots.popleft()
                     return waited
-                # Spaced at the slowest recent gap (a unit whose slot passes unspent costs a write).
-                gap = max(self._gaps, default=0.0)
+                # Spaced at the caller's usual gap (a unit whose slot passes unspent costs a write): the median,
+                # not the slowest, since callers side by side (a reconcile's fixes) pause together between steps,
+                # and one such pause among the last gaps would space every unit as if each call waited for it.
+                gap = sorted(self._gaps)[len(self._gaps) // 2] if self._gaps else 0.0
                 hold = min(self.hold, 1.1 * gap * self.batch) if self.batch > 1 else 0.0
                 grant = self.take(self.shop_id, self.api, [(q.window, q.cap) for q in self.quotas], self.batch,
                                   hold)
