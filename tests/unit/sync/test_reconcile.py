@@ -142,9 +142,11 @@ def test_a_reconcile_that_finds_jumpseller_in_sync_leaves_a_newer_live_change_al
 
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pages of 4 products and 5 stock rows: a 30-SKU catalog (and the demo's own products) spans many pages."""
+    """Pages of 4 products, 5 stock rows and 7 links: a 30-SKU catalog (and the demo's own products) spans many
+    pages."""
     monkeypatch.setattr(jumpseller_api, "PAGE_LIMIT", 4)
     monkeypatch.setattr(bsale_api, "PAGE_LIMIT", 5)
+    monkeypatch.setattr(links, "PAGE_ITEMS", 7)
 
 
 class Reads:
@@ -333,3 +335,23 @@ def test_drifted_skus_are_written_side_by_side_each_once(w: World, monkeypatch: 
     assert reconcile_all(w)["fixed"] == len(drifted)
     assert most[0] > 1  # one at a time would leave Jumpseller's quota idle while each write waits
     assert {sku: w.shown(sku) for sku in drifted} == drifted and w.puts() == len(drifted)
+
+
+def test_fixes_begin_before_the_last_page_of_links_is_read(
+        w: World, small_pages: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    skus = catalog(w)
+    drifted = drift(w, skus)
+    reads = Reads(w)
+    link_pages, pages_read = links.link_pages, []
+
+    def slow_link_pages(*args: Any) -> Any:  # DynamoDB's pages of links, each a while in coming
+        for page in link_pages(*args):
+            time.sleep(0.3)
+            pages_read.append(time.monotonic())
+            yield page
+
+    monkeypatch.setattr(links, "link_pages", slow_link_pages)
+    assert reconcile_all(w)["fixed"] == len(drifted)
+    assert len(pages_read) > 2 and min(reads.times("put")) < pages_read[-1]
+    assert {sku: w.shown(sku) for sku in drifted} == drifted and w.puts() == len(drifted)
+    assert reads.read_twice() == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -249,13 +249,18 @@ HELD = ("variant_id", "sku", "js_product_id", "held")  # what counting links and
 
 def all_links(shop_id: str, attributes: Sequence[str] | None = None) -> list[Link]:
     """Every link of the shop; with `attributes` (e.g. COMPARED), only those are read, the rest keep defaults."""
+    return [link for page in link_pages(shop_id, attributes) for link in page]
+
+
+def link_pages(shop_id: str, attributes: Sequence[str] | None = None) -> Iterator[list[Link]]:
+    """The shop's links a page at a time, in the order of their variant ids as strings (the sort key's)."""
     projection = {"ProjectionExpression": ", ".join(f"#{a}" for a in attributes),
                   "ExpressionAttributeNames": {f"#{a}": a for a in attributes}} if attributes else {}
     # Converted page by page: only one page of raw items is held at a time (issue 12: a reconcile's memory).
-    pages = query_pages("pk = :p AND begins_with(sk, :s)", {":p": {"S": keys.links_partition(shop_id)},
-                                                            ":s": {"S": keys.link_prefix()}},
-                        Limit=PAGE_ITEMS, **projection)
-    return [Link.model_validate({"shop_id": shop_id, **deserialize(item)}) for page in pages for item in page]
+    for page in query_pages("pk = :p AND begins_with(sk, :s)", {":p": {"S": keys.links_partition(shop_id)},
+                                                                ":s": {"S": keys.link_prefix()}},
+                            Limit=PAGE_ITEMS, **projection):
+        yield [Link.model_validate({"shop_id": shop_id, **deserialize(item)}) for item in page]
 
 
 def record_unlinked(shop_id: str, variant_id: str, sku: str | None, reason: str) -> None:

@@ -4,8 +4,10 @@ First check the shop's Jumpseller hooks (Jumpseller pauses or deletes hooks that
 any that is missing. Then read both catalogs side by side, each API's pages in its own thread a few pages ahead
 (sync/ahead.py), so each API's calls leave at its quota's pace while this thread works: every Jumpseller product
 page (what the store shows), and meanwhile the price list pages (when prices are synced) then the office's stock
-pages. Each stock row waits (`pending`) until Jumpseller's pages are all read, then its linked variant is fixed;
-those fixes (Jumpseller writes) overlap the rest of Bsale's reading. Last, fix the linked variants Bsale listed no
+pages, and the shop's links from DynamoDB (only the attributes a comparison needs). Each stock row waits
+(`pending`) until its link would be among those read (they come in variant id order), then (`ready`) until
+Jumpseller's pages are all read; then its linked variant is fixed, the drifted ones several side by side. Those
+fixes (Jumpseller writes) overlap the rest of Bsale's reading. Last, fix the linked variants Bsale listed no
 stock for (their stock is 0). A fix is one write per product or variant, and only where Jumpseller differs.
 
 Resumable: each page taken is kept, as a chunk (Jumpseller's pages, price pages) or in the checkpoint (stock rows
@@ -42,7 +44,7 @@ from bridge.sync.stock import Outcome
 KIND = "reconcile"
 CHECKPOINT_EVERY = 25  # steps (a page taken, or a page's worth of rows fixed); a crash loses at most this much
 FIXES_KEPT = 500  # fixes listed in the result (all are counted)
-AHEAD = {"jumpseller": 4, "bsale": 4}  # pages each reader may read before they are taken
+AHEAD = {"jumpseller": 4, "bsale": 4, "links": 4}  # pages each reader may read before they are taken
 PENDING_MAX = 10_000  # stock rows kept waiting for the links and Jumpseller's pages (in the checkpoint too): then wait
 FIX_STEP = 1000  # stock rows looked at per step, at most (comparing one costs no call)
 # Drifted SKUs written side by side: a fix waits on DynamoDB and Jumpseller (about 0.2 s), so one at a time
@@ -68,6 +70,12 @@ class BsalePage:
     more: bool
 
 
+@dataclass(frozen=True)
+class LinksPage:
+    links: list[Link]  # in the order of their variant ids as strings
+    last: bool  # no page follows (an empty page ends the series)
+
+
 class Run:
     """One reconcile run's working state, rebuilt from the checkpoint and chunks at each slice."""
 
@@ -79,7 +87,11 @@ class Run:
         # Taken before this slice reads the links (their held units) and Bsale's stock pages: a live change read
         # after it wins over this slice's older reading (sync/push.py).
         self.version = push.version()
-        self._links: dict[str, Link] | None = None  # read beside the pages (`read`), or when first needed
+        # The links, read a page at a time beside the catalogs (`read`), or whole when first needed (`links`).
+        # A stock row is decided once its link would be among those read: pages come in variant id order.
+        self._links: dict[str, Link] = {}
+        self._links_upto: str | None = None  # the last variant id read so far (None: none read)
+        self._links_done = False
         self.observed: dict[str, JsItem] = {}
         for chunk in jobs.chunks(ctx.shop_id, KIND, run, "js#"):
             self._observe(chunk)
@@ -88,16 +100,27 @@ class Run:
             self.prices.update(chunk)
         self.seen: set[str] = set(self.cp["seen"])
         # Stock rows read and not fixed yet; read by an earlier slice, they keep that slice's (older) version.
+        # `ready`: those whose link (or its absence) is known; `pending`: those waiting for more links.
         self.pending: deque[tuple[str, float]] = deque((str(v), float(q)) for v, q in self.cp["pending"])
+        self.ready: deque[tuple[str, float]] = deque()
         self.pending_version: int = self.cp.get("pending_version") or self.version
         self.steps_since_checkpoint = 0
         self._lock = threading.Lock()  # counts and fixes: drifted SKUs are fixed side by side
 
     @property
     def links(self) -> dict[str, Link]:
-        if self._links is None:
-            self._links = next(self.links_read())
+        """Every link (only what the comparison needs: a drifted SKU's link is read again whole in `fix`)."""
+        if not self._links_done:
+            self._links = {link.variant_id: link for link in links.all_links(self.ctx.shop_id, links.COMPARED)}
+            self._links_done = True
         return self._links
+
+    def decided(self, variant_id: str) -> bool:
+        """Whether this variant's link, if it has one, is among the links read."""
+        return self._links_done or (self._links_upto is not None and variant_id <= self._links_upto)
+
+    def waiting(self) -> int:
+        return len(self.pending) + len(self.ready)
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
     def count(self, what: str, n: int = 1) -> None:
@@ -107,8 +130,8 @@ class Run:
     def checkpoint(self, force: bool = False) -> None:
         self.steps_since_checkpoint += 1
         if force or self.steps_since_checkpoint >= CHECKPOINT_EVERY:
-            self.cp.update(seen=sorted(self.seen), pending=[list(row) for row in self.pending],
-                           pending_version=self.pending_version if self.pending else None)
+            rows = [list(row) for row in self.ready] + [list(row) for row in self.pending]
+            self.cp.update(seen=sorted(self.seen), pending=rows, pending_version=self.pending_version if rows else None)
             jobs.save_checkpoint(self.ctx.shop_id, KIND, self.run, self.cp)
             self.steps_since_checkpoint = 0
 
@@ -117,9 +140,11 @@ class Run:
             self.observed[sku] = JsItem(sku, Target(product_id, variant_id), name, price, stock, unlimited)
 
     # -- reading (in the readers' threads: they touch no state of the run) ---------------------------------
-    def links_read(self) -> Iterator[dict[str, Link]]:
+    def links_read(self) -> Iterator[LinksPage]:
         # Only what the comparison needs: a drifted SKU's link is read again whole before its write (`fix`)
-        yield {link.variant_id: link for link in links.all_links(self.ctx.shop_id, links.COMPARED)}
+        for page in links.link_pages(self.ctx.shop_id, links.COMPARED):
+            yield LinksPage(page, False)
+        yield LinksPage([], True)
 
     def js_pages(self, page: int) -> Iterator[JsPage]:
         while True:
@@ -154,8 +179,15 @@ class Run:
     def take(self, series: str, page: Any) -> None:
         """Keep a page read: only the one the checkpoint expects next (after a failed take, the rest is left)."""
         cp = self.cp
-        if series == "links":
-            self._links = page
+        if series == "links" and not self._links_done:
+            self._links.update((link.variant_id, link) for link in page.links)
+            if page.links:
+                self._links_upto = page.links[-1].variant_id
+            self._links_done = page.last
+            still = deque[tuple[str, float]]()
+            for row in self.pending:  # in Bsale's order: decided rows move on, the rest keep waiting
+                (self.ready if self.decided(row[0]) else still).append(row)
+            self.pending = still
         elif series == "jumpseller" and not cp["js_done"] and page.page == cp["page"]:
             jobs.put_chunk(self.ctx.shop_id, KIND, self.run, f"js#{page.page:06d}", page.rows, jobs.now())
             self._observe(page.rows)
@@ -166,26 +198,27 @@ class Run:
                 jobs.put_chunk(self.ctx.shop_id, KIND, self.run, f"pr#{page.offset:08d}", page.data, jobs.now())
                 self.prices.update(page.data)
             else:
-                if not self.pending:
+                if not self.waiting():
                     self.pending_version = self.version
-                self.pending.extend((variant_id, available) for variant_id, available in page.data)
+                for variant_id, available in page.data:
+                    row = (str(variant_id), float(available))
+                    (self.ready if self.decided(row[0]) else self.pending).append(row)
             self.count("bsale_pages")
             cp.update(bsale=cp["bsale"] if page.more else NEXT[page.kind],
                       offset=page.next_offset if page.more else 0)
 
     def fixable(self) -> bool:
-        """Stock rows can be fixed once the links, Jumpseller's pages (and the prices) are all read."""
-        return (bool(self.pending) and self._links is not None and self.cp["js_done"]
-                and self.cp["bsale"] != "prices")
+        """Stock rows whose links are read can be fixed once Jumpseller's pages (and the prices) are all read."""
+        return bool(self.ready) and self.cp["js_done"] and self.cp["bsale"] != "prices"
 
     def fix_pending(self, rows: int) -> None:
-        """Fix the stock rows waiting, `rows` at most: those in sync in line, the drifted ones side by side."""
-        step = [self.pending.popleft() for _ in range(min(rows, len(self.pending)))]
+        """Fix the stock rows ready, `rows` at most: those in sync in line, the drifted ones side by side."""
+        step = [self.ready.popleft() for _ in range(min(rows, len(self.ready)))]
         writes: list[tuple[str, float]] = []
         looked = 0
         try:
             for variant_id, available in step:
-                link = self.links.get(variant_id)
+                link = self._links.get(variant_id)
                 if link is not None and variant_id not in self.seen:
                     if self.writes(link, available):
                         writes.append((variant_id, available))
@@ -201,19 +234,19 @@ class Run:
         finally:
             # Back to the front, in order: the rows not looked at and the drifted ones not fixed (tried again).
             back = [row for row in step[:looked] if row[0] not in self.seen] + step[looked:]
-            self.pending.extendleft(reversed(back))
+            self.ready.extendleft(reversed(back))
 
     def _fix_side_by_side(self, writes: list[tuple[str, float]]) -> None:
         """Fix each of these drifted variants (FIXERS at a time); each one fixed is seen. A failure is raised once
         the others are done."""
         if len(writes) <= 1:
             for variant_id, available in writes:
-                self.fix(self.links[variant_id], available, self.pending_version)
+                self.fix(self._links[variant_id], available, self.pending_version)
                 self.seen.add(variant_id)
             return
         with ThreadPoolExecutor(min(FIXERS, len(writes)), thread_name_prefix="reconcile fix") as pool:
             # Each in a copy of this context: the invocation's deadline (calls_end_by) goes along.
-            futures = [(variant_id, pool.submit(contextvars.copy_context().run, self.fix, self.links[variant_id],
+            futures = [(variant_id, pool.submit(contextvars.copy_context().run, self.fix, self._links[variant_id],
                                                 available, self.pending_version))
                        for variant_id, available in writes]
         failure: BaseException | None = None
@@ -234,13 +267,13 @@ class Run:
                 ahead.start("jumpseller", self.js_pages(cp["page"]), AHEAD["jumpseller"])
             if cp["bsale"] != "done":
                 ahead.start("bsale", self.bsale_pages(cp["bsale"], cp["offset"]), AHEAD["bsale"])
-            if self._links is None:  # DynamoDB's pages of links, read meanwhile
-                ahead.start("links", self.links_read(), 1)
+            if not self._links_done:  # DynamoDB's pages of links, read meanwhile
+                ahead.start("links", self.links_read(), AHEAD["links"])
             try:
-                while not (cp["js_done"] and cp["bsale"] == "done" and not self.pending and self._links is not None):
+                while not (cp["js_done"] and cp["bsale"] == "done" and not self.waiting() and self._links_done):
                     fixable = self.fixable()
                     # Stock rows wait for Jumpseller's pages in memory and in the checkpoint: not too many.
-                    wanted = ["links", "jumpseller"] + (["bsale"] if fixable or len(self.pending) < PENDING_MAX
+                    wanted = ["links", "jumpseller"] + (["bsale"] if fixable or self.waiting() < PENDING_MAX
                                                         else [])
                     got = ahead.take(wanted, wait=not fixable)
                     if got is not None:
@@ -368,7 +401,7 @@ def run_slice(ctx: ShopContext, run_id: str, checkpoint: dict[str, Any], budget:
             cp.update(phase="read", js_version=push.version(), price_version=push.version())
         elif phase == "read":
             run.read(budget)
-            if cp["js_done"] and cp["bsale"] == "done" and not run.pending:
+            if cp["js_done"] and cp["bsale"] == "done" and not run.waiting():
                 cp["phase"] = "unseen"
         elif phase == "unseen":
             for variant_id, link in run.links.items():
