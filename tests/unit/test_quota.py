@@ -164,17 +164,22 @@ def test_a_bulk_caller_waits_for_each_unit_s_slot(quota_table: str) -> None:
     assert all(t >= first + i * 0.1 - 0.01 for i, t in enumerate(times[:4]))
 
 
-def test_a_bulk_caller_s_units_are_spaced_at_its_usual_gap_not_its_longest_pause(quota_table: str) -> None:
+def test_a_batch_the_caller_announces_is_spaced_at_the_quota_s_pace_not_at_its_last_pause(quota_table: str) -> None:
     holds: list[float] = []
 
     def take(*args: Any) -> Any:
         holds.append(args[4])  # the seconds the batch's units are spread over
         return rate.take(*args)
 
-    pace = SharedPace(Pace(10_000), "tienda", "bsale", [Quota(1, 1_000)], max_wait=5, take=take, batch=4, hold=0.4)
-    pace._gaps.extend([0.02] * 7 + [0.5])  # callers side by side, and one pause between two steps of their work
+    pace = SharedPace(Pace(10_000), "tienda", "jumpseller", [Quota(1, 1_000)], max_wait=5, take=take, batch=8,
+                      hold=2.0)
+    pace._gaps.extend([0.02] * 7 + [0.5])  # a caller's calls, and the pause while it prepared the next batch
     pace.wait()
-    assert holds == [pytest.approx(1.1 * 0.02 * 4)]  # the longest gap would spread them over the whole 0.4 s
+    pace.expect()  # the next batch, side by side
+    pace._slots.clear()  # (its units spent)
+    pace.wait()
+    # The pause spread the first batch over its whole hold; not the next one (nor any taken again for it)
+    assert holds[0] == pytest.approx(2.0) and holds[1:] and set(holds[1:]) == {0.0}
 
 
 def test_batches_from_two_threads_never_overfill_a_window(quota_table: str) -> None:

@@ -193,9 +193,9 @@ def readers_alive() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("read-ahead")]
 
 
-def drift(w: World, skus: list[str]) -> dict[str, int]:
-    """Every fifth SKU changed in Bsale without a notification."""
-    drifted = {sku: 20 + n for n, sku in enumerate(skus[::5])}
+def drift(w: World, skus: list[str], every: int = 5) -> dict[str, int]:
+    """Every fifth SKU (or `every`) changed in Bsale without a notification."""
+    drifted = {sku: 20 + n for n, sku in enumerate(skus[::every])}
     for sku, quantity in drifted.items():
         w.set_bsale(sku, quantity)
     return drifted
@@ -215,7 +215,7 @@ def slices(w: World, run: str, budget: Callable[[], Any], until: int = 500) -> i
 def test_bsale_s_pages_are_read_while_jumpseller_s_still_are_and_fixes_while_bsale_s_still_are(
         w: World, small_pages: None) -> None:
     skus = catalog(w)
-    drifted = drift(w, skus)
+    drifted = drift(w, skus, every=2)  # more than one batch of writes (WRITES_AT_ONCE)
     reads = Reads(w, js_seconds=0.01, bsale_seconds=0.05)  # Bsale's quota is the slower
     result = reconcile_all(w)
     assert result["fixed"] == len(drifted) and {sku: w.shown(sku) for sku in drifted} == drifted
@@ -340,7 +340,7 @@ def test_drifted_skus_are_written_side_by_side_each_once(w: World, monkeypatch: 
 def test_fixes_begin_before_the_last_page_of_links_is_read(
         w: World, small_pages: None, monkeypatch: pytest.MonkeyPatch) -> None:
     skus = catalog(w)
-    drifted = drift(w, skus)
+    drifted = drift(w, skus, every=2)  # a batch of writes (WRITES_AT_ONCE) among the first links
     reads = Reads(w)
     link_pages, pages_read = links.link_pages, []
 

@@ -188,6 +188,14 @@ class SharedPace:
             with self._lock:
                 self._last = time.time()
 
+    def expect(self) -> None:
+        """Calls follow side by side now, a batch the caller knows of (a reconcile's fixes): space the next units
+        at the quota's pace, not at the caller's last gaps, which the pause before a batch (its preparation)
+        would stretch to one call every quarter second."""
+        with self._lock:
+            self._gaps.clear()
+            self._last = 0.0
+
     def _patience(self) -> float:
         """How long this call may wait in all: `max_wait`, and never past the invocation's time."""
         left = seconds_left()
@@ -210,10 +218,9 @@ class SharedPace:
                         continue
                     self._slots.popleft()
                     return waited
-                # Spaced at the caller's usual gap (a unit whose slot passes unspent costs a write): the median,
-                # not the slowest, since callers side by side (a reconcile's fixes) pause together between steps,
-                # and one such pause among the last gaps would space every unit as if each call waited for it.
-                gap = sorted(self._gaps)[len(self._gaps) // 2] if self._gaps else 0.0
+                # Spaced at the slowest recent gap (a unit whose slot passes unspent costs a write), unless the
+                # caller said a batch begins (`expect`).
+                gap = max(self._gaps, default=0.0)
                 hold = min(self.hold, 1.1 * gap * self.batch) if self.batch > 1 else 0.0
                 grant = self.take(self.shop_id, self.api, [(q.window, q.cap) for q in self.quotas], self.batch,
                                   hold)
@@ -284,6 +291,12 @@ class ApiSession:
         self.pace = pace
         self.session = session or requests.Session()
         self.calls = 0  # outbound requests made, for benchmarks and tests
+
+    def expect_calls(self) -> None:
+        """Several calls of this session follow at once, side by side (see SharedPace.expect)."""
+        expect = getattr(self.pace, "expect", None)  # a shared quota's; a local pace spaces nothing ahead
+        if expect is not None:
+            expect()
 
     # -- subclass hooks -------------------------------------------------------------------------------------
     def _auth(self, headers: dict[str, str]) -> Any:

@@ -44,11 +44,14 @@ from bridge.sync.stock import Outcome
 KIND = "reconcile"
 CHECKPOINT_EVERY = 25  # steps (a page taken, or a page's worth of rows fixed); a crash loses at most this much
 FIXES_KEPT = 500  # fixes listed in the result (all are counted)
-AHEAD = {"jumpseller": 4, "bsale": 4, "links": 4}  # pages each reader may read before they are taken
+# Pages each reader may read before they are taken: Bsale's reader keeps going while this thread writes a batch
+# of fixes (its quota units, booked ahead, would pass unspent if it stopped).
+AHEAD = {"jumpseller": 4, "bsale": 16, "links": 4}
 PENDING_MAX = 10_000  # stock rows kept waiting for the links and Jumpseller's pages (in the checkpoint too): then wait
 FIX_STEP = 1000  # stock rows looked at per step, at most (comparing one costs no call)
 # Drifted SKUs written side by side: a fix waits on DynamoDB and Jumpseller (about 0.2 s), so one at a time
-# leaves Jumpseller's quota mostly unused; the quota still paces the writes. A step stops at WRITES_AT_ONCE.
+# leaves Jumpseller's quota mostly unused; the quota still paces the writes. They go WRITES_AT_ONCE at a time, the
+# units one quota write takes for bulk work (shops/context.py BULK_BATCH), so few of those units go unspent.
 FIXERS = 4
 WRITES_AT_ONCE = 8
 NEXT = {"prices": "stocks", "stocks": "done"}  # Bsale's lists, in the order they are read
@@ -103,6 +106,7 @@ class Run:
         # `ready`: those whose link (or its absence) is known; `pending`: those waiting for more links.
         self.pending: deque[tuple[str, float]] = deque((str(v), float(q)) for v, q in self.cp["pending"])
         self.ready: deque[tuple[str, float]] = deque()
+        self.drifted: list[tuple[str, float]] = []  # ready rows that need a write, set aside for the next batch
         self.pending_version: int = self.cp.get("pending_version") or self.version
         self.steps_since_checkpoint = 0
         self._lock = threading.Lock()  # counts and fixes: drifted SKUs are fixed side by side
@@ -120,7 +124,7 @@ class Run:
         return self._links_done or (self._links_upto is not None and variant_id <= self._links_upto)
 
     def waiting(self) -> int:
-        return len(self.pending) + len(self.ready)
+        return len(self.pending) + len(self.ready) + len(self.drifted)
 
     # -- bookkeeping -----------------------------------------------------------------------------------------
     def count(self, what: str, n: int = 1) -> None:
@@ -130,7 +134,7 @@ class Run:
     def checkpoint(self, force: bool = False) -> None:
         self.steps_since_checkpoint += 1
         if force or self.steps_since_checkpoint >= CHECKPOINT_EVERY:
-            rows = [list(row) for row in self.ready] + [list(row) for row in self.pending]
+            rows = [list(row) for row in (*self.drifted, *self.ready, *self.pending)]
             self.cp.update(seen=sorted(self.seen), pending=rows, pending_version=self.pending_version if rows else None)
             jobs.save_checkpoint(self.ctx.shop_id, KIND, self.run, self.cp)
             self.steps_since_checkpoint = 0
@@ -209,32 +213,36 @@ class Run:
 
     def fixable(self) -> bool:
         """Stock rows whose links are read can be fixed once Jumpseller's pages (and the prices) are all read."""
-        return bool(self.ready) and self.cp["js_done"] and self.cp["bsale"] != "prices"
+        if not self.cp["js_done"] or self.cp["bsale"] == "prices":
+            return False
+        return bool(self.ready) or len(self.drifted) >= WRITES_AT_ONCE or (bool(self.drifted) and self.all_read())
+
+    def all_read(self) -> bool:
+        """No stock row is still to come (nor any link to decide one)."""
+        return self.cp["bsale"] == "done" and self._links_done
 
     def fix_pending(self, rows: int) -> None:
-        """Fix the stock rows ready, `rows` at most: those in sync in line, the drifted ones side by side."""
-        step = [self.ready.popleft() for _ in range(min(rows, len(self.ready)))]
-        writes: list[tuple[str, float]] = []
+        """Look at the stock rows ready, `rows` at most: those in sync are done in line; the drifted ones are
+        written side by side WRITES_AT_ONCE at a time (one batch of Jumpseller's quota), the last ones at the end."""
         looked = 0
         try:
-            for variant_id, available in step:
+            while self.ready and looked < rows and len(self.drifted) < WRITES_AT_ONCE:
+                variant_id, available = self.ready[0]
                 link = self._links.get(variant_id)
                 if link is not None and variant_id not in self.seen:
                     if self.writes(link, available):
-                        writes.append((variant_id, available))
+                        self.drifted.append((variant_id, available))
                     else:
                         self.fix(link, available, self.pending_version)
                         self.seen.add(variant_id)
                 else:
                     self.seen.add(variant_id)
+                self.ready.popleft()  # only once done or set aside: a fix that fails is tried again
                 looked += 1
-                if len(writes) >= WRITES_AT_ONCE:
-                    break
-            self._fix_side_by_side(writes)
+            if len(self.drifted) >= WRITES_AT_ONCE or (self.drifted and self.all_read() and not self.ready):
+                self._fix_side_by_side(self.drifted)
         finally:
-            # Back to the front, in order: the rows not looked at and the drifted ones not fixed (tried again).
-            back = [row for row in step[:looked] if row[0] not in self.seen] + step[looked:]
-            self.ready.extendleft(reversed(back))
+            self.drifted = [row for row in self.drifted if row[0] not in self.seen]
 
     def _fix_side_by_side(self, writes: list[tuple[str, float]]) -> None:
         """Fix each of these drifted variants (FIXERS at a time); each one fixed is seen. A failure is raised once
@@ -244,6 +252,7 @@ class Run:
                 self.fix(self._links[variant_id], available, self.pending_version)
                 self.seen.add(variant_id)
             return
+        self.ctx.jumpseller.expect_calls()  # one batch of the quota's units, spent side by side
         with ThreadPoolExecutor(min(FIXERS, len(writes)), thread_name_prefix="reconcile fix") as pool:
             # Each in a copy of this context: the invocation's deadline (calls_end_by) goes along.
             futures = [(variant_id, pool.submit(contextvars.copy_context().run, self.fix, self._links[variant_id],
@@ -287,6 +296,9 @@ class Run:
                     if budget.spent():
                         break
                     self.checkpoint()
+                # No drifted row left set aside: a slice may end after a single step, before a batch fills up.
+                self._fix_side_by_side(self.drifted)
+                self.drifted = []
                 ahead.stop()
                 self._drain(ahead)
             except Exception:
