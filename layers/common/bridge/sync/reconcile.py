@@ -41,7 +41,7 @@ from bridge.sync.catalog import JsItem
 from bridge.sync.stock import Outcome
 
 KIND = "reconcile"
-CHECKPOINT_EVERY = 25  # steps (a page taken, or a page's worth of rows fixed); a crash loses at most this much
+CHECKPOINT_EVERY = 25  # steps (a page taken, or up to FIX_STEP rows looked at); a crash loses at most this much
 FIXES_KEPT = 500  # fixes listed in the result (all are counted)
 # Pages each reader may read before they are taken: Bsale's reader keeps going while this thread writes a batch
 # of fixes (its quota units, booked ahead, would pass unspent if it stopped).
@@ -324,17 +324,19 @@ class Run:
                 return
             self.take(*got)
 
-    def _changes(self, link: Link, available: float, observed: JsItem) -> dict[str, Any]:
-        price = self.prices.get(link.variant_id) if self.ctx.shop.options.sync_price else None
-        fields, _ = push.changes_for(link, stock=push.desired_stock(self.ctx, link, available), price=price,
-                                     observed=observed)
-        return fields
+    def _price(self, link: Link) -> float | None:
+        return self.prices.get(link.variant_id) if self.ctx.shop.options.sync_price else None
+
+    def _differs(self, link: Link, available: float, observed: JsItem) -> bool:
+        """Whether `push.sync` would claim and write (what Jumpseller shows differs, or the first push is due)."""
+        fields, _ = push.changes_for(link, stock=push.desired_stock(self.ctx, link, available),
+                                     price=self._price(link), observed=observed)
+        return link.first_push_due or bool(fields)
 
     def writes(self, link: Link, available: float) -> bool:
         """Whether fixing this row writes to Jumpseller (the common case of `fix` that costs calls)."""
         observed = self.observed.get(link.sku)
-        return (observed is not None and observed.target == link.target
-                and (link.first_push_due or bool(self._changes(link, available, observed))))
+        return observed is not None and observed.target == link.target and self._differs(link, available, observed)
 
     def fix(self, link: Link, available: float, version: int) -> None:
         """Make Jumpseller show Bsale's truth for this link. A drifted SKU's fix runs beside others' (each its own
@@ -348,8 +350,8 @@ class Run:
             links.update_js_fields(link, js_product_id=observed.target.product_id,
                                    js_variant_id=observed.target.variant_id)
             link.js_product_id, link.js_variant_id = observed.target.product_id, observed.target.variant_id
-        price = self.prices.get(link.variant_id) if self.ctx.shop.options.sync_price else None
-        if link.first_push_due or self._changes(link, available, observed):
+        price = self._price(link)
+        if self._differs(link, available, observed):
             # A write: `links` holds only what the comparison needs; the write path takes the link whole.
             whole = links.get(self.ctx.shop_id, link.variant_id)
             if whole is None:  # unlinked since the links were read
