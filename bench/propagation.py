@@ -133,7 +133,7 @@ def run() -> dict[str, Any]:
     changes, burst = _knob("CHANGES", 300), _knob("BURST", 300)
     spacing = _knob("SPACING_MS", 200) / 1000
     load_start = os.getloadavg()
-    stack = _stack()
+    stack = _stack(moto_process=True)  # AWS is another host: moto shares no GIL with the sandboxes
     try:
         with BsaleSandbox() as bsale, JumpsellerSandbox() as jumpseller:
             shop = connect_demo_shop(stack.api_url, bsale, jumpseller)

@@ -4,21 +4,32 @@ Each function's processes sign with an access key of their own (``functions.acce
 function signs with its role's credentials; the server reads the key, the service and the operation off each
 request, so a test or a benchmark can see what AWS calls a function made (``LocalStack.aws_calls``) without
 reaching into the function's process.
+
+The server runs in the stack's own process (``MotoServer``), or alone in a child process (``MotoProcess``), as
+AWS is another host in production: there moto's work does not share a GIL with the sandboxes and the stack's
+gateway and pollers (a benchmark's burst). The child's recorder is reached over HTTP (``/_devstack/calls``).
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")
+CONTROL = "/_devstack/calls"  # a child's recorder: POST starts a listener (its id back), DELETE /<id> ends it
 
 
 @dataclass
@@ -34,13 +45,18 @@ class AwsCall:
 class CallRecorder:
     """A WSGI middleware: while someone listens, parse each request into an :class:`AwsCall`."""
 
-    def __init__(self, app: Any, whose: Callable[[str], str | None]) -> None:
+    def __init__(self, app: Any, whose: Callable[[str], str | None], control: bool = False) -> None:
         self.app = app
         self.whose = whose
+        self.control = control  # answer CONTROL requests (a child process's recorder)
         self._listeners: list[list[AwsCall]] = []
         self._lock = threading.Lock()
+        self._remote: dict[str, Any] = {}  # CONTROL listeners: id -> the listening() context entered for it
+        self._ids = itertools.count(1)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if self.control and environ.get("PATH_INFO", "").startswith(CONTROL):
+            return self._controlled(environ, start_response)
         if self._listeners:
             call = self._parse(environ)
             if call is not None:
@@ -59,6 +75,20 @@ class CallRecorder:
         finally:
             with self._lock:
                 self._listeners.remove(calls)
+
+    def _controlled(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        body: Any
+        if environ.get("REQUEST_METHOD") == "POST":
+            ident = str(next(self._ids))
+            context = self.listening()
+            self._remote[ident] = (context, context.__enter__())
+            body = {"id": ident}
+        else:
+            context, calls = self._remote.pop(environ["PATH_INFO"].rpartition("/")[2])
+            context.__exit__(None, None, None)
+            body = [asdict(call) for call in calls]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(body).encode()]
 
     def _parse(self, environ: dict[str, Any]) -> AwsCall | None:
         found = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -86,10 +116,11 @@ class CallRecorder:
 class MotoServer:
     """moto's ``ThreadedMotoServer``, serving its app through a :class:`CallRecorder`."""
 
-    def __init__(self, whose: Callable[[str], str | None], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, whose: Callable[[str], str | None], host: str = "127.0.0.1", port: int = 0,
+                 control: bool = False) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        self.recorder = CallRecorder(DomainDispatcherApplication(create_backend_app), whose)
+        self.recorder = CallRecorder(DomainDispatcherApplication(create_backend_app), whose, control)
         self.host, self.port = host, port
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -142,3 +173,92 @@ def atomic_dynamodb_writes() -> None:
 
         locked._devstack_atomic = True  # type: ignore[attr-defined]
         setattr(owner, method, locked)
+
+
+def constant_time_sqs_receive() -> None:
+    """Make moto's ReceiveMessage cost what SQS's does, whatever the queue's depth.
+
+    For every message it returns, moto checks the retention period by building all of the queue's attributes,
+    which counts every message in the queue (visible, delayed, in flight): a burst of a few hundred messages
+    then spends most of moto's time there, time AWS never spends. The check reads the one attribute it needs.
+    Idempotent, and for the life of the process.
+    """
+    from moto.core.utils import unix_time
+    from moto.sqs.models import Message, SQSBackend
+
+    if getattr(SQSBackend.is_message_valid_based_on_retention_period, "_devstack", False):
+        return
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Message) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
+
+    is_message_valid_based_on_retention_period._devstack = True  # type: ignore[attr-defined]
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+
+
+class MotoProcess:
+    """A :class:`MotoServer` alone in a child process (``python -m devstack.moto_server``), its writes atomic."""
+
+    def __init__(self, keys: dict[str, str], port: int = 0) -> None:
+        self.keys, self.port = keys, port
+        self.endpoint = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        root = Path(__file__).resolve().parents[1]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "devstack.moto_server", json.dumps(self.keys), str(self.port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root, env=env)  # fmt: skip
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()  # its endpoint, once it listens
+        if not line:
+            raise RuntimeError(f"moto's child process ended before listening (exit {self._process.wait()})")
+        self.endpoint = json.loads(line)["endpoint"]
+        return self.endpoint
+
+    @contextmanager
+    def listening(self) -> Iterator[list[AwsCall]]:
+        """As :meth:`CallRecorder.listening`, but the list is filled when the block ends (the calls are the
+        child's until then)."""
+        calls: list[AwsCall] = []
+        ident = json.loads(self._control("POST", CONTROL))["id"]
+        try:
+            yield calls
+        finally:
+            calls.extend(AwsCall(**call) for call in json.loads(self._control("DELETE", f"{CONTROL}/{ident}")))
+
+    def _control(self, method: str, path: str) -> bytes:
+        request = urllib.request.Request(f"{self.endpoint}{path}", method=method, data=b"")
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own loopback server
+            return response.read()  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        if self._process is not None:
+            if self._process.stdin is not None:
+                self._process.stdin.close()  # the child ends when its stdin does (and if this process dies)
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
+def main(keys_json: str, port: str) -> None:
+    """The child: serve until stdin closes."""
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    atomic_dynamodb_writes()
+    constant_time_sqs_receive()
+    keys: dict[str, str] = json.loads(keys_json)
+    server = MotoServer(keys.get, port=int(port), control=True)
+    print(json.dumps({"endpoint": server.start()}), flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

@@ -21,7 +21,7 @@ from botocore.config import Config
 from devstack.functions import EventSource, Invocation, LocalFunction, access_key, host_environment
 from devstack.functions import timeout_scale as resolve_timeout_scale
 from devstack.gateway import Gateway, Route
-from devstack.moto_server import AwsCall, MotoServer, atomic_dynamodb_writes
+from devstack.moto_server import AwsCall, MotoProcess, MotoServer, atomic_dynamodb_writes, constant_time_sqs_receive
 from devstack.pollers import SqsPoller, SqsSource
 from devstack.resources import CreatedResources, QueueInfo, ResourceCreator, TableInfo
 from devstack.schedules import Schedule, ScheduleTimer
@@ -66,6 +66,7 @@ class LocalStack:
         api_host: str = "127.0.0.1",
         moto_port: int = 0,
         moto_endpoint: str | None = None,
+        moto_process: bool = False,
         parameters: Mapping[str, Any] | None = None,
         stack_name: str = DEFAULT_STACK_NAME,
         retry_visibility_seconds: int | None = None,
@@ -85,6 +86,9 @@ class LocalStack:
         :param api_port: port of the local API Gateway (0 picks a free one).
         :param moto_port: port of the moto server this stack starts (0 picks a free one).
         :param moto_endpoint: use an already-running moto server at this URL instead of starting one.
+        :param moto_process: start moto in a child process of its own rather than in this one: AWS's work then
+            shares no GIL with the sandboxes, gateway and pollers of this process (benchmarks); its state is the
+            child's, not this process's ``mock_aws``.
         :param parameters: template parameter overrides (the rest take their Default).
         :param retry_visibility_seconds: time compression for SQS retries: failed messages become visible again
             after this many seconds instead of the queue's VisibilityTimeout (``None``: as on AWS).
@@ -112,6 +116,7 @@ class LocalStack:
         self.api_host = api_host
         self.moto_port = moto_port
         self._given_endpoint = moto_endpoint
+        self.moto_process = moto_process
         self.parameters = dict(parameters or {})
         self.stack_name = stack_name
         self.retry_visibility_seconds = retry_visibility_seconds
@@ -137,7 +142,7 @@ class LocalStack:
         self.listeners: list[Callable[[Invocation], None]] = []  # called after every invocation
         self.env_conflicts: dict[str, dict[str, str]] = {}  # variable -> {function: value}
 
-        self._moto_server: MotoServer | None = None
+        self._moto_server: MotoServer | MotoProcess | None = None
         self._endpoint: str | None = None
         self._gateway: Gateway | None = None
         self._pollers: list[SqsPoller] = []
@@ -236,11 +241,15 @@ class LocalStack:
         if self._given_endpoint:
             self._endpoint = self._given_endpoint.rstrip("/")
             return
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
-        atomic_dynamodb_writes()
         keys = {access_key(res.logical_id): res.logical_id for res in self.template.of_type(FUNCTION_TYPE)}
         keys[access_key(SQS_POLLER)] = SQS_POLLER
-        self._moto_server = MotoServer(keys.get, port=self.moto_port)
+        if self.moto_process:
+            self._moto_server = MotoProcess(keys, port=self.moto_port)
+        else:
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
+            atomic_dynamodb_writes()
+            constant_time_sqs_receive()
+            self._moto_server = MotoServer(keys.get, port=self.moto_port)
         self._endpoint = self._moto_server.start()
 
     def _reset_moto(self) -> None:
@@ -550,11 +559,14 @@ class LocalStack:
 
     @contextlib.contextmanager
     def aws_calls(self) -> Iterator[list[AwsCall]]:
-        """Every AWS call moto answers while inside, as it arrives; ``AwsCall.function`` says whose it is (a
-        function's logical id; ``None`` for this process's own clients)."""
+        """Every AWS call moto answers while inside, as it arrives (with ``moto_process``: all of them once the
+        block ends); ``AwsCall.function`` says whose it is (a function's logical id; ``None`` for this process's
+        own clients)."""
         if self._moto_server is None:
             raise RuntimeError("AWS calls are recorded only by a stack that runs its own moto")
-        with self._moto_server.recorder.listening() as calls:
+        listening = (self._moto_server.listening() if isinstance(self._moto_server, MotoProcess)
+                     else self._moto_server.recorder.listening())
+        with listening as calls:
             yield calls
 
     def update_environment(self, values: Mapping[str, str | None], functions: Iterable[str] | None = None) -> None:

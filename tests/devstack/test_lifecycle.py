@@ -85,6 +85,23 @@ def test_moto_state_starts_empty_and_external_endpoint_is_reused() -> None:
         assert fresh.queue_depth("WorkQueue") == 0
 
 
+def test_moto_in_a_child_process_serves_the_stack_and_still_tells_whose_each_call_is() -> None:
+    with LocalStack(template=BASIC_TEMPLATE, moto_process=True, schedules=False) as stack:
+        with stack.aws_calls() as calls:
+            assert requests.post(f"{stack.api_url}/hooks/t?enqueue=1", data="child", timeout=30).status_code == 202
+            stack.client("sqs").get_queue_attributes(QueueUrl=stack.queue_url("WorkQueue"), AttributeNames=["All"])
+        sent = [c for c in calls if c.operation == "SendMessage"]
+        assert [(c.function, c.params["MessageBody"]) for c in sent] == [("WebhookFunction", "child")]
+        assert any(c.function is None and c.operation == "GetQueueAttributes" for c in calls)
+        with stack.aws_calls() as later:
+            stack.client("sqs").get_queue_attributes(QueueUrl=stack.queue_url("WorkQueue"), AttributeNames=["All"])
+        assert [c.operation for c in later] == ["GetQueueAttributes"]  # a listener sees only its own block
+        endpoint = stack.moto_endpoint
+    # The queues were the child's, not this process's moto: the child is gone with the stack.
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{endpoint}/moto-api/", timeout=5)
+
+
 def test_cli_main_runs_until_sigint(tmp_path: Path) -> None:
     seen: list[str] = []
     env_file = tmp_path / "env.json"

@@ -7,6 +7,8 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+
 from devstack import LocalStack
 
 from .logs import logged
@@ -125,3 +127,35 @@ def test_http_to_queue_to_worker_and_drain(stack: LocalStack) -> None:
     assert sorted(b for b in _processed(stack) if b.startswith(f"e2e-{tag}")) == sorted(
         f"e2e-{tag}-{i}" for i in range(12)
     )
+
+
+def test_a_receive_keeps_the_retention_period_without_counting_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto built every attribute of the queue (counting all its messages) for each message it returned."""
+    import boto3
+    from moto import mock_aws
+    from moto.sqs.models import Queue
+
+    from devstack.moto_server import constant_time_sqs_receive
+
+    constant_time_sqs_receive()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="retained", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends["123456789012"]["us-east-1"].queues["retained"]
+
+        def counted(self: Queue) -> dict[str, str]:
+            raise AssertionError("a receive built the queue's attributes")
+
+        sqs.send_message(QueueUrl=url, MessageBody="fresh")
+        with monkeypatch.context() as patched:
+            patched.setattr(Queue, "attributes", property(counted))
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        assert [m["Body"] for m in got] == ["fresh"]
+        sqs.send_message(QueueUrl=url, MessageBody="old")
+        for message in queue._messages:
+            message.sent_timestamp -= 120_000  # sent two minutes ago: past its retention
+        with monkeypatch.context() as patched:
+            patched.setattr(Queue, "attributes", property(counted))
+            assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []

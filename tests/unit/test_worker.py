@@ -147,3 +147,31 @@ def test_the_handler_is_wrapped_for_lambda(sent: list[Any]) -> None:
     lambda_context = type("C", (), {"function_name": "f", "memory_limit_in_mb": 128, "invoked_function_arn": "arn",
                                     "aws_request_id": "r", "get_remaining_time_in_millis": lambda self: 60_000})()
     assert handler(batch(record("m1")), lambda_context) == {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize("queue_name", ["bsale", "order"])
+def test_a_batch_reads_each_of_its_shops_once(monkeypatch: pytest.MonkeyPatch, sent: list[Any],
+                                              queue_name: str) -> None:
+    from bridge.shops import context
+    from bridge.store import shops
+
+    reads: list[str] = []
+
+    def require(shop_id: str) -> str:
+        reads.append(shop_id)
+        return f"shop {shop_id} read {len(reads)}"
+
+    monkeypatch.setattr(shops, "require", require)
+    seen: dict[str, set[object]] = {}
+
+    def handle(work: worker.Work) -> str:
+        seen.setdefault(work.message.shop_id, set()).add(context.read_shop(work.message.shop_id))
+        return "done"
+
+    four = batch(record("m1"), record("m2", shop="s2"), record("m3"), record("m4", shop="s2"))
+    assert worker.run_batch(four, Context(), queue_name, handle) == {"batchItemFailures": []}  # type: ignore[arg-type]
+    assert sorted(reads) == ["s1", "s2"] and all(len(shop) == 1 for shop in seen.values())
+    worker.run_batch(batch(record("m5")), Context(), queue_name, handle)  # type: ignore[arg-type]
+    assert sorted(reads) == ["s1", "s1", "s2"]  # the next batch reads the shop again (a change shows there)
+    context.read_shop("s1")
+    assert len(reads) == 4  # outside a batch (the panel, a CLI): every call reads

@@ -21,6 +21,7 @@ the message (and wait out the queue's visibility timeout) for a delay that is no
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 import time
@@ -118,8 +119,10 @@ def by_shop(event: dict[str, Any], queue_name: str, handle: Callable[[dict[str, 
         for records in lanes.values():
             lane(records)
     else:
+        # Each lane in a copy of the caller's context: the batch's reads (shops_read_once) go along.
+        runs = [(contextvars.copy_context(), records) for records in lanes.values()]
         with ThreadPoolExecutor(max_workers=min(len(lanes), MAX_LANES), thread_name_prefix="shop-lane") as pool:
-            list(pool.map(lane, lanes.values()))
+            list(pool.map(lambda run: run[0].run(lane, run[1]), runs))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 

@@ -6,6 +6,7 @@ For every record of the batch (Lambda's partial batch response: a record that fa
 
 - its message id is the log's correlation id, its body is read as a `WorkMessage`, and a failure is recorded under
   the message id (`failures_recorded`: `./dev admin dlq inspect` shows why) before SQS retries it;
+- each shop the batch names is read from the table once, when its first record opens it (`shops_read_once`);
 - time: a live queue's records run inside the invocation's time, each shop's in order and the shops side by side
   (`batch.TimeBox`, `batch.by_shop`); a bulk slice (one a batch) gets the time left and its calls end
   CALLS_MARGIN_SECONDS before the invocation does (it stops on its own budget well before);
@@ -34,6 +35,7 @@ from bridge.errors import UnknownShop
 from bridge.observability import logger, metrics
 from bridge.queue import WorkMessage
 from bridge.settings import settings
+from bridge.shops.context import shops_read_once
 
 CALLS_MARGIN_SECONDS = 10  # a bulk slice: to save the checkpoint and answer, after the last call
 
@@ -90,7 +92,8 @@ def run_batch(event: dict[str, Any], context: LambdaContext, queue_name: str, ha
             with calls_end_by(time.monotonic() + remaining / 1000 - CALLS_MARGIN_SECONDS):
                 return served(queue_name, queue_url, work, handle)
 
-    return by_shop(event, queue_name, record_handler)
+    with shops_read_once():
+        return by_shop(event, queue_name, record_handler)
 
 
 @contextmanager

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -99,8 +102,32 @@ def clients_for(shop: Shop, creds: ShopSecrets, *, bulk: bool = False, webhook: 
     return ctx
 
 
+# The shops an SQS batch has read (bridge/worker.py): its records were received together, so they act on the shop
+# as it was when the batch began, and a burst of one shop's records costs one read of it, not one each.
+_batch_shops: ContextVar[dict[str, Shop] | None] = ContextVar("batch_shops", default=None)
+
+
+@contextmanager
+def shops_read_once() -> Iterator[None]:
+    """Inside, each shop is read from the table once (a batch); outside, on every `read_shop`."""
+    token = _batch_shops.set({})
+    try:
+        yield
+    finally:
+        _batch_shops.reset(token)
+
+
+def read_shop(shop_id: str) -> Shop:
+    read = _batch_shops.get()
+    if read is None:
+        return shops.require(shop_id)
+    if shop_id not in read:
+        read[shop_id] = shops.require(shop_id)
+    return read[shop_id]
+
+
 def open_shop(shop_id: str, *, bulk: bool = False, webhook: bool = False, impatient: bool = False) -> ShopContext:
-    shop = shops.require(shop_id)
+    shop = read_shop(shop_id)
     if shop.disconnected_at is not None:  # the app was removed: Jumpseller must not be called for it
         raise ShopDisconnected(f"shop '{shop_id}' is disconnected: {shop.disconnected_reason}")
     return clients_for(shop, secrets.get(shop_id), bulk=bulk, webhook=webhook, impatient=impatient)
