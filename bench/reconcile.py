@@ -1,9 +1,10 @@
 """Reconcile of a 10,000-SKU shop with 1 % drift, against the sandboxes.
 
-The sandboxes run in a child process and moto in another, so the memory figure is the reconcile's own: the peak
-of Python allocations (tracemalloc) while the job runs in this process, slice after slice. Two children, as the
-three services are three hosts in production: in one process, moto's slow serializing of a 10,000-link Query
-(seconds of CPU) held the GIL the sandboxes answer under, and the API calls waited on DynamoDB. Printed next to:
+The sandboxes run in a child process and moto in another (the stack's `moto_process`), so the memory figure is
+the reconcile's own: the peak of Python allocations (tracemalloc) while the job runs in this process, slice after
+slice. Two children, as the three services are three hosts in production: in one process, moto's slow serializing
+of a 10,000-link Query (seconds of CPU) held the GIL the sandboxes answer under, and the API calls waited on
+DynamoDB. Printed next to:
 - API calls made against the minimum: the pages of both catalogs plus one write per drifted SKU;
 - elapsed time against the time the rate limits alone impose on those calls, at the published limits and
   at the pace the shared quota lets a bulk job keep while no live call competes (bridge/store/rate.py);
@@ -29,18 +30,6 @@ import requests
 from bench.notifications import QUIET
 
 CHILD = "--servers"
-MOTO = "--moto"
-
-
-def moto_server() -> None:
-    """Child process: moto alone; prints where it listens."""
-    from moto.server import ThreadedMotoServer
-
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    print(json.dumps({"moto": f"http://{host}:{port}"}), flush=True)
-    sys.stdin.read()  # serve until the parent closes our stdin
 
 
 def servers(skus: int, drift_percent: float) -> None:
@@ -122,16 +111,12 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
     from bridge.store import jobs, rate
     from devstack import LocalStack
 
-    children = [subprocess.Popen([sys.executable, "-m", "bench.reconcile", *args], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                 env={**os.environ, "PYTHONPATH": ".:layers/common"})
-                for args in ([MOTO], [CHILD, str(skus), str(drift_percent)])]
-    where: dict[str, Any] = {}
-    for child in children:
-        assert child.stdout is not None
-        where.update(json.loads(child.stdout.readline()))
-    stack = LocalStack(moto_endpoint=where["moto"], pollers=False, api=False, schedules=False,
-                       parameters=QUIET).start()
+    child = subprocess.Popen([sys.executable, "-m", "bench.reconcile", CHILD, str(skus), str(drift_percent)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env={**os.environ, "PYTHONPATH": ".:layers/common"})
+    assert child.stdout is not None
+    where: dict[str, Any] = json.loads(child.stdout.readline())
+    stack = LocalStack(moto_process=True, pollers=False, api=False, schedules=False, parameters=QUIET).start()
     try:
         aws.reset()
         settings.cache_clear()
@@ -173,11 +158,10 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
             tracemalloc.stop()
         bsale_calls, js_calls = _calls(where["bsale"]), _calls(where["jumpseller"])
     finally:
-        stack.stop()
-        for child in children:
-            if child.stdin:
-                child.stdin.close()
-            child.wait(timeout=30)
+        stack.stop()  # and its moto child
+        if child.stdin:
+            child.stdin.close()
+        child.wait(timeout=30)
 
     bsale_pages = math.ceil(skus / 50)  # stock rows of the office, 50 a page (no price pages: price sync off)
     js_pages = skus // 100 + 1  # 100 a page; a short (here empty) page says it was the last
@@ -213,9 +197,7 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == [MOTO]:
-        moto_server()
-    elif sys.argv[1:2] == [CHILD]:
+    if sys.argv[1:2] == [CHILD]:
         servers(int(sys.argv[2]), float(sys.argv[3]))
     else:
         sys.path[:0] = [".", "layers/common"]
