@@ -14,6 +14,8 @@ app = resolver()
 def webhook() -> dict[str, str]:
     event = app.current_event
     message = jumpseller.accept(event.headers, body.raw(event.body, event.is_base64_encoded))
+    if message is None:  # a product event with nothing new for the catalog (our own write's echo)
+        return {"status": "unchanged"}
     return {"status": "queued", "subject": message.subject}
 
 

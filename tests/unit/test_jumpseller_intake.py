@@ -44,6 +44,14 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, queue.Work
     monkeypatch.setattr(jumpseller.shops, "get", get)
     monkeypatch.setattr(jumpseller.secrets, "hooks_token", hooks_token)
     monkeypatch.setattr(jumpseller.queue, "send", lambda url, message: out.append((url, message)))
+    last: dict[tuple[str, int], str] = {}  # the table's product event items, without their window
+
+    def is_new(shop_id: str, product_id: int, digest: str, now: int) -> bool:
+        new = last.get((shop_id, product_id)) != digest
+        last[(shop_id, product_id)] = digest
+        return new
+
+    monkeypatch.setattr(jumpseller.product_events, "is_new", is_new)
     yield out
     settings.cache_clear()
 
@@ -126,3 +134,30 @@ def test_an_oversized_body_is_refused_before_anything_is_looked_up(
 ) -> None:
     with pytest.raises(PayloadTooLarge):
         post("order_paid", {"order": {"id": 7}, "pad": "x" * settings().max_body_bytes}, store="nobody")
+
+
+def test_a_product_event_that_changes_nothing_the_catalog_worker_follows_is_not_queued(
+    sent: list[tuple[str, queue.WorkMessage]],
+) -> None:
+    """Our own stock writes come back as product events: ids, SKUs, names and prices unchanged."""
+    product = {"id": 8, "name": "Taza", "price": 4990, "sku": None, "stock": 5, "status": "available",
+               "variants": [{"id": 81, "sku": "TAZA-R", "price": 4990, "stock": 5},
+                            {"id": 82, "sku": "TAZA-A", "price": 4990, "stock": 2}]}
+    assert post("product_updated", {"product": product}) is not None
+    echo = {**product, "stock": 4, "updated_at": "2026-12-03T10:00:01Z",
+            "variants": [{**product["variants"][0], "stock": 4}, product["variants"][1]]}
+    assert post("product_updated", {"product": echo}) is None
+    assert post("product_stock_updated", {"product": echo}) is None
+    repriced = {**echo, "variants": [{**product["variants"][0], "price": 5990}, product["variants"][1]]}
+    renamed, new_sku = {**product, "name": "Taza grande"}, {**product, "sku": "TAZA"}
+    assert all(post("product_updated", {"product": p}) is not None for p in (repriced, renamed, new_sku))
+    assert post("product_deleted", {"product": new_sku}) is not None  # never silenced
+    assert post("product_created", {"product": new_sku}) is not None
+    assert post("product_updated", {"product": {**product, "id": 9}}) is not None  # another product
+    assert [m.subject for _, m in sent] == ["product 8"] * 6 + ["product 9"]
+
+
+def test_a_product_event_of_unusual_shape_is_always_queued(sent: list[tuple[str, queue.WorkMessage]]) -> None:
+    body = {"product": {"id": 8, "variants": "not a list"}}
+    assert post("product_updated", body) is not None and post("product_updated", body) is not None
+    assert len(sent) == 2

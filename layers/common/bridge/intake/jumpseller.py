@@ -1,6 +1,8 @@
 """Acknowledging a Jumpseller webhook: size, shop, HMAC over the raw body, shape, enqueue.
 
-The signature is checked before the body is parsed: nothing unsigned is ever interpreted.
+The signature is checked before the body is parsed: nothing unsigned is ever interpreted. A product event that
+says nothing new of the product's catalog (an echo of our own stock write) is answered and not queued
+(bridge/store/product_events.py).
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,12 +20,13 @@ from bridge import queue, secrets
 from bridge.errors import BadRequest, Unauthorized, UnknownShop, UnknownStore
 from bridge.intake import body as bodies
 from bridge.settings import settings
-from bridge.store import shops
+from bridge.store import product_events, shops
 
 _STORE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ORDER_EVENTS = frozenset({"order_pending_payment", "order_paid", "order_canceled", "order_abandoned", "order_updated",
                           "order_shipped"})
 PRODUCT_EVENTS = frozenset({"product_created", "product_updated", "product_deleted", "product_stock_updated"})
+ECHOING_EVENTS = frozenset({"product_updated", "product_stock_updated"})  # sent for our own writes too
 
 
 def signature(hooks_token: str, raw_body: bytes) -> str:
@@ -40,7 +45,8 @@ def verify(hooks_token: str, raw_body: bytes, given: str | None) -> None:
         raise Unauthorized(NOT_SIGNED)
 
 
-def accept(headers: Mapping[str, str], raw_body: bytes) -> queue.WorkMessage:
+def accept(headers: Mapping[str, str], raw_body: bytes, now: int | None = None) -> queue.WorkMessage | None:
+    """The message queued for a signed webhook; None for a product event with nothing new (answered, dropped)."""
     bodies.check_size(raw_body)
     store_code = (headers.get("jumpseller-store-code") or "").strip().lower()
     event = (headers.get("jumpseller-event") or "").strip()
@@ -55,6 +61,10 @@ def accept(headers: Mapping[str, str], raw_body: bytes) -> queue.WorkMessage:
         raise BadRequest(f"unsupported Jumpseller-Event {ascii(event[:40])}")
     body = bodies.json_object(raw_body)
     subject = _subject(event, body)
+    if event in ECHOING_EVENTS and (digest := catalog_digest(body)) is not None:
+        product_id = int(subject.removeprefix("product "))
+        if not product_events.is_new(store_code, product_id, digest, now or int(time.time())):
+            return None
     message = queue.WorkMessage(
         kind="jumpseller.webhook", shop_id=store_code, payload={"event": event, "body": body}, subject=subject
     )
@@ -62,6 +72,18 @@ def accept(headers: Mapping[str, str], raw_body: bytes) -> queue.WorkMessage:
     target = settings().order_queue_url if event in ORDER_EVENTS else settings().catalog_queue_url
     queue.send(target, message)
     return message
+
+
+def catalog_digest(body: dict[str, Any]) -> str | None:
+    """A hash of what the catalog worker follows of a product event (ids, SKUs, name, prices, status: not stock);
+    None when the body is not shaped as expected (then it is queued, and the worker decides)."""
+    product = body.get("product", body)
+    variants = product.get("variants") or []
+    if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
+        return None
+    fields = [product.get(k) for k in ("id", "name", "price", "sku", "status")]
+    fields.append([[v.get(k) for k in ("id", "sku", "price")] for v in variants])
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _subject(event: str, body: dict[str, Any]) -> str:

@@ -143,3 +143,8 @@ def due_backfill_marker() -> dict[str, str]:
 def oauth_state(nonce: str) -> dict[str, str]:
     """An app install in progress (F17): its state is used once, then deleted; TTL removes the abandoned ones."""
     return {"pk": f"OAUTHSTATE#{nonce}", "sk": "STATE"}
+
+
+def product_event(shop_id: str, product_id: int) -> dict[str, str]:
+    """The catalog the last Jumpseller event accepted for one product said (bridge.store.product_events)."""
+    return {"pk": f"SHOP#{shop_id}#JSEVENTS", "sk": f"PRODUCT#{product_id}"}
