@@ -103,9 +103,9 @@ def run() -> dict[str, Any]:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     settings.cache_clear()
     aws.reset()
-    from devstack.moto_server import atomic_dynamodb_writes
+    from devstack.moto_server import as_aws
 
-    atomic_dynamodb_writes()  # DynamoDB applies a conditional write atomically; moto needs the lock for that
+    as_aws()  # DynamoDB applies a conditional write atomically (moto needs a lock for that), and more alike
     role = threading.local()
     writes = {"webhook": 0, "bulk": 0}
     reads = {"webhook": 0, "bulk": 0}

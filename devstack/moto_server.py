@@ -175,6 +175,53 @@ def atomic_dynamodb_writes() -> None:
         setattr(owner, method, locked)
 
 
+_query_partition = threading.local()  # the partition a Query on the table's own key reads, in this thread
+
+
+def partition_dynamodb_query() -> None:
+    """Make a moto Query on a table's own key read that partition, as DynamoDB does, not the whole table.
+
+    moto gathers a Query's candidates from every item of the table, sorted, and keeps those of the partition: a
+    page of a 10,000-link shop cost a sort of the whole table, under the lock that keeps writes atomic, and the
+    quota writes of every other call waited behind it. The query's own filtering still runs on what it gets, so
+    its answers are moto's. Queries on an index still go through the table (an index has no partitions in moto).
+    Idempotent, and for the life of the process.
+    """
+    import inspect
+
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "_devstack", False):
+        return
+    original_query, original_all_items = Table.query, Table.all_items
+    signature = inspect.signature(original_query)
+
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        asked = signature.bind(self, *args, **kwargs).arguments
+        if asked.get("index_name") or asked.get("hash_key") is None:
+            return original_query(self, *args, **kwargs)
+        _query_partition.key = asked["hash_key"]
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _query_partition.key = None
+
+    def all_items(self: Table) -> list[Any]:
+        key = getattr(_query_partition, "key", None)
+        if key is None:
+            return original_all_items(self)
+        partition = self.items.get(key)
+        if partition is None:
+            return []
+        if self.range_key_attr:
+            return sorted(partition.values(), key=lambda item: item.range_key)
+        return [partition]
+
+    query._devstack = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
 def constant_time_sqs_receive() -> None:
     """Make moto's ReceiveMessage cost what SQS's does, whatever the queue's depth.
 
@@ -195,6 +242,13 @@ def constant_time_sqs_receive() -> None:
 
     is_message_valid_based_on_retention_period._devstack = True  # type: ignore[attr-defined]
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+
+
+def as_aws() -> None:
+    """Every change the devstack makes to moto, so that it behaves (and costs) as AWS does where we rely on it."""
+    atomic_dynamodb_writes()
+    constant_time_sqs_receive()
+    partition_dynamodb_query()
 
 
 class MotoProcess:
@@ -251,8 +305,7 @@ def main(keys_json: str, port: str) -> None:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    atomic_dynamodb_writes()
-    constant_time_sqs_receive()
+    as_aws()
     keys: dict[str, str] = json.loads(keys_json)
     server = MotoServer(keys.get, port=int(port), control=True)
     print(json.dumps({"endpoint": server.start()}), flush=True)

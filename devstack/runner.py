@@ -21,7 +21,7 @@ from botocore.config import Config
 from devstack.functions import EventSource, Invocation, LocalFunction, access_key, host_environment
 from devstack.functions import timeout_scale as resolve_timeout_scale
 from devstack.gateway import Gateway, Route
-from devstack.moto_server import AwsCall, MotoProcess, MotoServer, atomic_dynamodb_writes, constant_time_sqs_receive
+from devstack.moto_server import AwsCall, MotoProcess, MotoServer, as_aws
 from devstack.pollers import SqsPoller, SqsSource
 from devstack.resources import CreatedResources, QueueInfo, ResourceCreator, TableInfo
 from devstack.schedules import Schedule, ScheduleTimer
@@ -247,8 +247,7 @@ class LocalStack:
             self._moto_server = MotoProcess(keys, port=self.moto_port)
         else:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
-            atomic_dynamodb_writes()
-            constant_time_sqs_receive()
+            as_aws()
             self._moto_server = MotoServer(keys.get, port=self.moto_port)
         self._endpoint = self._moto_server.start()
 

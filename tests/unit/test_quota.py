@@ -394,3 +394,30 @@ def test_a_refused_live_call_makes_bulk_that_books_ahead_leave_room_for_the_next
     assert live_granted, "bulk booked every freed unit ahead of the live caller"
     # room comes once the units bulk booked before the refusal stop counting: within AHEAD, a batch and a window
     assert live_granted[0] <= 103.0 + rate.AHEAD + 4 * 0.15 + 1 + rate.JITTER + 0.1
+
+
+def test_bulk_work_alone_reads_the_quota_once_then_goes_on_from_its_own_writes(quota_table: str,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rate, "SLOT", 0.2)  # about the accounting, not the machine's timing
+    reads: list[dict[str, Any]] = []
+    client().meta.events.register("before-parameter-build.dynamodb.GetItem", lambda params, **_: reads.append(params))
+    pace = SharedPace(Pace(10_000), "tienda", "bsale", [Quota(1, 1_000)], max_wait=5, take=rate.take,
+                      batch=4, hold=5.0)
+    for _ in range(100):
+        pace.wait()
+    # the first batch reads the item (another process may have written it); the next ones follow this one's writes
+    assert len(reads) <= 2
+
+
+def test_a_batch_decided_on_a_stale_view_learns_of_another_process_s_live_call(quota_table: str) -> None:
+    at = 100.0
+    for _ in range(3):  # bulk alone: the whole cap
+        grant = rate.take("tienda", "bsale", [(1, 8)], units=8, hold=0.0, now=at)
+        at = grant.start + 7 * grant.step + 0.01
+    assert grant.units == 8
+    ours = dict(rate._seen)
+    rate.take("tienda", "bsale", [(1, 8)], units=1, now=at)  # a live call, made by another process:
+    rate._seen.clear()
+    rate._seen.update(ours)  # this one has not seen it
+    batch = rate.take("tienda", "bsale", [(1, 8)], units=8, hold=0.0, now=at + 0.01)
+    assert batch.units == 8 - rate.reserve(8)  # its write was refused, and it decided again on the current item

@@ -51,6 +51,7 @@ AHEAD = 1.0  # a batch may be given slots starting this far on (its caller sleep
 ROUNDING = 0.002  # the log keeps milliseconds, rounded outwards (_encode): each grant may count this much longer
 KEEP = 1.0  # seconds a grant stays in the log after it stops counting (see _prune)
 LIVE_RECENT = 30.0  # seconds after a live call during which bulk work leaves room for the next ones
+OWN_WRITE_FRESH = 2.0  # seconds during which bulk work goes on from its own last write without reading (see take)
 MAX_RACES = 20  # concurrent writers each win eventually; this only bounds a pathological loop
 
 Log = list[tuple[float, float, int]]  # (from, until, units), times in epoch seconds
@@ -77,6 +78,7 @@ class _Seen:
     log: Log
     live_at: float = 0.0  # the last live (single) grant's time, epoch seconds
     pruned: float = 0.0  # grants that still counted from here on are all in the log; earlier ones may be gone
+    written_at: float | None = None  # when this process wrote this state (None: it read it)
 
 
 def reserve(cap: int) -> int:
@@ -101,9 +103,9 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
     key = (shop_id, api)
     with _seen_lock:
         seen = _seen.get(key)
-    if units > 1:
-        # A batch comes seldom, so what this process saw is likely stale: a consistent read costs less than a
-        # refused write (and refusals count against the writes a batch is there to save).
+    if units > 1 and not _own_recent_write(seen, time.time() if now is None else now):
+        # A batch after a pause: what this process saw is likely stale, and a consistent read costs less than a
+        # refused write (refusals count against the writes a batch is there to save).
         seen = _read(shop_id, api)
     lead = _write_lead if now is None else 0.0  # (a caller naming the time has no write to wait for)
     for _ in range(MAX_RACES):
@@ -160,13 +162,25 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
             seen = _parse(dict(exc.response.get("Item") or {}))  # type: ignore[call-overload]
             continue
         _learn(at)
-        seen = _Seen(version, log, int(live_at * 1000) / 1000, math.ceil(pruned * 1000) / 1000)
+        seen = _Seen(version, log, int(live_at * 1000) / 1000, math.ceil(pruned * 1000) / 1000, written_at=at)
         with _seen_lock:
             _seen[key] = seen
         if not new:
             return Grant(0, wait=start - at)
         return Grant(granted, until=new[-1][1], start=start, step=step, slot=slot)
     return Grant(0, wait=JITTER)
+
+
+def _own_recent_write(seen: _Seen | None, at: float) -> bool:
+    """Whether bulk work may decide on the state this process last wrote, without reading the item first.
+
+    Bulk work running on, alone, asks again about one batch span after its own last write: nobody else wrote
+    since, most likely, and a read before each batch would double its DynamoDB calls (and their wait). Not when
+    live calls are recent (other processes write then), nor after a pause. When the guess is wrong the write is
+    refused and returns the current item: one write more, never a unit too many.
+    """
+    return (seen is not None and seen.written_at is not None and 0 <= at - seen.written_at <= OWN_WRITE_FRESH
+            and at - seen.live_at >= LIVE_RECENT)
 
 
 def _learn(asked: float) -> None:

@@ -1,0 +1,68 @@
+"""A Query on a table's own key costs what DynamoDB's does: its partition, not the whole table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+class _NoScan(dict):  # type: ignore[type-arg]
+    """A table's partitions that may be looked up by key but not gone through (a whole-table scan)."""
+
+    def values(self) -> Any:
+        raise AssertionError("the Query went through every partition of the table")
+
+    def __iter__(self) -> Any:
+        raise AssertionError("the Query went through every partition of the table")
+
+    def items(self) -> Any:
+        raise AssertionError("the Query went through every partition of the table")
+
+
+def test_a_query_reads_its_partition_alone_and_answers_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models import dynamodb_backends
+
+    from devstack.moto_server import partition_dynamodb_query
+
+    partition_dynamodb_query()
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                              {"AttributeName": "sk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                   {"AttributeName": "sk", "KeyType": "RANGE"}])  # fmt: skip
+        for n in range(30):
+            db.put_item(TableName="t", Item={"pk": {"S": "SHOP#a"}, "sk": {"S": f"LINK#{n:03d}"}, "n": {"N": str(n)}})
+        db.put_item(TableName="t", Item={"pk": {"S": "SHOP#a"}, "sk": {"S": "RATE#bsale"}, "n": {"N": "99"}})
+        for n in range(10):
+            db.put_item(TableName="t", Item={"pk": {"S": "SHOP#b"}, "sk": {"S": f"LINK#{n:03d}"}, "n": {"N": "-1"}})
+        table = dynamodb_backends["123456789012"]["us-east-1"].tables["t"]
+        monkeypatch.setattr(table, "items", _NoScan(table.items))
+
+        def pages(**extra: Any) -> list[list[str]]:
+            got, start = [], None
+            while True:
+                answer = db.query(TableName="t", KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+                                  ExpressionAttributeValues={":p": {"S": "SHOP#a"}, ":s": {"S": "LINK#"}},
+                                  Limit=7, **extra, **({"ExclusiveStartKey": start} if start else {}))
+                got.append([item["sk"]["S"] for item in answer["Items"]])
+                start = answer.get("LastEvaluatedKey")
+                if not start:
+                    return got
+
+        links = [f"LINK#{n:03d}" for n in range(30)]
+        forward = pages()
+        assert [sk for page in forward for sk in page] == links  # in order, each once, none of SHOP#b
+        assert [len(page) for page in forward] == [7, 7, 7, 7, 2]
+        backward = pages(ScanIndexForward=False)
+        assert [sk for page in backward for sk in page] == links[::-1]
+        only = db.query(TableName="t", KeyConditionExpression="pk = :p", ProjectionExpression="sk",
+                        ExpressionAttributeValues={":p": {"S": "SHOP#a"}})["Items"]
+        assert [item["sk"]["S"] for item in only] == [*links, "RATE#bsale"]
+        assert all(set(item) == {"sk"} for item in only)
+        assert db.query(TableName="t", KeyConditionExpression="pk = :p",
+                        ExpressionAttributeValues={":p": {"S": "SHOP#none"}})["Items"] == []
