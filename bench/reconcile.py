@@ -1,10 +1,10 @@
 """Reconcile of a 10,000-SKU shop with 1 % drift, against the sandboxes.
 
-The sandboxes run in a child process and moto in another (the stack's `moto_process`), so the memory figure is
-the reconcile's own: the peak of Python allocations (tracemalloc) while the job runs in this process, slice after
-slice. Two children, as the three services are three hosts in production: in one process, moto's slow serializing
-of a 10,000-link Query (seconds of CPU) held the GIL the sandboxes answer under, and the API calls waited on
-DynamoDB. Printed next to:
+Each sandbox runs in a child process of its own and moto in another (the stack's `moto_process`), so the memory
+figure is the reconcile's own: the peak of Python allocations (tracemalloc) while the job runs in this process,
+slice after slice. Three children, as the three services are three hosts in production: in one process, one
+service's work (moto's serializing of a 10,000-link Query, Jumpseller's of a page of 100 products) holds the GIL
+the others answer under, and their calls wait for it. Printed next to:
 - API calls made against the minimum: the pages of both catalogs plus one write per drifted SKU;
 - elapsed time against the time the rate limits alone impose on those calls, at the published limits and
   at the pace the shared quota lets a bulk job keep while no live call competes (bridge/store/rate.py);
@@ -32,28 +32,38 @@ from bench.notifications import QUIET
 CHILD = "--servers"
 
 
-def servers(skus: int, drift_percent: float) -> None:
-    """Child process: both sandboxes, seeded with `skus` matching products; prints where they listen."""
-    from sandboxes.bsale import BsaleSandbox
-    from sandboxes.jumpseller import JumpsellerSandbox
-
-    bsale, jumpseller = BsaleSandbox().start(), JumpsellerSandbox().start()
-    account = bsale.add_account("bench-bsale-token", 4242, "Bench SpA")
-    office = account.add_office("Tienda Online", is_virtual=True)
-    price_list = account.add_price_list("Lista Base")
-    store = jumpseller.add_store("bench-shop")
+def servers(role: str, skus: int, drift_percent: float) -> None:
+    """Child process: one sandbox (`role`: bsale or jumpseller), seeded with `skus` matching products; prints
+    where it listens and the ids of the drifted SKUs' products there."""
     step = max(1, int(100 / drift_percent))
-    drift = []
-    for i in range(skus):
-        sku, stock, price = f"SKU-{i:05d}", i % 40, 1000 + i
-        product = account.add_product(f"Producto {i}", [{"code": sku, "stock": {office.id: stock}, "price": price}])
-        js = store.add_product(f"Producto {i}", sku=sku, stock=stock, price=price, notify=False)
-        if i % step == 0:
-            drift.append([next(v.id for v in account.variants.values() if v.product_id == product.id), js.id])
-    print(json.dumps({"bsale": bsale.url, "jumpseller": jumpseller.url,
-                      "office": office.id, "price_list": price_list.id, "cpn": 4242, "store": store.code,
-                      "login": store.login, "auth": store.auth_token, "hooks": store.hooks_token,
-                      "drift": drift}), flush=True)
+    if role == "bsale":
+        from sandboxes.bsale import BsaleSandbox
+
+        bsale = BsaleSandbox().start()
+        account = bsale.add_account("bench-bsale-token", 4242, "Bench SpA")
+        office = account.add_office("Tienda Online", is_virtual=True)
+        price_list = account.add_price_list("Lista Base")
+        drift = []
+        for i in range(skus):
+            product = account.add_product(f"Producto {i}", [{"code": f"SKU-{i:05d}", "stock": {office.id: i % 40},
+                                                              "price": 1000 + i}])
+            if i % step == 0:
+                drift.append(next(v.id for v in account.variants.values() if v.product_id == product.id))
+        where: dict[str, Any] = {"bsale": bsale.url, "office": office.id, "price_list": price_list.id, "cpn": 4242,
+                                 "drift": drift}
+    else:
+        from sandboxes.jumpseller import JumpsellerSandbox
+
+        jumpseller = JumpsellerSandbox().start()
+        store = jumpseller.add_store("bench-shop")
+        drift = []
+        for i in range(skus):
+            js = store.add_product(f"Producto {i}", sku=f"SKU-{i:05d}", stock=i % 40, price=1000 + i, notify=False)
+            if i % step == 0:
+                drift.append(js.id)
+        where = {"jumpseller": jumpseller.url, "store": store.code, "login": store.login, "auth": store.auth_token,
+                 "hooks": store.hooks_token, "drift": drift}
+    print(json.dumps(where), flush=True)
     sys.stdin.read()  # serve until the parent closes our stdin
 
 
@@ -111,11 +121,13 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
     from bridge.store import jobs, rate
     from devstack import LocalStack
 
-    child = subprocess.Popen([sys.executable, "-m", "bench.reconcile", CHILD, str(skus), str(drift_percent)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             env={**os.environ, "PYTHONPATH": ".:layers/common"})
-    assert child.stdout is not None
-    where: dict[str, Any] = json.loads(child.stdout.readline())
+    children = [subprocess.Popen([sys.executable, "-m", "bench.reconcile", CHILD, role, str(skus), str(drift_percent)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                 env={**os.environ, "PYTHONPATH": ".:layers/common"})
+                for role in ("bsale", "jumpseller")]
+    told = [json.loads(child.stdout.readline()) for child in children if child.stdout is not None]
+    drift = list(zip(told[0]["drift"], told[1]["drift"], strict=True))  # (Bsale variant id, Jumpseller product id)
+    where: dict[str, Any] = {**told[0], **told[1], "drift": drift}
     stack = LocalStack(moto_process=True, pollers=False, api=False, schedules=False, parameters=QUIET).start()
     try:
         aws.reset()
@@ -159,9 +171,10 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
         bsale_calls, js_calls = _calls(where["bsale"]), _calls(where["jumpseller"])
     finally:
         stack.stop()  # and its moto child
-        if child.stdin:
-            child.stdin.close()
-        child.wait(timeout=30)
+        for child in children:
+            if child.stdin:
+                child.stdin.close()
+            child.wait(timeout=30)
 
     bsale_pages = math.ceil(skus / 50)  # stock rows of the office, 50 a page (no price pages: price sync off)
     js_pages = skus // 100 + 1  # 100 a page; a short (here empty) page says it was the last
@@ -198,7 +211,7 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == [CHILD]:
-        servers(int(sys.argv[2]), float(sys.argv[3]))
+        servers(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     else:
         sys.path[:0] = [".", "layers/common"]
         print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000), indent=2))
