@@ -30,6 +30,9 @@ import requests
 from bench.notifications import QUIET
 
 CHILD = "--servers"
+LIVE = "--live"
+LIVE_EVERY = 0.5  # seconds between two live changes
+LIVE_ALONE_S = 20.0  # the live changes' own series, between the two reconciles
 
 
 def servers(role: str, skus: int, drift_percent: float) -> None:
@@ -43,28 +46,96 @@ def servers(role: str, skus: int, drift_percent: float) -> None:
         account = bsale.add_account("bench-bsale-token", 4242, "Bench SpA")
         office = account.add_office("Tienda Online", is_virtual=True)
         price_list = account.add_price_list("Lista Base")
-        drift = []
+        drift, again, live = [], [], []
         for i in range(skus):
             product = account.add_product(f"Producto {i}", [{"code": f"SKU-{i:05d}", "stock": {office.id: i % 40},
                                                               "price": 1000 + i}])
-            if i % step == 0:
-                drift.append(next(v.id for v in account.variants.values() if v.product_id == product.id))
+            variant = next(v.id for v in account.variants.values() if v.product_id == product.id)
+            for wanted, ids in ((0, drift), (step // 3, again), (2 * step // 3, live)):
+                if i % step == wanted:
+                    ids.append(variant)
         where: dict[str, Any] = {"bsale": bsale.url, "office": office.id, "price_list": price_list.id, "cpn": 4242,
-                                 "drift": drift}
+                                 "drift": drift, "again": again, "live": live}
     else:
         from sandboxes.jumpseller import JumpsellerSandbox
 
         jumpseller = JumpsellerSandbox().start()
         store = jumpseller.add_store("bench-shop")
-        drift = []
+        drift, again = [], []
         for i in range(skus):
             js = store.add_product(f"Producto {i}", sku=f"SKU-{i:05d}", stock=i % 40, price=1000 + i, notify=False)
-            if i % step == 0:
-                drift.append(js.id)
+            for wanted, ids in ((0, drift), (step // 3, again)):
+                if i % step == wanted:
+                    ids.append(js.id)
         where = {"jumpseller": jumpseller.url, "store": store.code, "login": store.login, "auth": store.auth_token,
-                 "hooks": store.hooks_token, "drift": drift}
+                 "hooks": store.hooks_token, "drift": drift, "again": again}
     print(json.dumps(where), flush=True)
     sys.stdin.read()  # serve until the parent closes our stdin
+
+
+def live(where_json: str, base: int) -> None:
+    """Child process, a webhook worker of its own: a live stock change (to base + n units, new in each series)
+    every LIVE_EVERY s until stdin closes, each handled as the catalog worker handles a Bsale notification. Prints
+    each one's time from the change in Bsale to the worker done (Jumpseller written), and how many the spent quota
+    handed back (retried after the delay it said, as the queue would)."""
+    import threading
+
+    from bridge.clients.http import RateLimited
+    from bridge.queue import WorkMessage
+    from bridge.sync.worker import handle_catalog_event
+
+    where = json.loads(where_json)
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    times: list[float] = []
+    handed_back = n = 0
+    while not stop.is_set():
+        variant = where["live"][n % len(where["live"])]
+        started = time.perf_counter()
+        requests.put(f"{where['bsale']}/_sandbox/accounts/{where['cpn']}/stock", timeout=10,
+                     json={"variant_id": variant, "office_id": where["office"], "quantity": base + n})
+        message = WorkMessage(kind="bsale.notification", shop_id=where["store"], subject=f"stock {variant}",
+                              payload={"cpnId": where["cpn"], "resource": f"/v2/stocks.json?variant={variant}",
+                                       "resourceId": str(variant), "topic": "stock", "action": "put",
+                                       "officeId": str(where["office"]), "send": int(time.time())})
+        while True:
+            try:
+                outcome = handle_catalog_event(message)
+                break
+            except RateLimited as exc:
+                handed_back += 1
+                time.sleep(exc.seconds)
+        if outcome.action != "written":
+            raise RuntimeError(f"a live change was not written: {outcome}")
+        times.append(time.perf_counter() - started)
+        n += 1
+        stop.wait(max(0.0, LIVE_EVERY - (time.perf_counter() - started)))
+    print(json.dumps({"times": times, "handed_back": handed_back}), flush=True)
+
+
+@contextmanager
+def _live_changes(where: dict[str, Any], base: int) -> Iterator[dict[str, Any]]:
+    """Live changes made by a child process while the block runs; their figures once it ends (the first change,
+    the child's cold start, left out)."""
+    child = subprocess.Popen([sys.executable, "-m", "bench.reconcile", LIVE, json.dumps(where), str(base)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": ".:layers/common"})
+    figures: dict[str, Any] = {}
+    try:
+        yield figures
+    finally:
+        out, err = child.communicate(timeout=60)
+    lines = out.strip().splitlines()
+    if child.returncode or not lines:
+        raise RuntimeError(f"the live changes' process failed: {err[-2000:]}")
+    told = json.loads(lines[-1])
+    times = sorted(1000 * t for t in told["times"][1:])
+    figures.update(changes=len(times), handed_back=told["handed_back"], p50_ms=round(_pct(times, 50), 1),
+                   p99_ms=round(_pct(times, 99), 1), max_ms=round(times[-1], 1) if times else None)
+
+
+def _pct(ordered: list[float], p: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else float("nan")
 
 
 def _drive(message: Any) -> int:
@@ -126,8 +197,10 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
                                  env={**os.environ, "PYTHONPATH": ".:layers/common"})
                 for role in ("bsale", "jumpseller")]
     told = [json.loads(child.stdout.readline()) for child in children if child.stdout is not None]
-    drift = list(zip(told[0]["drift"], told[1]["drift"], strict=True))  # (Bsale variant id, Jumpseller product id)
-    where: dict[str, Any] = {**told[0], **told[1], "drift": drift}
+    # (Bsale variant id, Jumpseller product id) of the SKUs drifted before each reconcile
+    drift = list(zip(told[0]["drift"], told[1]["drift"], strict=True))
+    again = list(zip(told[0]["again"], told[1]["again"], strict=True))
+    where: dict[str, Any] = {**told[0], **told[1], "drift": drift, "again": again}
     stack = LocalStack(moto_process=True, pollers=False, api=False, schedules=False, parameters=QUIET).start()
     try:
         aws.reset()
@@ -140,8 +213,8 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
         ))
         shop = where["store"]
 
-        def job(kind: str, params: dict[str, str]) -> tuple[float, int, dict[str, Any]]:
-            run_id = jobs.start(shop, kind, f"bench-{kind}", params, jobs.now()) and f"bench-{kind}"
+        def job(kind: str, params: dict[str, str], run: str = "") -> tuple[float, int, dict[str, Any]]:
+            run_id = jobs.start(shop, kind, f"bench-{kind}{run}", params, jobs.now()) and f"bench-{kind}{run}"
             assert run_id, kind
             message = WorkMessage(kind=f"sync.{kind}", shop_id=shop, payload={"run": run_id})  # type: ignore[arg-type]
             started = time.perf_counter()
@@ -149,26 +222,36 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
             record = jobs.get(shop, kind) or {}
             return time.perf_counter() - started, slices, jobs.result_of(record) or {}
 
+        def make_drift(pairs: list[list[int]]) -> None:
+            """Half changed in Bsale without a notification, half edited by hand in Jumpseller."""
+            for n, (variant_id, product_id) in enumerate(pairs):
+                if n % 2 == 0:
+                    requests.put(f"{where['bsale']}/_sandbox/accounts/{where['cpn']}/stock", timeout=10,
+                                 json={"variant_id": variant_id, "office_id": where["office"], "quantity": 99})
+                else:
+                    requests.put(f"{where['jumpseller']}/_sandbox/stores/{shop}/products/{product_id}", timeout=10,
+                                 json={"stock": 77})
+            for url in (where["bsale"], where["jumpseller"]):
+                requests.delete(f"{url}/_sandbox/requests", timeout=10)
+
         link_seconds, _, link_report = job("manual", {"mode": "link"})
 
-        # The drift: half changed in Bsale without a notification, half edited by hand in Jumpseller
         drifted = len(where["drift"])
-        for n, (variant_id, product_id) in enumerate(where["drift"]):
-            if n % 2 == 0:
-                requests.put(f"{where['bsale']}/_sandbox/accounts/{where['cpn']}/stock", timeout=10,
-                             json={"variant_id": variant_id, "office_id": where["office"], "quantity": 99})
-            else:
-                requests.put(f"{where['jumpseller']}/_sandbox/stores/{shop}/products/{product_id}", timeout=10,
-                             json={"stock": 77})
-        for url in (where["bsale"], where["jumpseller"]):
-            requests.delete(f"{url}/_sandbox/requests", timeout=10)
-
+        make_drift(where["drift"])
         with _counting_dynamodb() as dynamodb:
             tracemalloc.start()
             seconds, slices, result = job("reconcile", {})
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
         bsale_calls, js_calls = _calls(where["bsale"]), _calls(where["jumpseller"])
+
+        with _live_changes(where, 200) as live_alone:  # the live changes' own pace, no bulk work beside them
+            time.sleep(LIVE_ALONE_S)
+        # Again, on other drifted SKUs, with live changes all along
+        make_drift(where["again"])
+        with _live_changes(where, 2000) as live_beside:
+            beside_seconds, _, beside_result = job("reconcile", {}, run="-beside-live")
+        beside_bsale, beside_js = _calls(where["bsale"]), _calls(where["jumpseller"])
     finally:
         stack.stop()  # and its moto child
         for child in children:
@@ -206,12 +289,24 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
                            **dict(sorted(dynamodb.items()))},
         "peak_python_memory_mb": round(peak / 2**20, 1),
         "manual_link_first": {"elapsed_s": round(link_seconds, 1), "linked": link_report.get("linked")},
+        "beside_live_changes": {
+            "live_every_s": LIVE_EVERY,
+            "live_alone": live_alone,
+            "live_during_the_reconcile": live_beside,
+            "live_p99_beside_over_alone": round(live_beside["p99_ms"] / live_alone["p99_ms"], 2),
+            "reconcile_elapsed_s": round(beside_seconds, 1), "fixed": beside_result.get("fixed"),
+            "rate_limited_429_answers": {
+                "bsale": sum(v for k, v in beside_bsale.items() if k.endswith("429")),
+                "jumpseller": sum(v for k, v in beside_js.items() if k.endswith("429"))},
+        },
     }
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == [CHILD]:
         servers(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif sys.argv[1:2] == [LIVE]:
+        live(sys.argv[2], int(sys.argv[3]))
     else:
         sys.path[:0] = [".", "layers/common"]
         print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000), indent=2))
