@@ -80,11 +80,23 @@ def live(where_json: str, base: int) -> None:
     handed back (retried after the delay it said, as the queue would)."""
     import threading
 
-    from bridge.clients.http import RateLimited
+    from bridge.clients.http import RateLimited, SharedPace
     from bridge.queue import WorkMessage
     from bridge.sync.worker import handle_catalog_event
 
     where = json.loads(where_json)
+    # Each change's wait for the shop's quota (what bulk work beside it can cost it), apart from the rest of its
+    # time (DynamoDB and the APIs, on a machine the reconcile's processes share)
+    waited: list[float] = []
+    quota_wait = SharedPace.wait
+
+    def timed(pace: SharedPace) -> float:
+        seconds = quota_wait(pace)
+        waited.append(seconds)
+        return seconds
+
+    SharedPace.wait = timed  # type: ignore[method-assign]
+    waits: list[float] = []
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     times: list[float] = []
@@ -92,6 +104,7 @@ def live(where_json: str, base: int) -> None:
     while not stop.is_set():
         variant = where["live"][n % len(where["live"])]
         started = time.perf_counter()
+        waited.clear()
         requests.put(f"{where['bsale']}/_sandbox/accounts/{where['cpn']}/stock", timeout=10,
                      json={"variant_id": variant, "office_id": where["office"], "quantity": base + n})
         message = WorkMessage(kind="bsale.notification", shop_id=where["store"], subject=f"stock {variant}",
@@ -108,9 +121,11 @@ def live(where_json: str, base: int) -> None:
         if outcome.action != "written":
             raise RuntimeError(f"a live change was not written: {outcome}")
         times.append(time.perf_counter() - started)
+        waits.append(sum(waited))
+        waited.clear()
         n += 1
         stop.wait(max(0.0, LIVE_EVERY - (time.perf_counter() - started)))
-    print(json.dumps({"times": times, "handed_back": handed_back}), flush=True)
+    print(json.dumps({"times": times, "quota_waits": waits, "handed_back": handed_back}), flush=True)
 
 
 @contextmanager
@@ -129,9 +144,13 @@ def _live_changes(where: dict[str, Any], base: int) -> Iterator[dict[str, Any]]:
     if child.returncode or not lines:
         raise RuntimeError(f"the live changes' process failed: {err[-2000:]}")
     told = json.loads(lines[-1])
-    times = sorted(1000 * t for t in told["times"][1:])
+    in_order = [1000 * t for t in told["times"][1:]]
+    times, waits = sorted(in_order), sorted(1000 * t for t in told["quota_waits"][1:])
     figures.update(changes=len(times), handed_back=told["handed_back"], p50_ms=round(_pct(times, 50), 1),
-                   p99_ms=round(_pct(times, 99), 1), max_ms=round(times[-1], 1) if times else None)
+                   p99_ms=round(_pct(times, 99), 1), max_ms=round(times[-1], 1) if times else None,
+                   quota_wait_p50_ms=round(_pct(waits, 50), 1), quota_wait_p99_ms=round(_pct(waits, 99), 1),
+                   # when the slow ones came: the n-th change of the series (0.5 s apart)
+                   over_300_ms_at=[n + 1 for n, t in enumerate(in_order) if t > 300])
 
 
 def _pct(ordered: list[float], p: float) -> float:
