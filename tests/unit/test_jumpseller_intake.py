@@ -51,7 +51,12 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, queue.Work
         last[(shop_id, product_id)] = digest
         return new
 
+    def let_go(shop_id: str, product_id: int, digest: str) -> None:
+        if last.get((shop_id, product_id)) == digest:
+            del last[(shop_id, product_id)]
+
     monkeypatch.setattr(jumpseller.product_events, "is_new", is_new)
+    monkeypatch.setattr(jumpseller.product_events, "let_go", let_go)
     yield out
     settings.cache_clear()
 
@@ -161,3 +166,20 @@ def test_a_product_event_of_unusual_shape_is_always_queued(sent: list[tuple[str,
     body = {"product": {"id": 8, "variants": "not a list"}}
     assert post("product_updated", body) is not None and post("product_updated", body) is not None
     assert len(sent) == 2
+
+
+def test_a_product_event_that_could_not_be_queued_is_queued_when_jumpseller_retries_it(
+    sent: list[tuple[str, queue.WorkMessage]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = {"product": {"id": 8, "name": "Taza", "price": 4990, "sku": "TAZA", "status": "available", "variants": []}}
+    failing = ConnectionError("SQS unreachable")
+
+    def send(url: str, message: queue.WorkMessage) -> None:
+        raise failing
+
+    with monkeypatch.context() as down:
+        down.setattr(jumpseller.queue, "send", send)
+        with pytest.raises(ConnectionError):
+            post("product_updated", body)  # answered 5xx: Jumpseller sends it again
+    assert post("product_updated", body) is not None
+    assert [m.subject for _, m in sent] == ["product 8"]

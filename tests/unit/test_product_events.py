@@ -33,3 +33,13 @@ def test_of_copies_arriving_together_exactly_one_is_new(table: str, atomic_write
     for thread in threads:
         thread.join()
     assert sorted(answers) == [False] * 7 + [True]
+
+
+def test_a_catalog_let_go_is_new_again_but_only_the_one_recorded(table: str, atomic_writes: None) -> None:  # noqa: F811
+    """An event whose queueing failed lets its catalog go, so Jumpseller's retry of it is queued."""
+    assert is_new("s1", 8, "a", now=1000)
+    product_events.let_go("s1", 8, "a")
+    assert is_new("s1", 8, "a", now=1001)
+    assert is_new("s1", 8, "b", now=1002)
+    product_events.let_go("s1", 8, "a")  # another event's catalog was recorded since: it stays
+    assert not is_new("s1", 8, "b", now=1003)

@@ -61,16 +61,21 @@ def accept(headers: Mapping[str, str], raw_body: bytes, now: int | None = None) 
         raise BadRequest(f"unsupported Jumpseller-Event {ascii(event[:40])}")
     body = bodies.json_object(raw_body)
     subject = _subject(event, body)
-    if event in ECHOING_EVENTS and (digest := catalog_digest(body)) is not None:
-        product_id = int(subject.removeprefix("product "))
-        if not product_events.is_new(store_code, product_id, digest, now or int(time.time())):
-            return None
+    digest = catalog_digest(body) if event in ECHOING_EVENTS else None
+    product_id = int(subject.removeprefix("product ")) if digest is not None else 0
+    if digest is not None and not product_events.is_new(store_code, product_id, digest, now or int(time.time())):
+        return None
     message = queue.WorkMessage(
         kind="jumpseller.webhook", shop_id=store_code, payload={"event": event, "body": body}, subject=subject
     )
     # Orders go to the order worker; product events to the catalog worker, beside Bsale's notifications.
     target = settings().order_queue_url if event in ORDER_EVENTS else settings().catalog_queue_url
-    queue.send(target, message)
+    try:
+        queue.send(target, message)
+    except Exception:
+        if digest is not None:  # not queued: Jumpseller's retry of this event must not be taken for an echo
+            product_events.let_go(store_code, product_id, digest)
+        raise
     return message
 
 

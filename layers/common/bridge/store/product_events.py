@@ -6,7 +6,8 @@ product event is the catalog: ids, SKUs, names and prices, never stock (Bsale ha
 whose catalog fields are those of the last event accepted for the product, within WINDOW seconds, changes
 nothing the worker would act on: it is answered and dropped. One conditional write decides, atomically, so of
 two copies arriving together exactly one is queued; after WINDOW an unchanged event is queued again, so a
-dropped event never waits on the first one's fate for long (and that one's failure is in the dead letters).
+dropped event never waits on the first one's fate for long (and that one's failure is in the dead letters). An
+event accepted here but not queued (SQS failed; Jumpseller is answered 5xx and sends it again) lets its catalog go.
 """
 
 from __future__ import annotations
@@ -35,3 +36,14 @@ def is_new(shop_id: str, product_id: int, digest: str, now: int) -> bool:
             raise
         return False
     return True
+
+
+def let_go(shop_id: str, product_id: int, digest: str) -> None:
+    """Forget `digest` as the product's last accepted catalog (its event could not be queued: the retry must be),
+    unless another event's catalog was recorded since."""
+    try:
+        client().delete_item(TableName=name(), Key=serialize(keys.product_event(shop_id, product_id)),
+                             ConditionExpression="digest = :d", ExpressionAttributeValues={":d": value(digest)})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
