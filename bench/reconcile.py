@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from bench.notifications import QUIET
+from bench.notifications import QUIET, pct, summary
 
 CHILD = "--servers"
 LIVE = "--live"
@@ -105,8 +105,7 @@ def live(where_json: str, base: int) -> None:
         variant = where["live"][n % len(where["live"])]
         started = time.perf_counter()
         waited.clear()
-        requests.put(f"{where['bsale']}/_sandbox/accounts/{where['cpn']}/stock", timeout=10,
-                     json={"variant_id": variant, "office_id": where["office"], "quantity": base + n})
+        _set_bsale_stock(where, variant, base + n)
         message = WorkMessage(kind="bsale.notification", shop_id=where["store"], subject=f"stock {variant}",
                               payload={"cpnId": where["cpn"], "resource": f"/v2/stocks.json?variant={variant}",
                                        "resourceId": str(variant), "topic": "stock", "action": "put",
@@ -144,17 +143,18 @@ def _live_changes(where: dict[str, Any], base: int) -> Iterator[dict[str, Any]]:
     if child.returncode or not lines:
         raise RuntimeError(f"the live changes' process failed: {err[-2000:]}")
     told = json.loads(lines[-1])
-    in_order = [1000 * t for t in told["times"][1:]]
-    times, waits = sorted(in_order), sorted(1000 * t for t in told["quota_waits"][1:])
-    figures.update(changes=len(times), handed_back=told["handed_back"], p50_ms=round(_pct(times, 50), 1),
-                   p99_ms=round(_pct(times, 99), 1), max_ms=round(times[-1], 1) if times else None,
-                   quota_wait_p50_ms=round(_pct(waits, 50), 1), quota_wait_p99_ms=round(_pct(waits, 99), 1),
+    times, waits = told["times"][1:], told["quota_waits"][1:]
+    figures.update(changes=len(times), handed_back=told["handed_back"], **summary(times),
+                   max_ms=round(1000 * max(times), 1), quota_wait_p50_ms=pct(waits, 50),
+                   quota_wait_p99_ms=pct(waits, 99),
                    # when the slow ones came: the n-th change of the series (0.5 s apart)
-                   over_300_ms_at=[n + 1 for n, t in enumerate(in_order) if t > 300])
+                   over_300_ms_at=[n + 1 for n, t in enumerate(times) if t > 0.3])
 
 
-def _pct(ordered: list[float], p: float) -> float:
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else float("nan")
+def _set_bsale_stock(where: dict[str, Any], variant_id: int, quantity: int) -> None:
+    """A stock change in the Bsale sandbox, with no notification (the caller decides who hears of it)."""
+    requests.put(f"{where['bsale']}/_sandbox/accounts/{where['cpn']}/stock", timeout=10,
+                 json={"variant_id": variant_id, "office_id": where["office"], "quantity": quantity})
 
 
 def _drive(message: Any) -> int:
@@ -245,8 +245,7 @@ def run(skus: int = 10_000, drift_percent: float = 1.0) -> dict[str, Any]:
             """Half changed in Bsale without a notification, half edited by hand in Jumpseller."""
             for n, (variant_id, product_id) in enumerate(pairs):
                 if n % 2 == 0:
-                    requests.put(f"{where['bsale']}/_sandbox/accounts/{where['cpn']}/stock", timeout=10,
-                                 json={"variant_id": variant_id, "office_id": where["office"], "quantity": 99})
+                    _set_bsale_stock(where, variant_id, 99)
                 else:
                     requests.put(f"{where['jumpseller']}/_sandbox/stores/{shop}/products/{product_id}", timeout=10,
                                  json={"stock": 77})

@@ -193,7 +193,6 @@ def partition_dynamodb_query() -> None:
 
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
-    from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
     if getattr(Table.query, "_devstack", False):
         return
@@ -242,8 +241,18 @@ def partition_dynamodb_query() -> None:
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
 
-    # moto's generic serializer walks the API's shapes for every attribute of every item (half a second for a page
-    # of 500 links); a DynamoDB answer, once moto turned it into plain values, is that JSON already.
+
+def plain_dynamodb_query_answers() -> None:
+    """Make moto answer a DynamoDB Query with the JSON it already made, without its generic serializer.
+
+    That serializer walks the API's shapes for every attribute of every item (half a second for a page of 500
+    links); a DynamoDB answer, once moto turned it into plain values, is that JSON already. Idempotent, and for
+    the life of the process.
+    """
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+    if getattr(DynamoHandler.query, "_devstack_plain", False):
+        return
     answer_query = DynamoHandler.query
 
     def answered(self: DynamoHandler) -> Any:
@@ -255,6 +264,7 @@ def partition_dynamodb_query() -> None:
                 pass
         return result
 
+    answered._devstack_plain = True  # type: ignore[attr-defined]
     DynamoHandler.query = answered  # type: ignore[method-assign]
 
 
@@ -285,6 +295,7 @@ def as_aws() -> None:
     atomic_dynamodb_writes()
     constant_time_sqs_receive()
     partition_dynamodb_query()
+    plain_dynamodb_query_answers()
 
 
 class MotoProcess:

@@ -26,9 +26,10 @@ def test_a_query_reads_its_partition_alone_and_answers_as_before(monkeypatch: py
     from moto.core.responses import BaseResponse
     from moto.dynamodb.models import dynamodb_backends
 
-    from devstack.moto_server import partition_dynamodb_query
+    from devstack.moto_server import partition_dynamodb_query, plain_dynamodb_query_answers
 
     partition_dynamodb_query()
+    plain_dynamodb_query_answers()
     with mock_aws():
         db = boto3.client("dynamodb", region_name="us-east-1")
         db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",

@@ -197,17 +197,22 @@ def test_batches_from_two_threads_never_overfill_a_window(quota_table: str) -> N
     assert busiest_window(grants, 1.0) <= 5
 
 
-def test_bulk_work_writes_the_quota_at_most_once_every_four_calls(quota_table: str,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def bulk_calls(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
+    """One bulk caller (batches of 4) making `calls` calls under a quota it never fills."""
     # about the accounting, not the machine's timing: a busy machine's late wake-ups would cost units
     monkeypatch.setattr(rate, "SLOT", 0.2)
+    pace = SharedPace(Pace(10_000), "tienda", "bsale", [Quota(1, 1_000)], max_wait=5, take=rate.take,
+                      batch=4, hold=5.0)
+    for _ in range(calls):
+        pace.wait()
+
+
+def test_bulk_work_writes_the_quota_at_most_once_every_four_calls(quota_table: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     puts: list[dict[str, Any]] = []
     client().meta.events.register("before-parameter-build.dynamodb.PutItem", lambda params, **_: puts.append(params))
     client().meta.events.register("before-parameter-build.dynamodb.UpdateItem", lambda params, **_: puts.append(params))
-    pace = SharedPace(Pace(10_000), "tienda", "bsale", [Quota(1, 1_000)], max_wait=5, take=rate.take,
-                      batch=4, hold=5.0)
-    for _ in range(100):
-        pace.wait()
+    bulk_calls(monkeypatch, 100)
     # one write for every 4 calls, none refused (one process); a stall of the machine may cost one batch its slots
     assert len(puts) <= 26
     item = client().get_item(TableName=quota_table, Key={"pk": {"S": "SHOP#tienda"}, "sk": {"S": "RATE#bsale"}},
@@ -398,13 +403,9 @@ def test_a_refused_live_call_makes_bulk_that_books_ahead_leave_room_for_the_next
 
 def test_bulk_work_alone_reads_the_quota_once_then_goes_on_from_its_own_writes(quota_table: str,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rate, "SLOT", 0.2)  # about the accounting, not the machine's timing
     reads: list[dict[str, Any]] = []
     client().meta.events.register("before-parameter-build.dynamodb.GetItem", lambda params, **_: reads.append(params))
-    pace = SharedPace(Pace(10_000), "tienda", "bsale", [Quota(1, 1_000)], max_wait=5, take=rate.take,
-                      batch=4, hold=5.0)
-    for _ in range(100):
-        pace.wait()
+    bulk_calls(monkeypatch, 100)
     # the first batch reads the item (another process may have written it); the next ones follow this one's writes
     assert len(reads) <= 2
 

@@ -45,7 +45,7 @@ def verify(hooks_token: str, raw_body: bytes, given: str | None) -> None:
         raise Unauthorized(NOT_SIGNED)
 
 
-def accept(headers: Mapping[str, str], raw_body: bytes, now: int | None = None) -> queue.WorkMessage | None:
+def accept(headers: Mapping[str, str], raw_body: bytes) -> queue.WorkMessage | None:
     """The message queued for a signed webhook; None for a product event with nothing new (answered, dropped)."""
     bodies.check_size(raw_body)
     store_code = (headers.get("jumpseller-store-code") or "").strip().lower()
@@ -63,7 +63,7 @@ def accept(headers: Mapping[str, str], raw_body: bytes, now: int | None = None) 
     subject = _subject(event, body)
     digest = catalog_digest(body) if event in ECHOING_EVENTS else None
     product_id = int(subject.removeprefix("product ")) if digest is not None else 0
-    if digest is not None and not product_events.is_new(store_code, product_id, digest, now or int(time.time())):
+    if digest is not None and not product_events.is_new(store_code, product_id, digest, int(time.time())):
         return None
     message = queue.WorkMessage(
         kind="jumpseller.webhook", shop_id=store_code, payload={"event": event, "body": body}, subject=subject
