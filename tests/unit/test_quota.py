@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -422,3 +423,34 @@ def test_a_batch_decided_on_a_stale_view_learns_of_another_process_s_live_call(q
     rate._seen.update(ours)  # this one has not seen it
     batch = rate.take("tienda", "bsale", [(1, 8)], units=8, hold=0.0, now=at + 0.01)
     assert batch.units == 8 - rate.reserve(8)  # its write was refused, and it decided again on the current item
+
+
+def test_a_live_grant_starts_when_its_write_is_expected_back_not_a_write_later(quota_table: str,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A single call is granted from about when this process's quota write comes back (the caller sleeps till
+    then, so it leaves when the quota counted it): every live call waits out that lead, so it should be the
+    writes' usual time, not twice it. A write slower than usual still leaves within LIVE_SLOT, or lets the unit go.
+    """
+    clock = [1_000_000.0]
+    monkeypatch.setattr(rate, "time", SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(rate, "_write_lead", 0.02)
+    table_client = client()
+
+    class WritesTakeTenMs:
+        def put_item(self, **kwargs: Any) -> Any:
+            clock[0] += 0.010
+            return table_client.put_item(**kwargs)
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(table_client, attr)
+
+    monkeypatch.setattr(rate, "client", WritesTakeTenMs)
+    leads = []
+    for _ in range(30):  # one live call a second: the quota never makes them wait
+        clock[0] += 1.0
+        asked = clock[0]
+        grant = rate.take("tienda", "bsale", [(1, 8)])
+        assert grant.units == 1
+        leads.append(grant.start - asked)
+    assert 0.009 <= leads[-1] <= 0.0125
+    assert rate.LIVE_SLOT > 0.04  # room for a write slower than usual

@@ -184,11 +184,14 @@ def _own_recent_write(seen: _Seen | None, at: float) -> bool:
 
 
 def _learn(asked: float) -> None:
-    """Follow how long this process's quota writes take (a moving average, doubled): the lead of a single grant."""
+    """Follow how long this process's quota writes take (a moving average): the lead of a single grant.
+
+    Every live call sleeps out the lead after its write, so it is the usual time, not a margin: a write slower
+    than usual still leaves within LIVE_SLOT of its grant (or lets the unit go, http.SharedPace)."""
     global _write_lead
     took = time.time() - asked
     if 0 <= took < 5:
-        _write_lead = min(MAX_LEAD, 0.8 * _write_lead + 0.2 * 2 * took)
+        _write_lead = min(MAX_LEAD, 0.8 * _write_lead + 0.2 * took)
 
 
 def _read(shop_id: str, api: str) -> _Seen:
