@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bridge import aws
 from bridge.clients.http import RateLimited
 from bridge.models.bsale import BsaleNotification
 from bridge.store import held, links
@@ -218,6 +219,29 @@ def test_a_stock_notification_writes_only_when_jumpseller_would_differ(world: Ca
     assert w.notify("TAZA-1").action == "written"
     assert w.shown("TAZA-1") == 12 and w.saved("TAZA-1").pushed_stock == 12 and w.puts() == 1
     assert w.notify("TAZA-1").action == "unchanged" and w.puts() == 1
+
+
+def test_a_stock_notification_reads_its_link_through_the_claim_and_stops_unread_when_a_newer_one_stands(
+    world: Callable[..., World]
+) -> None:
+    """The claim returns the link as it stands (one DynamoDB call on the live path, not a read then a claim), and
+    a newer read's claim already standing settles it before Bsale is asked."""
+    w = world()
+    w.link("TAZA-1")  # Jumpseller shows 20
+    w.set_bsale("TAZA-1", 12)
+    calls: list[tuple[str, str]] = []
+
+    def count(params: dict[str, Any], event_name: str, **_: Any) -> None:
+        calls.append((event_name.rsplit(".", 1)[-1], str((params.get("Key") or {}).get("sk", {}).get("S", ""))))
+
+    aws.client("dynamodb").meta.events.register("before-parameter-build.dynamodb", count)
+    assert w.notify("TAZA-1").action == "written" and w.shown("TAZA-1") == 12
+    assert [op for op, sk in calls if sk.startswith("LINK#")] == ["UpdateItem", "UpdateItem"]  # claim, record
+    assert links.claim(w.saved("TAZA-1"), "stock", push.version() + 60 * 10**9)  # a newer read is under way
+    w.set_bsale("TAZA-1", 7)
+    reads = len(w.bsale.requests)
+    outcome = w.notify("TAZA-1")
+    assert outcome.action == "superseded" and len(w.bsale.requests) == reads and w.shown("TAZA-1") == 12
 
 
 def test_an_older_read_arriving_after_a_newer_one_writes_nothing(world: Callable[..., World]) -> None:

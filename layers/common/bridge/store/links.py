@@ -168,21 +168,30 @@ def claim(link: Link, kind: str, version: int) -> Link | None:
     Two workers for one variant can overlap (duplicate notifications, a reconcile slice, an order event); the
     older truth must not land last.
     """
+    claimed, ours = claim_variant(link.shop_id, link.variant_id, kind, version)
+    return claimed if ours else None
+
+
+def claim_variant(shop_id: str, variant_id: str, kind: str, version: int) -> tuple[Link | None, bool]:
+    """`claim` for a caller that has not read the link yet, in the same one call: (the link once claimed, True);
+    (the link as it stands, False) when a read begun later already took the claim; (None, False): not linked."""
     attr = CLAIMS[kind]
     try:
         answer = client().update_item(
             TableName=name(),
-            Key=serialize(keys.link(link.shop_id, link.variant_id)),
+            Key=serialize(keys.link(shop_id, variant_id)),
             UpdateExpression=f"SET {attr} = :t",
             ConditionExpression=f"attribute_exists(pk) AND (attribute_not_exists({attr}) OR {attr} < :t)",
             ExpressionAttributeValues={":t": value(version)},
             ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return None
-        raise
-    return Link.model_validate(deserialize(answer["Attributes"]))
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        current = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
+        return (Link.model_validate(deserialize(current)) if current else None), False
+    return Link.model_validate(deserialize(answer["Attributes"])), True
 
 
 def record_if_claimed(link: Link, claims: dict[str, int], fields: dict[str, object],

@@ -114,11 +114,13 @@ def sync(
     observed: JsItem | None = None,
     fresh: bool = False,
     repairs: int = REPAIRS,
+    stock_claimed: bool = False,
 ) -> Change:
     """Make Jumpseller show Bsale's `stock` (available units) and/or `price`, writing only what differs.
 
     `link` must have been read after the truths' versions were taken. `observed`: what Jumpseller showed (else the
     link's memory is compared); `fresh`: it was read just now, after the versions, so it is worth remembering.
+    `stock_claimed`: the caller claimed stock at `stock.version` already, and `link` is what that claim returned.
     """
     if observed is not None and not fresh and not link.first_push_due:
         # Compared with what Jumpseller showed when read: where nothing differs nothing is written or remembered,
@@ -133,7 +135,9 @@ def sync(
     lost = False
     for kind, truth in (("stock", stock), ("price", price)):
         if truth is not None:
-            if (now := links.claim(link, kind, truth.version)) is not None:
+            if kind == "stock" and stock_claimed:
+                claims[kind], claimed = truth.version, link
+            elif (now := links.claim(link, kind, truth.version)) is not None:
                 claims[kind], claimed = truth.version, now
             else:
                 lost = True
