@@ -204,8 +204,11 @@ def partition_dynamodb_query() -> None:
         if asked.get("index_name") or asked.get("hash_key") is None:
             return original_query(self, *args, **kwargs)
         start = (asked.get("exclusive_start_key") or {}).get(self.range_key_attr) if self.range_key_attr else None
+        # The page's own items are enough unless a legacy filter (KeyConditions' kind) decides which count
+        window = None if asked.get("filter_kwargs") else (asked.get("limit"), asked.get("range_comparison"),
+                                                          asked.get("range_objs"))
         _query_partition.asked = (asked["hash_key"], DynamoType(start) if start else None,
-                                  asked.get("scan_index_forward", True) is not False)
+                                  asked.get("scan_index_forward", True) is not False, window)
         try:
             return original_query(self, *args, **kwargs)
         finally:
@@ -215,7 +218,7 @@ def partition_dynamodb_query() -> None:
         asked = getattr(_query_partition, "asked", None)
         if asked is None:
             return original_all_items(self)
-        key, start, forward = asked
+        key, start, forward, window = asked
         partition = self.items.get(key)
         if partition is None:
             return []
@@ -235,11 +238,55 @@ def partition_dynamodb_query() -> None:
             keys = [order(item.range_key) for item in items]
             items = items[bisect.bisect_right(keys, order(start)):] if forward else items[:bisect.bisect_left(
                 keys, order(start))]
-        return items
+        return _page_window(items, forward, *window) if window else items
 
     query._devstack = True  # type: ignore[attr-defined]
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
+
+
+def _page_window(items: list[Any], forward: bool, limit: int | None, comparison: str | None,
+                 operands: list[Any] | None) -> list[Any]:
+    """The items (in key order) a page of `limit` reads: moto goes through its candidates in order and stops at the
+    first one after its `limit`-th match (which it needs, to answer a LastEvaluatedKey), so nothing after that one
+    changes its answer. Walked from the far end when the page reads backwards."""
+    if not limit:
+        return items
+    matches = 0
+    order = range(len(items)) if forward else range(len(items) - 1, -1, -1)
+    for i in order:
+        if matches == limit:
+            return items[:i + 1] if forward else items[i:]
+        if comparison is None or items[i].range_key.compare(comparison, operands):
+            matches += 1
+    return items
+
+
+def plain_dynamodb_projections() -> None:
+    """Make moto project an item on top-level attribute names by picking them, as DynamoDB does.
+
+    moto turns the whole item into plain values and back once per projected name (six names: six times), the
+    largest part of a reconcile's page of links. Names with a path (`a.b`, `a[0]`) still go through moto's own.
+    Idempotent, and for the life of the process.
+    """
+    from moto.dynamodb.models.dynamo_type import Item
+
+    if getattr(Item.project, "_devstack", False):
+        return
+    moto_project = Item.project
+
+    def project(self: Item, projection_expressions: list[list[str]]) -> Item:
+        if not all(len(path) == 1 and "[" not in path[0] for path in projection_expressions):
+            return moto_project(self, projection_expressions)
+        projected = Item(hash_key=self.hash_key, range_key=self.range_key, attrs={})
+        # dict.update: the picked values fit (they did in the whole item), so no size check per attribute, each
+        # of which would add up every attribute again; the values are shared, as an answer only reads them
+        dict.update(projected.attrs, {path[0]: self.attrs[path[0]] for path in projection_expressions
+                                      if path[0] in self.attrs})
+        return projected
+
+    project._devstack = True  # type: ignore[attr-defined]
+    Item.project = project  # type: ignore[method-assign]
 
 
 def plain_dynamodb_query_answers() -> None:
@@ -295,6 +342,7 @@ def as_aws() -> None:
     atomic_dynamodb_writes()
     constant_time_sqs_receive()
     partition_dynamodb_query()
+    plain_dynamodb_projections()
     plain_dynamodb_query_answers()
 
 

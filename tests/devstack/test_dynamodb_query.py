@@ -25,11 +25,14 @@ def test_a_query_reads_its_partition_alone_and_answers_as_before(monkeypatch: py
     from moto import mock_aws
     from moto.core.responses import BaseResponse
     from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import Table
 
-    from devstack.moto_server import partition_dynamodb_query, plain_dynamodb_query_answers
+    from devstack import moto_server
 
-    partition_dynamodb_query()
-    plain_dynamodb_query_answers()
+    moto_server.partition_dynamodb_query()
+    moto_server.plain_dynamodb_projections()
+    moto_server.plain_dynamodb_query_answers()
     with mock_aws():
         db = boto3.client("dynamodb", region_name="us-east-1")
         db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
@@ -42,6 +45,10 @@ def test_a_query_reads_its_partition_alone_and_answers_as_before(monkeypatch: py
         db.put_item(TableName="t", Item={"pk": {"S": "SHOP#a"}, "sk": {"S": "RATE#bsale"}, "n": {"N": "99"}})
         for n in range(10):
             db.put_item(TableName="t", Item={"pk": {"S": "SHOP#b"}, "sk": {"S": f"LINK#{n:03d}"}, "n": {"N": "-1"}})
+        rich = {"pk": {"S": "SHOP#c"}, "sk": {"S": "X"}, "n": {"N": "1.50"}, "b": {"BOOL": False}, "z": {"NULL": True},
+                "l": {"L": [{"S": "a"}, {"N": "2"}]}, "m": {"M": {"x": {"S": "y"}, "w": {"N": "3"}}},
+                "ss": {"SS": ["q", "p"]}, "other": {"S": "not asked"}}
+        db.put_item(TableName="t", Item=rich)
         table = dynamodb_backends["123456789012"]["us-east-1"].tables["t"]
         monkeypatch.setattr(table, "items", _NoScan(table.items))
 
@@ -49,6 +56,15 @@ def test_a_query_reads_its_partition_alone_and_answers_as_before(monkeypatch: py
             raise AssertionError("the answer went through moto's serializer, attribute by attribute")
 
         monkeypatch.setattr(BaseResponse, "serialized", walked)
+        candidates: list[int] = []  # how many items of the partition each Query went through
+        gathered = Table.all_items
+
+        def counted(self: Any) -> Any:
+            found = gathered(self)
+            candidates.append(len(found))
+            return found
+
+        monkeypatch.setattr(Table, "all_items", counted)
 
         def pages(**extra: Any) -> list[list[str]]:
             got, start = [], None
@@ -65,11 +81,24 @@ def test_a_query_reads_its_partition_alone_and_answers_as_before(monkeypatch: py
         forward = pages()
         assert [sk for page in forward for sk in page] == links  # in order, each once, none of SHOP#b
         assert [len(page) for page in forward] == [7, 7, 7, 7, 2]
+        assert max(candidates) <= 8  # a page's own items (and the next, for LastEvaluatedKey), not all 31
         backward = pages(ScanIndexForward=False)
         assert [sk for page in backward for sk in page] == links[::-1]
         only = db.query(TableName="t", KeyConditionExpression="pk = :p", ProjectionExpression="sk",
                         ExpressionAttributeValues={":p": {"S": "SHOP#a"}})["Items"]
         assert [item["sk"]["S"] for item in only] == [*links, "RATE#bsale"]
         assert all(set(item) == {"sk"} for item in only)
+        def converted(*_: Any) -> Any:
+            raise AssertionError("the projection turned the whole item into plain values and back")
+
+        monkeypatch.setattr(Item, "to_regular_json", converted)
+        picked = db.query(TableName="t", KeyConditionExpression="pk = :p",
+                          ProjectionExpression="n, b, z, l, m, ss, gone",
+                          ExpressionAttributeValues={":p": {"S": "SHOP#c"}})["Items"]
+        assert picked == [{k: v for k, v in rich.items() if k in {"n", "b", "z", "l", "m", "ss"}}]
+        monkeypatch.undo()  # moto's own projection of paths needs it
+        nested = db.query(TableName="t", KeyConditionExpression="pk = :p", ProjectionExpression="m.x, l[1]",
+                          ExpressionAttributeValues={":p": {"S": "SHOP#c"}})["Items"]
+        assert nested == [{"m": {"M": {"x": {"S": "y"}}}, "l": {"L": [{"N": "2"}]}}]  # paths: moto's own
         assert db.query(TableName="t", KeyConditionExpression="pk = :p",
                         ExpressionAttributeValues={":p": {"S": "SHOP#none"}})["Items"] == []
