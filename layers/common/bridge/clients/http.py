@@ -151,8 +151,9 @@ class QuotaGrant(Protocol):
     def slot(self) -> float: ...
 
 
-# (shop, api, [(window seconds, cap)], units wanted, hold seconds) -> what was granted (bridge.store.rate.take)
-TakeQuota = Callable[[str, str, list[tuple[int, int]], int, float], QuotaGrant]
+# (shop, api, [(window seconds, cap)], units wanted, hold seconds, seconds a single call may wait for its slot)
+# -> what was granted (bridge.store.rate.take)
+TakeQuota = Callable[[str, str, list[tuple[int, int]], int, float, float], QuotaGrant]
 
 
 class SharedPace:
@@ -222,8 +223,10 @@ class SharedPace:
                 # caller said a batch begins (`expect`).
                 gap = max(self._gaps, default=0.0)
                 hold = min(self.hold, 1.1 * gap * self.batch) if self.batch > 1 else 0.0
+                # A single call books the first free slot it can wait for, rather than racing other callers for it
+                ahead = max(0.0, patience - waited) if self.batch == 1 else 0.0
                 grant = self.take(self.shop_id, self.api, [(q.window, q.cap) for q in self.quotas], self.batch,
-                                  hold)
+                                  hold, ahead)
                 if grant.units == 1:
                     early = grant.start - time.time()
                     if early > 0:  # granted from when the write was expected back

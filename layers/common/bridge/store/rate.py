@@ -94,10 +94,13 @@ writes = 0  # quota writes this process made (accepted or refused), for benchmar
 
 
 def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, hold: float = 0.0,
-         now: float | None = None) -> Grant:
+         ahead: float = 0.0, now: float | None = None) -> Grant:
     """Take up to `units` calls of the shop's `api` under every `(window seconds, cap)` quota.
 
-    All of them (at most the smallest cap) or none: then wait `Grant.wait` seconds for them to fit.
+    All of them (at most the smallest cap) or none: then wait `Grant.wait` seconds for them to fit. A single call
+    whose caller can wait `ahead` seconds is given the earliest free slot within that (it sleeps till its start):
+    callers that were all told to come back when the same unit frees would race for it, one write winning and
+    every other refused.
     """
     global writes
     key = (shop_id, api)
@@ -130,7 +133,7 @@ def take(shop_id: str, api: str, quotas: list[tuple[int, int]], units: int = 1, 
         # its departure then lies within LIVE_SLOT of what the quota counted, without wasting units on slow writes.
         after = max([at + (0.0 if bulk else lead), floor] + [g[0] + step for g in log if bulk and g[0] != g[1]])
         start = _earliest(log, after, caps, granted, step, slot if bulk else 0.0)
-        if start > at + (AHEAD if bulk else lead):
+        if start > at + (AHEAD if bulk else lead + ahead):
             if bulk or at - live_at < LIVE_RECENT:
                 return Grant(0, wait=start - at)
             # A live call refused while bulk had the whole cap: bulk books freed units ahead, so it must learn of
