@@ -41,6 +41,7 @@ from bridge.sync.catalog import JsItem
 
 REPAIRS = 3  # reads of Jumpseller after losing a claim mid-write, before giving up (SQS then retries)
 MISSING = "missing in Jumpseller"
+SUPERSEDED = "a newer read of this variant decides"
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def sync(
             # This read of Jumpseller is how its own move (an order's) reaches the memory; the newer claimant may
             # only compare with the memory, so read again rather than leave it stale.
             return _look_again(ctx, link, repairs, Change(link.sku, {}, {}, "", "superseded"))
-        return Change(link.sku, {}, {}, "a newer read of this variant decides", "superseded")
+        return Change(link.sku, {}, {}, SUPERSEDED, "superseded")
     if observed is None:
         # Compared with the memory as it stands once the claim is ours (the claim returns it): it includes
         # whatever an earlier claimant recorded after our first read, and nobody older can record from now on.

@@ -23,14 +23,14 @@ def sync_variant_stock(ctx: ShopContext, variant_id: str) -> Outcome:
     started = push.version()  # before the link (its held units) and Bsale are read: see sync/push.py
     # The live path's one link call: the claim returns the link as it stands (sync/push.py's guard, taken first).
     link, claimed = links.claim_variant(ctx.shop_id, variant_id, "stock", started)
-    if link is not None and not claimed:
-        add_work_keys(sku=link.sku)
-        return Outcome("superseded", f"{link.sku}: a newer read of this variant decides")
     if link is None:
         made = linking.ensure_link(ctx, variant_id)  # not linked yet: link it (its first push claims as usual)
         if isinstance(made, str):
             return Outcome("unlinked", made)
         link = made
+    elif not claimed:
+        add_work_keys(sku=link.sku)
+        return Outcome("superseded", f"{link.sku}: {push.SUPERSEDED}")
     add_work_keys(sku=link.sku)
     available = ctx.bsale.available_stock(variant_id, str(ctx.shop.office_id))
     change = push.sync(ctx, link, stock=push.Truth(available, started), stock_claimed=claimed)
