@@ -148,24 +148,32 @@ _atomic_lock = threading.RLock()
 
 
 def atomic_dynamodb_writes() -> None:
-    """Make moto apply each DynamoDB write atomically, as DynamoDB does.
+    """Make moto apply each DynamoDB write atomically, and read each item whole, as DynamoDB does.
 
     moto checks a condition and then writes, and its server threads can interleave in between: two conditional
     claims could both win. One process-wide lock around its write operations restores DynamoDB's guarantee, so
     what the local stack shows about concurrency is about our conditions, not moto's races. Reads take the lock
-    too, around moto's whole request handler: it copies an item outside the backend, and fails ("dictionary
-    changed size during iteration") if another thread writes it meanwhile. Idempotent, and for the life of the
-    process: unit tests and benches that run moto in process call it too.
+    too: moto copies an item outside the backend, and fails ("dictionary changed size during iteration"), or
+    answers half an update, if another thread writes it meanwhile. A Query holds it only while it gathers its
+    candidates (``Table.all_items``), not while it goes through, copies and answers its page: an update replaces
+    the item it changes with a changed copy, so an item a Query gathered stays as it was. On DynamoDB a read never
+    holds up a write; under a whole page (tens of milliseconds for a reconcile's 500 links), every live call's
+    quota write waited. Idempotent, and for the life of the process: unit tests and benches that run moto in
+    process call it too.
     """
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
 
     writes = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
-    reads = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
-    for owner, method in [*((DynamoDBBackend, m) for m in writes), *((DynamoHandler, m) for m in writes + reads)]:
+    reads = ("get_item", "scan", "batch_get_item", "transact_get_items")
+    for owner, method in [*((DynamoDBBackend, m) for m in writes), *((DynamoHandler, m) for m in writes + reads),
+                          (Table, "all_items")]:
         original = getattr(owner, method, None)
         if original is None or getattr(original, "_devstack_atomic", False):
             continue
+        if (owner, method) == (DynamoDBBackend, "update_item"):
+            original = _copy_on_update(original)
 
         def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
             with _atomic_lock:
@@ -173,6 +181,28 @@ def atomic_dynamodb_writes() -> None:
 
         locked._devstack_atomic = True  # type: ignore[attr-defined]
         setattr(owner, method, locked)
+
+
+def _copy_on_update(update_item: Any) -> Any:
+    """moto's update_item, changing a copy of the item it finds (put in the item's place first), not the item a
+    Query may be going through outside the lock."""
+    import copy
+
+    def update(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            table = self.get_table(table_name)
+            hash_key, range_key = self.get_keys_value(table, key)
+            item = table.get_item(hash_key, range_key)
+        except Exception:  # noqa: BLE001 - a bad key or table: moto's own update_item answers it
+            item = None
+        if item is not None:
+            if range_key is not None:
+                table.items[hash_key][range_key] = copy.deepcopy(item)
+            else:
+                table.items[hash_key] = copy.deepcopy(item)
+        return update_item(self, table_name, key, *args, **kwargs)
+
+    return update
 
 
 _query_partition = threading.local()  # what a Query on the table's own key asked for, in this thread
@@ -216,15 +246,19 @@ def partition_dynamodb_query() -> None:
 
     def all_items(self: Table) -> list[Any]:
         asked = getattr(_query_partition, "asked", None)
+        # Gathering takes the lock, as atomic_dynamodb_writes' own Table.all_items (which this one replaces); the
+        # items gathered do not change (an update changes a copy), so sorting them needs no lock
         if asked is None:
-            return original_all_items(self)
+            with _atomic_lock:
+                return original_all_items(self)
         key, start, forward, window = asked
-        partition = self.items.get(key)
-        if partition is None:
-            return []
-        if not self.range_key_attr:
-            return [partition]
-        items = list(partition.values())
+        with _atomic_lock:
+            partition = self.items.get(key)
+            if partition is None:
+                return []
+            if not self.range_key_attr:
+                return [partition]
+            items = list(partition.values())
         kinds = {item.range_key.type for item in items} | ({start.type} if start is not None else set())
         if len(kinds) > 1 or not kinds <= {"S", "N"}:
             return sorted(items, key=lambda item: item.range_key)  # moto's own order, its own (slow) comparisons
@@ -241,6 +275,7 @@ def partition_dynamodb_query() -> None:
         return _page_window(items, forward, *window) if window else items
 
     query._devstack = True  # type: ignore[attr-defined]
+    all_items._devstack_atomic = True  # type: ignore[attr-defined]
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
 

@@ -102,3 +102,100 @@ def test_a_query_reads_its_partition_alone_and_answers_as_before(monkeypatch: py
         assert nested == [{"m": {"M": {"x": {"S": "y"}}}, "l": {"L": [{"N": "2"}]}}]  # paths: moto's own
         assert db.query(TableName="t", KeyConditionExpression="pk = :p",
                         ExpressionAttributeValues={":p": {"S": "SHOP#none"}})["Items"] == []
+
+
+def _links_table(db: Any, count: int) -> None:
+    db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                          {"AttributeName": "sk", "AttributeType": "S"}],
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                               {"AttributeName": "sk", "KeyType": "RANGE"}])  # fmt: skip
+    for n in range(count):
+        db.put_item(TableName="t", Item={"pk": {"S": "SHOP#a"}, "sk": {"S": f"LINK#{n:03d}"}, "n": {"N": str(n)}})
+
+
+def test_a_write_does_not_wait_for_a_query_going_through_its_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.dynamo_type import Item
+
+    from devstack import moto_server
+
+    moto_server.as_aws()
+    reader = "page-reader"
+    in_page, go_on = threading.Event(), threading.Event()
+    sized = Item.size
+
+    def size(self: Item) -> int:  # moto sizes each candidate of the page, after gathering, before copying it
+        if threading.current_thread().name == reader and not in_page.is_set():
+            in_page.set()
+            go_on.wait(10)
+        return sized(self)
+
+    monkeypatch.setattr(Item, "size", size)
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        _links_table(db, 30)
+        answer: dict[str, Any] = {}
+
+        def read() -> None:
+            answer.update(boto3.client("dynamodb", region_name="us-east-1").query(
+                TableName="t", KeyConditionExpression="pk = :p", Limit=10,
+                ExpressionAttributeValues={":p": {"S": "SHOP#a"}}))
+
+        def write() -> None:
+            other = boto3.client("dynamodb", region_name="us-east-1")
+            other.update_item(TableName="t", Key={"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#003"}},
+                              UpdateExpression="SET n = :n, extra = :x",
+                              ExpressionAttributeValues={":n": {"N": "100"}, ":x": {"S": "new"}})
+            other.put_item(TableName="t", Item={"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#004"}, "n": {"N": "-4"}})
+
+        query = threading.Thread(target=read, name=reader)
+        writes = threading.Thread(target=write)
+        try:
+            query.start()
+            assert in_page.wait(10)
+            writes.start()
+            writes.join(5)
+            assert not writes.is_alive(), "the writes waited for the Query to go through its page"
+        finally:
+            go_on.set()
+            query.join(10)
+            writes.join(10)
+        page = {item["sk"]["S"]: item for item in answer["Items"]}
+        assert list(page) == [f"LINK#{n:03d}" for n in range(10)]
+        # The page holds each item as one version of it: an update changed a copy of what the Query had gathered
+        assert page["LINK#003"] == {"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#003"}, "n": {"N": "3"}}
+        assert page["LINK#004"]["n"] == {"N": "4"}
+        now = db.get_item(TableName="t", Key={"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#003"}})["Item"]
+        assert now["n"] == {"N": "100"} and now["extra"] == {"S": "new"}
+
+
+def test_an_update_changes_a_copy_of_the_item_not_the_one_a_reader_holds() -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from devstack import moto_server
+
+    moto_server.as_aws()
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        _links_table(db, 3)
+        partition = dynamodb_backends["123456789012"]["us-east-1"].tables["t"].items[DynamoType({"S": "SHOP#a"})]
+        key = DynamoType({"S": "LINK#001"})
+        held = partition[key]
+        db.update_item(TableName="t", Key={"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#001"}},
+                       UpdateExpression="SET n = n + :one, extra = :x REMOVE gone",
+                       ExpressionAttributeValues={":one": {"N": "1"}, ":x": {"S": "new"}})
+        assert held.to_json()["Attributes"] == {"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#001"}, "n": {"N": "1"}}
+        assert partition[key] is not held
+        assert partition[key].to_json()["Attributes"]["n"] == {"N": "2"}
+        with pytest.raises(db.exceptions.ConditionalCheckFailedException):  # a refused update leaves it as it was
+            db.update_item(TableName="t", Key={"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#001"}},
+                           UpdateExpression="SET n = :n", ConditionExpression="attribute_not_exists(n)",
+                           ExpressionAttributeValues={":n": {"N": "9"}})
+        assert partition[key].to_json()["Attributes"]["n"] == {"N": "2"}
