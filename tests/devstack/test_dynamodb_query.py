@@ -199,3 +199,47 @@ def test_an_update_changes_a_copy_of_the_item_not_the_one_a_reader_holds() -> No
                            UpdateExpression="SET n = :n", ConditionExpression="attribute_not_exists(n)",
                            ExpressionAttributeValues={":n": {"N": "9"}})
         assert partition[key].to_json()["Attributes"]["n"] == {"N": "2"}
+
+
+def test_a_query_answers_the_items_it_gathered_without_copying_them_and_sizes_each_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from devstack import moto_server
+
+    moto_server.as_aws()
+    copies, sizes = [0], [0]
+    copy_value, size_value = DynamoType.__deepcopy__, DynamoType.size
+
+    def copied(self: DynamoType, memo: dict[int, Any]) -> DynamoType:
+        copies[0] += 1
+        return copy_value(self, memo)
+
+    def sized(self: DynamoType) -> int:
+        sizes[0] += 1
+        return size_value(self)
+
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        _links_table(db, 30)  # three attributes each
+        monkeypatch.setattr(DynamoType, "__deepcopy__", copied)
+        monkeypatch.setattr(DynamoType, "size", sized)
+
+        def page() -> list[dict[str, Any]]:
+            return db.query(TableName="t", KeyConditionExpression="pk = :p", Limit=10,
+                            ExpressionAttributeValues={":p": {"S": "SHOP#a"}})["Items"]  # type: ignore[no-any-return]
+
+        first = page()
+        assert [item["n"]["N"] for item in first] == [str(n) for n in range(10)]
+        assert copies[0] == 0  # moto's copy of the page: 10 items x 5 values
+        assert sizes[0] <= 11 * 3  # each item gathered sized once (moto: twice)
+        db.update_item(TableName="t", Key={"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#002"}},
+                       UpdateExpression="SET n = :n, note = :x",
+                       ExpressionAttributeValues={":n": {"N": "7000"}, ":x": {"S": "y" * 100}})
+        again = page()
+        assert again[2] == {"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#002"}, "n": {"N": "7000"},
+                            "note": {"S": "y" * 100}}
+        assert again[:2] + again[3:] == first[:2] + first[3:]
