@@ -100,7 +100,7 @@ def busiest_window(grants: Grants, window: float) -> int:
     """The most units whose calls may fall in one closed window of `window` seconds, wherever it lies.
 
     A grant's calls may fall in [s, s + window] when the window starts at s in [first - window, last]: the most
-    such spans that meet at one s, counted in one sweep (where two meet at an end, they meet)."""
+    such spans over one s, counted in one sweep over their ends."""
     edges = sorted([(first - window, 0, units) for first, _, units in grants] +
                    [(last, 1, -units) for _, last, units in grants])  # at one s, spans begin before they end
     most = inside = 0
