@@ -174,6 +174,8 @@ def atomic_dynamodb_writes() -> None:
             continue
         if (owner, method) == (DynamoDBBackend, "update_item"):
             original = _copy_on_update(original)
+        if (owner, method) == (DynamoDBBackend, "transact_write_items"):
+            original = _roll_back_in_place(original)
 
         def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
             with _atomic_lock:
@@ -203,6 +205,27 @@ def _copy_on_update(update_item: Any) -> Any:
         return update_item(self, table_name, key, *args, **kwargs)
 
     return update
+
+
+def _roll_back_in_place(transact_write_items: Any) -> Any:
+    """moto's transact_write_items, whose rollback restores each table it touched in the same Table object.
+
+    moto rolls a failed transaction back by putting a copy of the table, taken before, in its place: a Query that
+    looked its table up before that (outside the lock) would then gather from the abandoned one, with the failed
+    transaction's writes in it and none made since."""
+
+    def transact(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tables = dict(self.tables)
+        try:
+            return transact_write_items(self, *args, **kwargs)
+        finally:
+            for name, table in tables.items():
+                restored = self.tables.get(name)
+                if restored is not None and restored is not table:
+                    table.__dict__.update(restored.__dict__)
+                    self.tables[name] = table
+
+    return transact
 
 
 _query_partition = threading.local()  # what a Query on the table's own key asked for, in this thread

@@ -243,3 +243,31 @@ def test_a_query_answers_the_items_it_gathered_without_copying_them_and_sizes_ea
         assert again[2] == {"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#002"}, "n": {"N": "7000"},
                             "note": {"S": "y" * 100}}
         assert again[:2] + again[3:] == first[:2] + first[3:]
+
+
+def test_a_failed_transaction_rolls_back_in_the_table_a_query_already_looked_up() -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models import dynamodb_backends
+
+    from devstack import moto_server
+
+    moto_server.as_aws()
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        _links_table(db, 3)
+        backend = dynamodb_backends["123456789012"]["us-east-1"]
+        looked_up = backend.tables["t"]  # as a Query's handler holds it, outside the lock
+        with pytest.raises(db.exceptions.TransactionCanceledException):
+            db.transact_write_items(TransactItems=[
+                {"Update": {"TableName": "t", "Key": {"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#000"}},
+                            "UpdateExpression": "SET n = :n", "ExpressionAttributeValues": {":n": {"N": "50"}}}},
+                {"Update": {"TableName": "t", "Key": {"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#001"}},
+                            "UpdateExpression": "SET n = :n", "ConditionExpression": "attribute_not_exists(n)",
+                            "ExpressionAttributeValues": {":n": {"N": "51"}}}}])
+        assert backend.tables["t"] is looked_up
+        db.put_item(TableName="t", Item={"pk": {"S": "SHOP#a"}, "sk": {"S": "LINK#009"}, "n": {"N": "9"}})
+        page = db.query(TableName="t", KeyConditionExpression="pk = :p",
+                        ExpressionAttributeValues={":p": {"S": "SHOP#a"}})["Items"]
+        assert [(item["sk"]["S"], item["n"]["N"]) for item in page] == [
+            ("LINK#000", "0"), ("LINK#001", "1"), ("LINK#002", "2"), ("LINK#009", "9")]
